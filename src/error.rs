@@ -1,0 +1,190 @@
+//! The library's typed errors and how each one reads in Kratos' error envelope.
+//!
+//! Every refusal a user can fix is its own variant, named by its condition; the envelope,
+//! HTTP status and CLI exit code are derived here and nowhere else.
+
+use crate::model::{BodyError, ErrorBody, ErrorEnvelope};
+use crate::password::HashError;
+use crate::schema::Violation;
+use crate::store::StoreError;
+use uuid::Uuid;
+
+/// What a kith call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request body is not valid JSON for its shape (or has an unknown field).
+    #[error("{message}")]
+    MalformedBody {
+        message: String,
+        pointer: String,
+        line: usize,
+        column: usize,
+    },
+    /// The traits break the identity schema.
+    #[error("the traits do not match schema `{schema_id}`: {}", violations_text(.violations))]
+    InvalidTraits {
+        schema_id: String,
+        violations: Vec<Violation>,
+    },
+    /// No schema has this id.
+    #[error("Unable to find JSON Schema ID: {0}")]
+    UnknownSchema(String),
+    /// `GET /schemas/{id}` for an id no schema has.
+    #[error("Identity schema `{0}` could not be found.")]
+    SchemaNotFound(String),
+    /// A schema handed to `add schema` is not a valid identity schema.
+    #[error("schema `{schema_id}` is not a valid identity schema: {}", .problems.join("; "))]
+    InvalidSchema {
+        schema_id: String,
+        problems: Vec<String>,
+    },
+    /// A schema with this id exists already (presets cannot be replaced).
+    #[error("schema `{0}` exists already; remove it first or pick another id")]
+    SchemaExists(String),
+    /// A unique identifier, address or external_id is held by another identity.
+    #[error("This identity conflicts with another identity that already exists.")]
+    Conflict { field: Option<String> },
+    /// No identity has this id.
+    #[error("identity {0} could not be found")]
+    IdentityNotFound(Uuid),
+    /// The state is not `active` or `inactive`.
+    #[error("identity state is not valid")]
+    InvalidState(String),
+    /// A page token that kith did not hand out.
+    #[error("The page token is invalid, do not craft your own page tokens")]
+    InvalidPageToken(String),
+    /// A JSON patch touches a path Kratos does not let patches change.
+    #[error("patch includes denied path: {0}")]
+    PatchDeniedPath(String),
+    /// A JSON patch could not be applied.
+    #[error("failed to apply JSON patch: {0}")]
+    PatchFailed(String),
+    /// A password hash kith does not accept.
+    #[error("{0}")]
+    InvalidHash(#[from] HashError),
+    /// A body or value kith refuses for a reason of its own, with Kratos-style reason text.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Wrong password or unknown identifier: the two read the same on purpose.
+    #[error(
+        "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number."
+    )]
+    InvalidCredentials,
+    /// The identity is inactive.
+    #[error("identity is disabled")]
+    IdentityDisabled(Uuid),
+    /// A settings key kith does not know, or a value it cannot use.
+    #[error("setting `{key}`: {problem}")]
+    InvalidSetting { key: String, problem: String },
+    /// The store file was written by a newer kith.
+    #[error(
+        "the store was written by a newer kith (schema version {found}, this kith knows up to {supported}); upgrade kith to open it"
+    )]
+    StoreTooNew { found: i64, supported: i64 },
+    /// Persistence failed below the flows.
+    #[error(transparent)]
+    Store(StoreError),
+    /// Any other failure kith did not expect.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Short for `std::result::Result<T, kith::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn violations_text(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// The HTTP status Kratos answers this condition with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::IdentityNotFound(_) | Error::SchemaNotFound(_) => 404,
+            Error::Conflict { .. } | Error::SchemaExists(_) => 409,
+            Error::StoreTooNew { .. } | Error::Internal(_) => 500,
+            Error::Store(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// True when the caller's input was refused (a 4xx), false for internal failures.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Error::StoreTooNew { .. }) || self.status() < 500
+    }
+
+    /// This error in Kratos' envelope.
+    pub fn to_envelope(&self) -> ErrorEnvelope {
+        let status = self.status();
+        let body = ErrorBody::new(status);
+        let body = match self {
+            Error::MalformedBody {
+                message,
+                pointer,
+                line,
+                column,
+            } => {
+                let mut body = body.with_message(message.clone());
+                if !pointer.is_empty() {
+                    body = body.with_detail("pointer", pointer.clone());
+                }
+                if *line > 0 {
+                    body = body
+                        .with_detail("line", *line)
+                        .with_detail("column", *column);
+                }
+                body
+            }
+            Error::InvalidTraits { violations, .. } => {
+                body.with_reason(violations_text(violations)).with_detail(
+                    "violations",
+                    serde_json::to_value(violations).unwrap_or_default(),
+                )
+            }
+            Error::InvalidSchema { problems, .. } => body
+                .with_reason(self.to_string())
+                .with_detail("problems", problems.clone()),
+            Error::Conflict { field } => {
+                let body = body.with_reason(self.to_string());
+                match field {
+                    Some(field) => body.with_detail("conflicting_field", field.clone()),
+                    None => body,
+                }
+            }
+            Error::IdentityNotFound(_) => body.with_message("Unable to locate the resource"),
+            Error::SchemaNotFound(_) => body.with_message(self.to_string()),
+            Error::PatchDeniedPath(path) => body
+                .with_reason("failed to apply JSON patch")
+                .with_message(format!("patch includes denied path: {path}")),
+            Error::PatchFailed(detail) => body
+                .with_reason("failed to apply JSON patch")
+                .with_message(detail.clone()),
+            Error::InvalidHash(error) => body.with_reason(error.kratos_reason()),
+            Error::IdentityDisabled(identity_id) => body
+                .with_id("identity_disabled")
+                .with_reason("This account was disabled.")
+                .with_message("identity is disabled")
+                .with_detail("identity_id", identity_id.to_string()),
+            Error::Store(_) | Error::Internal(_) | Error::StoreTooNew { .. } => {
+                body.with_reason(self.to_string())
+            }
+            _ => body.with_reason(self.to_string()),
+        };
+        body.into_envelope()
+    }
+}
+
+impl From<BodyError> for Error {
+    fn from(error: BodyError) -> Self {
+        Error::MalformedBody {
+            message: error.message,
+            pointer: error.pointer,
+            line: error.line,
+            column: error.column,
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! flows: the operations kith offers, each one write transaction with its audit event.
+//!
+//! [`Kith`] is the library's front door: the CLI and the HTTP server call these methods and
+//! nothing below them, so validation, hashing and audit hold the same on every path.
+
+mod assemble;
+mod events;
+mod identity;
+mod schemas;
+mod settings;
+mod verify;
+
+pub use identity::{IdentityPage, ListIdentities, VALID_CREDENTIAL_TYPES};
+pub use schemas::SchemaEntry;
+pub use settings::{Setting, Settings};
+pub use verify::PasswordMatch;
+
+use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
+use crate::error::{Error, Result};
+use crate::schema::IdentitySchema;
+use crate::store::{NewAuditEvent, Store, StoreError, Tx};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use uuid::Uuid;
+
+/// An open kith store with every flow on it.
+///
+/// ```
+/// # fn main() -> Result<(), kith::Error> {
+/// let kith = kith::Kith::open_in_memory()?;
+/// let identity = kith.create_identity(serde_json::from_value(serde_json::json!({
+///     "schema_id": "preset://email",
+///     "traits": {"email": "Docs@Example.org"},
+/// })).unwrap())?;
+/// assert_eq!(identity.verifiable_addresses[0].value, "docs@example.org");
+/// # Ok(()) }
+/// ```
+pub struct Kith {
+    store: Mutex<Store>,
+    schemas: RwLock<HashMap<String, Arc<IdentitySchema>>>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    actor: String,
+}
+
+impl std::fmt::Debug for Kith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kith")
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kith {
+    /// Opens the store file at `path`, creating it (and its folder) on first use.
+    ///
+    /// # Errors
+    /// The file cannot be opened or created, or was written by a newer kith.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::with_store(Store::open(path.as_ref())?))
+    }
+
+    /// A store that lives in memory: for tests, fixtures and embedders.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn open_in_memory() -> Result<Self> {
+        Ok(Self::with_store(Store::open_in_memory()?))
+    }
+
+    fn with_store(store: Store) -> Self {
+        Self {
+            store: Mutex::new(store),
+            schemas: RwLock::new(HashMap::new()),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7),
+            actor: "library".to_string(),
+        }
+    }
+
+    /// Replaces the clock (tests use [`crate::clock::ManualClock`]).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Replaces the id generator (tests use [`crate::clock::SequentialIds`]).
+    #[must_use]
+    pub fn with_ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// Names who the audit trail credits with this handle's changes (`cli:alice`).
+    #[must_use]
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a transaction open: Tx rolls back on drop.
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `work` in one write transaction and commits it when `work` succeeds.
+    fn write<T>(&self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut store = self.store();
+        let tx = store.write()?;
+        let value = work(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `work` on one consistent snapshot.
+    fn read<T>(&self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut store = self.store();
+        let tx = store.read()?;
+        work(&tx)
+    }
+
+    fn audit(
+        &self,
+        tx: &Tx<'_>,
+        action: &str,
+        identity_id: Option<Uuid>,
+        detail: Option<Value>,
+    ) -> Result<()> {
+        tx.record_event(&NewAuditEvent {
+            occurred_at: self.clock.now(),
+            actor: &self.actor,
+            action,
+            identity_id,
+            detail,
+        })?;
+        Ok(())
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { field } => Error::Conflict {
+                field: Some(field.to_string()),
+            },
+            StoreError::TooNew { found, supported } => Error::StoreTooNew { found, supported },
+            other => Error::Store(other),
+        }
+    }
+}

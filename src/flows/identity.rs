@@ -1,0 +1,378 @@
+//! Create, read, list, update, patch and delete identities, with Kratos' semantics.
+
+use super::Kith;
+use super::assemble::{Draft, PasswordChange};
+use super::settings::Settings;
+use crate::error::{Error, Result};
+use crate::model::{
+    CreateIdentityBody, Identity, OidcProviderBody, UpdateIdentityBody, VerifiableAddressBody,
+};
+use crate::schema::normalize_identifier;
+use crate::store::IdentifierQuery;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Credential types `include_credential` accepts, as in Kratos.
+pub const VALID_CREDENTIAL_TYPES: &[&str] = &[
+    "password",
+    "oidc",
+    "saml",
+    "totp",
+    "lookup_secret",
+    "webauthn",
+    "code",
+    "link_recovery",
+    "code_recovery",
+    "deviceauthn",
+    "passkey",
+];
+
+const DEFAULT_PAGE_SIZE: usize = 250;
+const MAX_PAGE_SIZE: usize = 500;
+
+/// What `list identities` asks for.
+#[derive(Clone, Debug, Default)]
+pub struct ListIdentities {
+    /// ≤ 0 or absent gives 250; above 500 is clamped to 500, as in Kratos.
+    pub page_size: Option<i64>,
+    /// The last id of the previous page; absent or the nil UUID for the first page.
+    pub page_token: Option<String>,
+    /// Exact match, after normalization, over credential identifiers.
+    pub identifier: Option<String>,
+    /// Credential types whose config to include.
+    pub include_credential: Vec<String>,
+}
+
+/// One page of identities and the token of the next page, if there is one.
+#[derive(Clone, Debug)]
+pub struct IdentityPage {
+    pub identities: Vec<Identity>,
+    pub page_size: usize,
+    pub next_page_token: Option<Uuid>,
+}
+
+fn check_include(include: &[String]) -> Result<()> {
+    match include
+        .iter()
+        .find(|t| !VALID_CREDENTIAL_TYPES.contains(&t.as_str()))
+    {
+        Some(bad) => Err(Error::BadRequest(format!(
+            "Invalid value `{bad}` for parameter `include_credential`."
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn check_providers(kind: &str, providers: &[OidcProviderBody]) -> Result<()> {
+    for (index, provider) in providers.iter().enumerate() {
+        if provider.provider.trim().is_empty() || provider.subject.trim().is_empty() {
+            return Err(Error::BadRequest(format!(
+                "credentials.{kind}.config.providers[{index}] needs a provider and a subject"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Kith {
+    /// Creates an identity from a `createIdentityBody`, as `POST /admin/identities` does.
+    /// The result carries credentials without their config.
+    ///
+    /// # Errors
+    /// Unknown schema, invalid traits or state, an unknown or out-of-bounds hash format
+    /// (400), or a conflict with a stored identity (409). Nothing is written on error.
+    pub fn create_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
+        let settings = self.settings()?;
+        let mut identity = self.build_identity(&settings, body)?;
+        self.write(|tx| {
+            tx.insert_identity(&identity)?;
+            self.audit(tx, "identity.created", Some(identity.id), None)
+        })?;
+        identity.redact_credentials(&[]);
+        Ok(identity)
+    }
+
+    /// Turns a create body into a complete identity without writing it.
+    pub(crate) fn build_identity(
+        &self,
+        settings: &Settings,
+        body: CreateIdentityBody,
+    ) -> Result<Identity> {
+        let mut draft = Draft {
+            schema_id: body.schema_id,
+            traits: body.traits.unwrap_or(Value::Null),
+            state: body.state,
+            metadata_public: body.metadata_public.unwrap_or(Value::Null),
+            metadata_admin: body.metadata_admin.unwrap_or(Value::Null),
+            external_id: body.external_id,
+            organization_id: body.organization_id,
+            verifiable_addresses: body.verifiable_addresses.unwrap_or_default(),
+            recovery_addresses: body.recovery_addresses.unwrap_or_default(),
+            ..Draft::default()
+        };
+        draft.set_credentials(body.credentials);
+        check_providers("oidc", &draft.oidc)?;
+        check_providers("saml", &draft.saml)?;
+        if draft.schema_id.is_empty() {
+            return Err(Error::UnknownSchema(String::new()));
+        }
+        self.assemble(settings, draft, None)
+    }
+
+    /// One identity. Credentials are listed; configs only for the `include_credential` types.
+    ///
+    /// # Errors
+    /// [`Error::IdentityNotFound`]; 400 for an unknown credential type.
+    pub fn get_identity(&self, id: Uuid, include_credential: &[String]) -> Result<Identity> {
+        check_include(include_credential)?;
+        let settings = self.settings()?;
+        let mut identity = self
+            .read(|tx| Ok(tx.get_identity(id, true)?))?
+            .ok_or(Error::IdentityNotFound(id))?;
+        self.present(&settings, &mut identity, include_credential);
+        Ok(identity)
+    }
+
+    fn present(&self, settings: &Settings, identity: &mut Identity, include_credential: &[String]) {
+        identity.schema_url = crate::model::schema_url(&settings.public_url, &identity.schema_id);
+        identity.redact_credentials(include_credential);
+    }
+
+    /// A page of identities in id order (keyset pagination), optionally filtered.
+    ///
+    /// # Errors
+    /// 400 for a page token that is not a UUID or an unknown credential type.
+    pub fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage> {
+        check_include(&query.include_credential)?;
+        let page_size = match query.page_size {
+            Some(size) if size > 0 => (size as usize).min(MAX_PAGE_SIZE),
+            _ => DEFAULT_PAGE_SIZE,
+        };
+        let after = match query.page_token.as_deref() {
+            None | Some("") => Uuid::nil(),
+            Some(token) => {
+                Uuid::parse_str(token).map_err(|_| Error::InvalidPageToken(token.to_string()))?
+            }
+        };
+        let settings = self.settings()?;
+        let with_credentials = query.identifier.is_some() || !query.include_credential.is_empty();
+        let mut identities = self.read(|tx| match &query.identifier {
+            None => Ok(tx.list_identities(after, page_size + 1, with_credentials)?),
+            Some(identifier) => {
+                let ids = tx.identity_ids_by_identifier(&IdentifierQuery {
+                    normalized: &normalize_identifier(identifier),
+                    exact: identifier,
+                })?;
+                let mut found = Vec::new();
+                for id in ids.into_iter().filter(|id| *id > after).take(page_size + 1) {
+                    if let Some(identity) = tx.get_identity(id, true)? {
+                        found.push(identity);
+                    }
+                }
+                Ok(found)
+            }
+        })?;
+        let next_page_token = if identities.len() > page_size {
+            identities.truncate(page_size);
+            identities.last().map(|i| i.id)
+        } else {
+            None
+        };
+        for identity in &mut identities {
+            self.present(&settings, identity, &query.include_credential);
+            if !with_credentials {
+                identity.credentials = None;
+            }
+        }
+        Ok(IdentityPage {
+            identities,
+            page_size,
+            next_page_token,
+        })
+    }
+
+    /// Replaces an identity as `PUT /admin/identities/{id}` does: traits, metadata and
+    /// external_id overwritten, addresses re-derived, credentials merged.
+    ///
+    /// # Errors
+    /// As for create, plus [`Error::IdentityNotFound`].
+    pub fn update_identity(&self, id: Uuid, body: UpdateIdentityBody) -> Result<Identity> {
+        let mut draft = Draft {
+            schema_id: body.schema_id,
+            traits: body.traits,
+            state: body.state,
+            metadata_public: body.metadata_public.unwrap_or(Value::Null),
+            metadata_admin: body.metadata_admin.unwrap_or(Value::Null),
+            external_id: body.external_id.filter(|e| !e.is_empty()),
+            ..Draft::default()
+        };
+        draft.set_credentials(body.credentials);
+        check_providers("oidc", &draft.oidc)?;
+        check_providers("saml", &draft.saml)?;
+        self.replace_with(id, "identity.updated", |existing| {
+            if draft.schema_id.is_empty() {
+                draft.schema_id = existing.schema_id.clone();
+            }
+            draft.organization_id = existing.organization_id;
+            Ok(draft)
+        })
+    }
+
+    /// Applies an RFC 6902 JSON patch to the admin form of an identity, as
+    /// `PATCH /admin/identities/{id}` does; Kratos' denied paths are refused.
+    ///
+    /// # Errors
+    /// 400 for a denied path, a patch that does not apply, or a result that does not
+    /// validate; 404 and 409 as for update.
+    pub fn patch_identity(&self, id: Uuid, patch: &str) -> Result<Identity> {
+        let operations: Vec<json_patch::PatchOperation> = crate::model::parse_body(patch, false)?;
+        for operation in &operations {
+            check_patch_path(operation)?;
+        }
+        self.replace_with(id, "identity.patched", |existing| {
+            let mut document =
+                serde_json::to_value(existing).map_err(|e| Error::Internal(e.to_string()))?;
+            json_patch::patch(&mut document, &operations)
+                .map_err(|e| Error::PatchFailed(e.to_string()))?;
+            draft_from_patched(existing, document)
+        })
+    }
+
+    /// Loads `id`, builds its replacement from `make_draft` and stores it, in one transaction.
+    fn replace_with(
+        &self,
+        id: Uuid,
+        action: &str,
+        make_draft: impl FnOnce(&Identity) -> Result<Draft>,
+    ) -> Result<Identity> {
+        let settings = self.settings()?;
+        let mut identity = self.write(|tx| {
+            let existing = tx
+                .get_identity(id, true)?
+                .ok_or(Error::IdentityNotFound(id))?;
+            let draft = make_draft(&existing)?;
+            let identity = self.assemble(&settings, draft, Some(&existing))?;
+            tx.replace_identity(&identity)?;
+            let detail = (existing.state != identity.state)
+                .then(|| json!({"state": {"from": existing.state, "to": identity.state}}));
+            self.audit(tx, action, Some(id), detail)?;
+            Ok(identity)
+        })?;
+        identity.redact_credentials(&[]);
+        Ok(identity)
+    }
+
+    /// Deletes identities and everything of theirs, all or none.
+    ///
+    /// # Errors
+    /// [`Error::IdentityNotFound`] naming the first id that does not exist; then nothing is deleted.
+    pub fn delete_identities(&self, ids: &[Uuid]) -> Result<()> {
+        self.write(|tx| {
+            for id in ids {
+                if !tx.delete_identity(*id)? {
+                    return Err(Error::IdentityNotFound(*id));
+                }
+                self.audit(tx, "identity.deleted", Some(*id), None)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Kratos' denied patch paths: identity ids, the state timestamp, and social links.
+fn check_patch_path(operation: &json_patch::PatchOperation) -> Result<()> {
+    use json_patch::PatchOperation as Op;
+    let mut paths = vec![operation.path().as_str()];
+    match operation {
+        Op::Move(op) => paths.push(op.from.as_str()),
+        Op::Copy(op) => paths.push(op.from.as_str()),
+        _ => {}
+    }
+    for path in paths {
+        let denied = matches!(path, "/id" | "/stateChangedAt" | "/credentials")
+            || ["/credentials/oidc", "/credentials/saml"]
+                .iter()
+                .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
+        if denied {
+            return Err(Error::PatchDeniedPath(path.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the patched admin JSON back into a draft.
+fn draft_from_patched(existing: &Identity, document: Value) -> Result<Draft> {
+    let text = |key: &str| {
+        document
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let state = match document.get("state") {
+        Some(Value::String(state)) if matches!(state.as_str(), "active" | "inactive") => {
+            Some(state.clone())
+        }
+        None => None,
+        Some(other) => {
+            let shown = other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_string);
+            return Err(Error::BadRequest(format!(
+                "The supplied state ('{shown}') was not valid. Valid states are ('active', 'inactive')."
+            )));
+        }
+    };
+    if let Some(Value::Object(credentials)) = document.get("credentials") {
+        for (key, credential) in credentials {
+            let kind = credential
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if kind != key {
+                return Err(Error::BadRequest(format!(
+                    "credentials.{key}.type must equal \"{key}\", got \"{kind}\""
+                )));
+            }
+        }
+    }
+    let original_password = existing
+        .credential("password")
+        .and_then(|c| c.config.clone());
+    let patched_password = document.pointer("/credentials/password/config").cloned();
+    let password = match patched_password {
+        Some(config) if Some(&config) != original_password.as_ref() => {
+            PasswordChange::Config(config)
+        }
+        _ => PasswordChange::Keep,
+    };
+    let verifiable_addresses = match document.get("verifiable_addresses") {
+        Some(addresses) => serde_json::from_value::<Vec<VerifiableAddressBody>>(addresses.clone())
+            .map_err(|e| Error::PatchFailed(format!("verifiable_addresses: {e}")))?,
+        None => Vec::new(),
+    };
+    let organization_id = match document.get("organization_id") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            serde_json::from_value::<Uuid>(value.clone())
+                .map_err(|e| Error::PatchFailed(format!("organization_id: {e}")))?,
+        ),
+    };
+    Ok(Draft {
+        schema_id: text("schema_id").unwrap_or_else(|| existing.schema_id.clone()),
+        traits: document.get("traits").cloned().unwrap_or(Value::Null),
+        state,
+        metadata_public: document
+            .get("metadata_public")
+            .cloned()
+            .unwrap_or(Value::Null),
+        metadata_admin: document
+            .get("metadata_admin")
+            .cloned()
+            .unwrap_or(Value::Null),
+        external_id: text("external_id").filter(|e| !e.is_empty()),
+        organization_id,
+        password,
+        verifiable_addresses,
+        ..Draft::default()
+    })
+}

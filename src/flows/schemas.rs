@@ -1,0 +1,141 @@
+//! Identity schemas: presets, custom schemas stored in the file, and the compiled cache.
+
+use super::Kith;
+use crate::error::{Error, Result};
+use crate::schema::{self, IdentitySchema};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A schema as `GET /schemas` lists it: `{"id", "schema"}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SchemaEntry {
+    pub id: String,
+    pub schema: Value,
+}
+
+impl Kith {
+    /// The compiled schema `id`: a preset or a stored custom schema.
+    pub(super) fn schema(&self, id: &str) -> Result<Arc<IdentitySchema>> {
+        if let Some(schema) = self
+            .schemas
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            return Ok(schema.clone());
+        }
+        let raw = self
+            .raw_schema(id)?
+            .ok_or_else(|| Error::UnknownSchema(id.to_string()))?;
+        let compiled = IdentitySchema::compile(id, raw)
+            .map_err(|e| Error::Internal(format!("schema `{id}` no longer compiles: {e}")))?;
+        let compiled = Arc::new(compiled);
+        self.schemas
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), compiled.clone());
+        Ok(compiled)
+    }
+
+    fn raw_schema(&self, id: &str) -> Result<Option<Value>> {
+        let text = match schema::preset(id) {
+            Some(text) => Some(text.to_string()),
+            None => self.read(|tx| Ok(tx.get_schema(id)?))?,
+        };
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| Error::Internal(format!("stored schema `{id}` is not JSON: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Checks `raw` as an identity schema and stores it under `id`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSchema`] listing every problem; [`Error::SchemaExists`] when `id` is a
+    /// preset or already stored.
+    pub fn add_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry> {
+        if schema::is_preset(id) {
+            return Err(Error::SchemaExists(id.to_string()));
+        }
+        let compiled = schema::check_identity_schema(id, raw.clone()).map_err(|problems| {
+            Error::InvalidSchema {
+                schema_id: id.to_string(),
+                problems,
+            }
+        })?;
+        let now = self.clock.now();
+        self.write(|tx| {
+            tx.insert_schema(id, &raw.to_string(), &now.to_string())
+                .map_err(|e| {
+                    if e.is_conflict() {
+                        Error::SchemaExists(id.to_string())
+                    } else {
+                        e.into()
+                    }
+                })?;
+            self.audit(
+                tx,
+                "schema.added",
+                None,
+                Some(serde_json::json!({ "schema_id": id })),
+            )
+        })?;
+        self.schemas
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), Arc::new(compiled));
+        Ok(SchemaEntry {
+            id: id.to_string(),
+            schema: raw,
+        })
+    }
+
+    /// The schema `id` as JSON. `id` may also be its base64url form, as in `schema_url`.
+    ///
+    /// # Errors
+    /// [`Error::SchemaNotFound`] when neither form names a schema.
+    pub fn get_schema(&self, id: &str) -> Result<SchemaEntry> {
+        if let Some(schema) = self.raw_schema(id)? {
+            return Ok(SchemaEntry {
+                id: id.to_string(),
+                schema,
+            });
+        }
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(id.trim_end_matches('='))
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        if let Some(decoded) = decoded
+            && let Some(schema) = self.raw_schema(&decoded)?
+        {
+            return Ok(SchemaEntry {
+                id: decoded,
+                schema,
+            });
+        }
+        Err(Error::SchemaNotFound(id.to_string()))
+    }
+
+    /// Every schema: presets first, then stored ones by id.
+    ///
+    /// # Errors
+    /// Only if the store fails or holds a damaged schema.
+    pub fn list_schemas(&self) -> Result<Vec<SchemaEntry>> {
+        let mut entries = Vec::new();
+        for (id, text) in schema::PRESETS {
+            entries.push(SchemaEntry {
+                id: id.to_string(),
+                schema: serde_json::from_str(text).map_err(|e| Error::Internal(e.to_string()))?,
+            });
+        }
+        for (id, text) in self.read(|tx| Ok(tx.list_schemas()?))? {
+            let schema = serde_json::from_str(&text)
+                .map_err(|e| Error::Internal(format!("stored schema `{id}` is not JSON: {e}")))?;
+            entries.push(SchemaEntry { id, schema });
+        }
+        Ok(entries)
+    }
+}

@@ -1,0 +1,228 @@
+//! Settings: the keys kith knows, their defaults, and checks on what is set.
+
+use super::Kith;
+use crate::error::{Error, Result};
+use crate::password::HasherConfig;
+use crate::store::Tx;
+use serde::Serialize;
+
+/// One setting as `kith get config` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    pub key: String,
+    pub value: String,
+    /// True when nothing was set and the default applies.
+    pub default: bool,
+    pub description: &'static str,
+}
+
+struct Key {
+    name: &'static str,
+    default: &'static str,
+    description: &'static str,
+    check: fn(&str) -> std::result::Result<String, String>,
+}
+
+const KEYS: &[Key] = &[
+    Key {
+        name: "public_url",
+        default: "http://127.0.0.1:4433",
+        description: "base of schema_url and recovery links",
+        check: check_url,
+    },
+    Key {
+        name: "hashers.algorithm",
+        default: "argon2id",
+        description: "hasher for new passwords: argon2id or bcrypt",
+        check: check_algorithm,
+    },
+    Key {
+        name: "hashers.argon2.memory_kib",
+        default: "19456",
+        description: "argon2id memory in KiB (OWASP: 19456)",
+        check: check_number,
+    },
+    Key {
+        name: "hashers.argon2.iterations",
+        default: "2",
+        description: "argon2id passes (OWASP: 2)",
+        check: check_number,
+    },
+    Key {
+        name: "hashers.argon2.parallelism",
+        default: "1",
+        description: "argon2id lanes (OWASP: 1)",
+        check: check_number,
+    },
+    Key {
+        name: "hashers.bcrypt.cost",
+        default: "12",
+        description: "bcrypt cost (Kratos: 12)",
+        check: check_number,
+    },
+];
+
+fn check_url(value: &str) -> std::result::Result<String, String> {
+    let trimmed = value.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty()
+        || rest
+            .chars()
+            .any(|c| c.is_whitespace() || c == '?' || c == '#')
+    {
+        return Err("must be a URL with a host and no query or fragment".into());
+    }
+    Ok(trimmed.to_string())
+}
+
+fn check_algorithm(value: &str) -> std::result::Result<String, String> {
+    match value.trim() {
+        algorithm @ ("argon2id" | "bcrypt") => Ok(algorithm.to_string()),
+        other => Err(format!("{other:?} is not a hasher; use argon2id or bcrypt")),
+    }
+}
+
+fn check_number(value: &str) -> std::result::Result<String, String> {
+    value
+        .trim()
+        .parse::<u32>()
+        .map(|n| n.to_string())
+        .map_err(|_| format!("{value:?} is not a whole number"))
+}
+
+/// The settings a flow works with, read once per call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub public_url: String,
+    pub hasher: HasherConfig,
+}
+
+impl Settings {
+    pub(super) fn load(tx: &Tx<'_>) -> Result<Self> {
+        let stored: std::collections::HashMap<String, String> =
+            tx.all_settings()?.into_iter().collect();
+        let get = |key: &str| -> String {
+            stored.get(key).cloned().unwrap_or_else(|| {
+                KEYS.iter()
+                    .find(|k| k.name == key)
+                    .map(|k| k.default.to_string())
+                    .unwrap_or_default()
+            })
+        };
+        let number = |key: &str| -> Result<u32> {
+            get(key).parse().map_err(|_| Error::InvalidSetting {
+                key: key.to_string(),
+                problem: "stored value is not a number".into(),
+            })
+        };
+        let hasher = match get("hashers.algorithm").as_str() {
+            "bcrypt" => HasherConfig::Bcrypt {
+                cost: number("hashers.bcrypt.cost")?,
+            },
+            _ => HasherConfig::Argon2id {
+                memory_kib: number("hashers.argon2.memory_kib")?,
+                iterations: number("hashers.argon2.iterations")?,
+                parallelism: number("hashers.argon2.parallelism")?,
+            },
+        };
+        Ok(Self {
+            public_url: get("public_url"),
+            hasher,
+        })
+    }
+}
+
+impl Kith {
+    /// The settings in force.
+    ///
+    /// # Errors
+    /// Only if the store fails.
+    pub fn settings(&self) -> Result<Settings> {
+        self.read(Settings::load)
+    }
+
+    /// Every setting kith knows with its value, set or default.
+    ///
+    /// # Errors
+    /// Only if the store fails.
+    pub fn config(&self) -> Result<Vec<Setting>> {
+        self.read(|tx| {
+            KEYS.iter()
+                .map(|key| {
+                    let stored = tx.get_setting(key.name)?;
+                    Ok(Setting {
+                        key: key.name.to_string(),
+                        default: stored.is_none(),
+                        value: stored.unwrap_or_else(|| key.default.to_string()),
+                        description: key.description,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Sets `key` to `value` after checking both, and records who did.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] for an unknown key or a value kith cannot use (including a
+    /// hasher configuration outside the cost bounds).
+    pub fn set_config(&self, key: &str, value: &str) -> Result<Setting> {
+        let known = KEYS
+            .iter()
+            .find(|k| k.name == key)
+            .ok_or_else(|| Error::InvalidSetting {
+                key: key.to_string(),
+                problem: format!(
+                    "unknown key; known keys are {}",
+                    KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+                ),
+            })?;
+        let value = (known.check)(value).map_err(|problem| Error::InvalidSetting {
+            key: key.to_string(),
+            problem,
+        })?;
+        self.write(|tx| {
+            let previous = tx.get_setting(key)?;
+            tx.set_setting(key, &value)?;
+            let settings = Settings::load(tx)?;
+            settings
+                .hasher
+                .validate()
+                .map_err(|e| Error::InvalidSetting {
+                    key: key.to_string(),
+                    problem: e.to_string(),
+                })?;
+            self.audit(
+                tx,
+                "config.set",
+                None,
+                Some(serde_json::json!({"key": key, "value": value, "previous": previous})),
+            )?;
+            Ok(Setting {
+                key: key.to_string(),
+                value: value.clone(),
+                default: false,
+                description: known.description,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_trimmed() {
+        assert_eq!(
+            check_url("https://id.example.org/").unwrap(),
+            "https://id.example.org"
+        );
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("http://").is_err());
+        assert!(check_url("http://x?y").is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! kith: an offline identity store in one SQLite file that speaks Ory Kratos' admin API.
+//!
+//! It runs Kratos' identity administration flows — create identities whose traits are
+//! checked against an identity schema, and manage, list and verify them — with Kratos' JSON
+//! bodies, responses and errors, on a single file instead of a server farm.
+//!
+//! ```
+//! use kith::{Kith, model::CreateIdentityBody};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let kith = Kith::open_in_memory()?;
+//! let body: CreateIdentityBody = serde_json::from_str(r#"{
+//!     "schema_id": "preset://email",
+//!     "traits": {"email": "Docs@Example.org"},
+//!     "credentials": {"password": {"config": {"password": "correct horse battery staple"}}}
+//! }"#)?;
+//! let identity = kith.create_identity(body)?;
+//! assert_eq!(identity.state.as_str(), "active");
+//! assert!(identity.schema_url.ends_with("/schemas/cHJlc2V0Oi8vZW1haWw"));
+//!
+//! // Identifiers are normalized: any letter case finds the identity.
+//! let matched = kith.verify_password("DOCS@example.org", "correct horse battery staple")?;
+//! assert_eq!(matched.identity_id, identity.id);
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+pub mod error;
+pub mod flows;
+pub mod model;
+pub mod password;
+pub mod schema;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use flows::Kith;

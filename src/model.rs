@@ -1,0 +1,21 @@
+//! model: plain data whose JSON is Kratos' JSON.
+//!
+//! Serde types for identities, credentials, addresses, request bodies and the
+//! error envelope. No I/O and no clock live here: everything is handed in.
+
+mod body;
+mod envelope;
+mod identity;
+mod time;
+
+pub use body::{
+    BodyError, CreateIdentityBody, CredentialsBody, OidcConfigBody, OidcCredentialBody,
+    OidcProviderBody, PasswordConfigBody, PasswordCredentialBody, RecoveryAddressBody,
+    UpdateIdentityBody, VerifiableAddressBody, parse_body,
+};
+pub use envelope::{ErrorBody, ErrorEnvelope};
+pub use identity::{
+    Credential, CredentialType, Identity, IdentityState, RecoveryAddress, VerifiableAddress,
+    VerificationStatus, Via, schema_url,
+};
+pub use time::Timestamp;

@@ -1,0 +1,461 @@
+//! Identity rows: identities, credentials with their identifiers, and addresses.
+
+use super::{Result, StoreError, Tx};
+use crate::model::{
+    Credential, Identity, IdentityState, RecoveryAddress, Timestamp, VerifiableAddress,
+    VerificationStatus, Via,
+};
+use rusqlite::{OptionalExtension, Row, params};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The `identities` row as stored; turned into an [`Identity`] with `TryFrom`.
+struct IdentityRow {
+    id: Uuid,
+    schema_id: String,
+    state: String,
+    state_changed_at: Option<String>,
+    traits: String,
+    metadata_public: Option<String>,
+    metadata_admin: Option<String>,
+    external_id: Option<String>,
+    organization_id: Option<Uuid>,
+    created_at: String,
+    updated_at: String,
+}
+
+const IDENTITY_COLUMNS: &str = "id, schema_id, state, state_changed_at, traits, metadata_public, \
+     metadata_admin, external_id, organization_id, created_at, updated_at";
+
+impl IdentityRow {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            schema_id: row.get(1)?,
+            state: row.get(2)?,
+            state_changed_at: row.get(3)?,
+            traits: row.get(4)?,
+            metadata_public: row.get(5)?,
+            metadata_admin: row.get(6)?,
+            external_id: row.get(7)?,
+            organization_id: row.get(8)?,
+            created_at: row.get(9)?,
+            updated_at: row.get(10)?,
+        })
+    }
+}
+
+fn time(text: &str) -> Result<Timestamp> {
+    Timestamp::parse(text).map_err(StoreError::Corrupt)
+}
+
+fn json(text: Option<&str>) -> Result<Value> {
+    match text {
+        None => Ok(Value::Null),
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
+        }
+    }
+}
+
+fn json_text(value: &Value) -> Option<String> {
+    (!value.is_null()).then(|| value.to_string())
+}
+
+impl TryFrom<IdentityRow> for Identity {
+    type Error = StoreError;
+
+    fn try_from(row: IdentityRow) -> Result<Self> {
+        Ok(Identity {
+            id: row.id,
+            external_id: row.external_id,
+            credentials: None,
+            schema_id: row.schema_id,
+            schema_url: String::new(),
+            state: IdentityState::parse(&row.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("identity state {:?}", row.state)))?,
+            state_changed_at: row.state_changed_at.as_deref().map(time).transpose()?,
+            traits: json(Some(&row.traits))?,
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            metadata_public: json(row.metadata_public.as_deref())?,
+            metadata_admin: json(row.metadata_admin.as_deref())?,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+            organization_id: row.organization_id,
+        })
+    }
+}
+
+/// Which way to look up identities by a credential identifier.
+pub struct IdentifierQuery<'a> {
+    /// Matched against password, webauthn and code identifiers (already normalized).
+    pub normalized: &'a str,
+    /// Matched exactly against oidc and saml identifiers (`provider:subject`).
+    pub exact: &'a str,
+}
+
+impl Tx<'_> {
+    /// Inserts a whole identity: row, credentials, identifiers and addresses.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when an identifier, address, external_id or the id is taken.
+    pub fn insert_identity(&self, identity: &Identity) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, \
+                 metadata_public, metadata_admin, external_id, organization_id, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                identity.id,
+                identity.schema_id,
+                identity.state.as_str(),
+                identity.state_changed_at.map(|t| t.to_string()),
+                identity.traits.to_string(),
+                json_text(&identity.metadata_public),
+                json_text(&identity.metadata_admin),
+                identity.external_id,
+                identity.organization_id,
+                identity.created_at.to_string(),
+                identity.updated_at.to_string(),
+            ])?;
+        self.insert_children(identity)
+    }
+
+    /// Replaces an identity's row and all its children with `identity`.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] as for inserts; `Ok(false)` when no such identity exists.
+    pub fn replace_identity(&self, identity: &Identity) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE identities SET schema_id = ?2, state = ?3, state_changed_at = ?4, traits = ?5, \
+                 metadata_public = ?6, metadata_admin = ?7, external_id = ?8, organization_id = ?9, \
+                 updated_at = ?10 WHERE id = ?1",
+            )?
+            .execute(params![
+                identity.id,
+                identity.schema_id,
+                identity.state.as_str(),
+                identity.state_changed_at.map(|t| t.to_string()),
+                identity.traits.to_string(),
+                json_text(&identity.metadata_public),
+                json_text(&identity.metadata_admin),
+                identity.external_id,
+                identity.organization_id,
+                identity.updated_at.to_string(),
+            ])?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        for table in ["credentials", "verifiable_addresses", "recovery_addresses"] {
+            self.tx
+                .prepare_cached(&format!("DELETE FROM {table} WHERE identity_id = ?1"))?
+                .execute([identity.id])?;
+        }
+        self.insert_children(identity)?;
+        Ok(true)
+    }
+
+    fn insert_children(&self, identity: &Identity) -> Result<()> {
+        let mut insert_credential = self.tx.prepare_cached(
+            "INSERT INTO credentials (identity_id, type, config, version, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut insert_identifier = self.tx.prepare_cached(
+            "INSERT INTO credential_identifiers (type, identifier, identity_id, position) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (kind, credential) in identity.credentials.iter().flatten() {
+            let config = credential
+                .config
+                .clone()
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            insert_credential.execute(params![
+                identity.id,
+                kind,
+                config.to_string(),
+                credential.version,
+                credential.created_at.to_string(),
+                credential.updated_at.to_string(),
+            ])?;
+            for (position, identifier) in credential.identifiers.iter().enumerate() {
+                insert_identifier.execute(params![
+                    kind,
+                    identifier,
+                    identity.id,
+                    position as i64
+                ])?;
+            }
+        }
+        let mut insert_verifiable = self.tx.prepare_cached(
+            "INSERT INTO verifiable_addresses (id, identity_id, via, value, verified, status, \
+             verified_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for address in &identity.verifiable_addresses {
+            insert_verifiable.execute(params![
+                address.id,
+                identity.id,
+                address.via.as_str(),
+                address.value,
+                address.verified,
+                address.status.as_str(),
+                address.verified_at.map(|t| t.to_string()),
+                address.created_at.to_string(),
+                address.updated_at.to_string(),
+            ])?;
+        }
+        let mut insert_recovery = self.tx.prepare_cached(
+            "INSERT INTO recovery_addresses (id, identity_id, via, value, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for address in &identity.recovery_addresses {
+            insert_recovery.execute(params![
+                address.id,
+                identity.id,
+                address.via.as_str(),
+                address.value,
+                address.created_at.to_string(),
+                address.updated_at.to_string(),
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Removes an identity and everything that hangs off it. `Ok(false)` if there was none.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn delete_identity(&self, id: Uuid) -> Result<bool> {
+        let deleted = self
+            .tx
+            .prepare_cached("DELETE FROM identities WHERE id = ?1")?
+            .execute([id])?;
+        Ok(deleted > 0)
+    }
+
+    /// One identity with its addresses, and its credentials when `with_credentials`.
+    ///
+    /// # Errors
+    /// Only if SQLite fails or the row cannot be read back.
+    pub fn get_identity(&self, id: Uuid, with_credentials: bool) -> Result<Option<Identity>> {
+        let row = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {IDENTITY_COLUMNS} FROM identities WHERE id = ?1"
+            ))?
+            .query_row([id], IdentityRow::from_row)
+            .optional()?;
+        row.map(|row| self.complete(row, with_credentials))
+            .transpose()
+    }
+
+    /// Up to `limit` identities with ids after `after`, in id order (keyset pagination).
+    ///
+    /// # Errors
+    /// Only if SQLite fails or a row cannot be read back.
+    pub fn list_identities(
+        &self,
+        after: Uuid,
+        limit: usize,
+        with_credentials: bool,
+    ) -> Result<Vec<Identity>> {
+        let rows = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {IDENTITY_COLUMNS} FROM identities WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?
+            .query_map(params![after, limit as i64], IdentityRow::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|row| self.complete(row, with_credentials))
+            .collect()
+    }
+
+    /// Ids of identities holding a credential identifier that matches `query`, in id order.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn identity_ids_by_identifier(&self, query: &IdentifierQuery<'_>) -> Result<Vec<Uuid>> {
+        let ids = self
+            .tx
+            .prepare_cached(
+                "SELECT DISTINCT identity_id FROM credential_identifiers \
+                 WHERE (type IN ('password', 'webauthn', 'code') AND identifier = ?1) \
+                    OR (type IN ('oidc', 'saml') AND identifier = ?2) \
+                 ORDER BY identity_id",
+            )?
+            .query_map(params![query.normalized, query.exact], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<Uuid>>>()?;
+        Ok(ids)
+    }
+
+    /// The identity holding password identifier `identifier` (normalized), if any.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn identity_id_by_password_identifier(&self, identifier: &str) -> Result<Option<Uuid>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT identity_id FROM credential_identifiers WHERE type = 'password' AND identifier = ?1",
+            )?
+            .query_row([identifier], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Replaces one credential's config (and bumps its `updated_at`).
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn set_credential_config(
+        &self,
+        id: Uuid,
+        kind: &str,
+        config: &Value,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE credentials SET config = ?3, updated_at = ?4 WHERE identity_id = ?1 AND type = ?2",
+            )?
+            .execute(params![id, kind, config.to_string(), now.to_string()])?;
+        Ok(changed > 0)
+    }
+
+    /// How many identities the store holds.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn count_identities(&self) -> Result<u64> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT COUNT(*) FROM identities")?
+            .query_row([], |row| row.get::<_, i64>(0))? as u64)
+    }
+
+    fn complete(&self, row: IdentityRow, with_credentials: bool) -> Result<Identity> {
+        let mut identity = Identity::try_from(row)?;
+        identity.verifiable_addresses = self.verifiable_addresses(identity.id)?;
+        identity.recovery_addresses = self.recovery_addresses(identity.id)?;
+        if with_credentials {
+            identity.credentials = Some(self.credentials(identity.id)?);
+        }
+        Ok(identity)
+    }
+
+    fn credentials(&self, id: Uuid) -> Result<BTreeMap<String, Credential>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT c.type, c.config, c.version, c.created_at, c.updated_at, \
+                    (SELECT json_group_array(identifier) FROM \
+                        (SELECT identifier FROM credential_identifiers i \
+                         WHERE i.identity_id = c.identity_id AND i.type = c.type ORDER BY position)) \
+             FROM credentials c WHERE c.identity_id = ?1 ORDER BY c.type",
+        )?;
+        let rows = statement
+            .query_map([id], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut credentials = BTreeMap::new();
+        for (kind, config, version, created_at, updated_at, identifiers) in rows {
+            let identifiers: Vec<String> = serde_json::from_str(&identifiers)
+                .map_err(|e| StoreError::Corrupt(format!("credential identifiers: {e}")))?;
+            credentials.insert(
+                kind.clone(),
+                Credential {
+                    kind,
+                    identifiers,
+                    config: Some(json(Some(&config))?),
+                    version,
+                    created_at: time(&created_at)?,
+                    updated_at: time(&updated_at)?,
+                },
+            );
+        }
+        Ok(credentials)
+    }
+
+    fn verifiable_addresses(&self, id: Uuid) -> Result<Vec<VerifiableAddress>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT id, via, value, verified, status, verified_at, created_at, updated_at \
+             FROM verifiable_addresses WHERE identity_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = statement
+            .query_map([id], |row| {
+                Ok((
+                    row.get::<_, Uuid>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, bool>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(
+                |(id, via, value, verified, status, verified_at, created_at, updated_at)| {
+                    Ok(VerifiableAddress {
+                        id,
+                        value,
+                        verified,
+                        via: parse_via(&via)?,
+                        status: VerificationStatus::parse(&status).ok_or_else(|| {
+                            StoreError::Corrupt(format!("address status {status:?}"))
+                        })?,
+                        verified_at: verified_at.as_deref().map(time).transpose()?,
+                        created_at: time(&created_at)?,
+                        updated_at: time(&updated_at)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn recovery_addresses(&self, id: Uuid) -> Result<Vec<RecoveryAddress>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT id, via, value, created_at, updated_at FROM recovery_addresses \
+             WHERE identity_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = statement
+            .query_map([id], |row| {
+                Ok((
+                    row.get::<_, Uuid>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, via, value, created_at, updated_at)| {
+                Ok(RecoveryAddress {
+                    id,
+                    value,
+                    via: parse_via(&via)?,
+                    created_at: time(&created_at)?,
+                    updated_at: time(&updated_at)?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn parse_via(text: &str) -> Result<Via> {
+    Via::parse(text).ok_or_else(|| StoreError::Corrupt(format!("address via {text:?}")))
+}

@@ -1,0 +1,151 @@
+//! Numbered migrations tracked in `PRAGMA user_version`.
+//!
+//! NEVER EDIT A SHIPPED MIGRATION: files in the field were built by it. Add a new one.
+
+use super::{Result, StoreError};
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: identities, credentials, addresses, schemas, settings, audit events.
+    r#"
+    CREATE TABLE identities (
+        id               BLOB PRIMARY KEY,
+        schema_id        TEXT NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('active', 'inactive')),
+        state_changed_at TEXT,
+        traits           TEXT NOT NULL,
+        metadata_public  TEXT,
+        metadata_admin   TEXT,
+        external_id      TEXT UNIQUE,
+        organization_id  BLOB,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE credentials (
+        identity_id BLOB NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+        type        TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (identity_id, type)
+    ) WITHOUT ROWID;
+
+    -- Unique per credential type: the same string may log in by password and by code.
+    CREATE TABLE credential_identifiers (
+        type        TEXT NOT NULL,
+        identifier  TEXT NOT NULL,
+        identity_id BLOB NOT NULL,
+        position    INTEGER NOT NULL,
+        PRIMARY KEY (type, identifier),
+        FOREIGN KEY (identity_id, type) REFERENCES credentials (identity_id, type) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX credential_identifiers_identity ON credential_identifiers (identity_id, type);
+
+    CREATE TABLE verifiable_addresses (
+        id          BLOB PRIMARY KEY,
+        identity_id BLOB NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+        via         TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        verified    INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        verified_at TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        UNIQUE (via, value)
+    );
+    CREATE INDEX verifiable_addresses_identity ON verifiable_addresses (identity_id);
+
+    CREATE TABLE recovery_addresses (
+        id          BLOB PRIMARY KEY,
+        identity_id BLOB NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+        via         TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        UNIQUE (via, value)
+    );
+    CREATE INDEX recovery_addresses_identity ON recovery_addresses (identity_id);
+
+    CREATE TABLE schemas (
+        id         TEXT PRIMARY KEY,
+        schema     TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    -- Append-only. No foreign key: events outlive the identities they describe.
+    CREATE TABLE audit_events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        occurred_at TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        identity_id BLOB,
+        detail      TEXT
+    );
+    CREATE INDEX audit_events_identity ON audit_events (identity_id, id);
+    "#,
+];
+
+/// The schema version this kith writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies every migration the file has not seen, each in its own transaction.
+///
+/// # Errors
+/// [`StoreError::TooNew`] for a file from a newer kith; SQLite's error otherwise.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated while this one waited for the lock.
+        let now: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if now > index as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_to_an_empty_file_and_are_idempotent() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        migrate(&mut conn)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        assert_eq!(version, SCHEMA_VERSION);
+        Ok(())
+    }
+
+    #[test]
+    fn a_newer_file_is_refused() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)?;
+        match migrate(&mut conn) {
+            Err(StoreError::TooNew { found, supported }) => {
+                assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            }
+            other => panic!("expected TooNew, got {other:?}"),
+        }
+        Ok(())
+    }
+}

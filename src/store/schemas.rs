@@ -1,0 +1,42 @@
+//! Custom identity schemas stored in the file under their id.
+
+use super::{Result, Tx};
+use rusqlite::{OptionalExtension, params};
+
+impl Tx<'_> {
+    /// Stores a checked schema's JSON text under `id`.
+    ///
+    /// # Errors
+    /// [`super::StoreError::Conflict`] when `id` is taken.
+    pub fn insert_schema(&self, id: &str, schema: &str, created_at: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO schemas (id, schema, created_at) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, schema, created_at])?;
+        Ok(())
+    }
+
+    /// The JSON text of the stored schema `id`.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn get_schema(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT schema FROM schemas WHERE id = ?1")?
+            .query_row([id], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Every stored schema as `(id, JSON text)`, by id.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn list_schemas(&self) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .tx
+            .prepare_cached("SELECT id, schema FROM schemas ORDER BY id")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
