@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cli;
 pub mod clock;
 pub mod error;
 pub mod flows;

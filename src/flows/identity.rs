@@ -376,3 +376,21 @@ fn draft_from_patched(existing: &Identity, document: Value) -> Result<Draft> {
         ..Draft::default()
     })
 }
+
+impl Kith {
+    /// Runs every check `create_identity` runs, stored identities included, and writes nothing.
+    ///
+    /// # Errors
+    /// Exactly what `create_identity` would refuse the body with.
+    pub fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
+        let settings = self.settings()?;
+        let identity = self.build_identity(&settings, body)?;
+        // Insert in a transaction that is never committed: the unique indexes are the
+        // authority on conflicts, and dropping the transaction rolls it back.
+        let mut store = self.store();
+        let tx = store.write()?;
+        tx.insert_identity(&identity)?;
+        drop(tx);
+        Ok(identity)
+    }
+}

@@ -1,0 +1,144 @@
+//! cli: the `kith` command line, verb before noun as in the kratos CLI.
+//!
+//! Thin on purpose: parse, call one flow on [`crate::Kith`], print. Only this module names clap.
+
+mod config;
+mod identity;
+mod output;
+mod schema;
+
+use crate::Kith;
+use clap::{Parser, Subcommand, ValueEnum};
+use output::Output;
+use std::path::PathBuf;
+
+pub use output::CliError;
+
+/// kith: an offline identity store in one SQLite file that speaks Ory Kratos' admin API.
+#[derive(Debug, Parser)]
+#[command(name = "kith", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Store file (default: the platform data dir, e.g. ~/.local/share/kith/kith.db).
+    #[arg(long, global = true, env = "KITH_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Output format: table on a terminal, json otherwise.
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
+    /// Print only ids (or nothing) on success.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results and errors are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    JsonPretty,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an identity.
+    #[command(subcommand)]
+    Create(identity::CreateCommand),
+    /// Show identities, schemas or settings.
+    #[command(subcommand)]
+    Get(GetCommand),
+    /// List identities, schemas or audit events.
+    #[command(subcommand)]
+    List(ListCommand),
+    /// Replace an identity (PUT semantics).
+    #[command(subcommand)]
+    Update(identity::UpdateCommand),
+    /// Change an identity with an RFC 6902 JSON patch.
+    #[command(subcommand)]
+    Patch(identity::PatchCommand),
+    /// Delete identities.
+    #[command(subcommand)]
+    Delete(identity::DeleteCommand),
+    /// Check identity bodies without writing anything.
+    #[command(subcommand)]
+    Validate(identity::ValidateCommand),
+    /// Check a password.
+    #[command(subcommand)]
+    Verify(identity::VerifyCommand),
+    /// Add a custom identity schema.
+    #[command(subcommand)]
+    Add(schema::AddCommand),
+    /// Change a setting.
+    #[command(subcommand)]
+    Set(config::SetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// Show identities by id.
+    Identity(identity::GetIdentityArgs),
+    /// Show an identity schema (by id or its base64url form).
+    Schema(schema::GetSchemaArgs),
+    /// Show every setting with its value.
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// List identities, a page at a time.
+    Identities(identity::ListIdentitiesArgs),
+    /// List identity schemas.
+    Schemas,
+    /// List audit events.
+    Events(config::ListEventsArgs),
+}
+
+/// The default store file: `<platform data dir>/kith.db`.
+pub fn default_db_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "kith").map(|dirs| dirs.data_dir().join("kith.db"))
+}
+
+/// Runs one command line.
+///
+/// # Errors
+/// Whatever the flow refused or failed with, ready to print.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let out = Output::new(cli.format, cli.quiet);
+    let db = match cli.db.clone().or_else(default_db_path) {
+        Some(path) => path,
+        None => {
+            return Err(CliError::usage(
+                "no home folder to keep the store in; pass --db PATH or set KITH_DB",
+            ));
+        }
+    };
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into())
+    );
+    let kith = Kith::open(&db)?.with_actor(actor);
+    match cli.command {
+        Command::Create(command) => identity::create(&kith, &out, command),
+        Command::Get(GetCommand::Identity(args)) => identity::get(&kith, &out, args),
+        Command::Get(GetCommand::Schema(args)) => schema::get(&kith, &out, args),
+        Command::Get(GetCommand::Config) => config::get(&kith, &out),
+        Command::List(ListCommand::Identities(args)) => identity::list(&kith, &out, args),
+        Command::List(ListCommand::Schemas) => schema::list(&kith, &out),
+        Command::List(ListCommand::Events(args)) => config::list_events(&kith, &out, args),
+        Command::Update(command) => identity::update(&kith, &out, command),
+        Command::Patch(command) => identity::patch(&kith, &out, command),
+        Command::Delete(command) => identity::delete(&kith, &out, command),
+        Command::Validate(command) => identity::validate(&kith, &out, command),
+        Command::Verify(command) => identity::verify(&kith, &out, command),
+        Command::Add(command) => schema::add(&kith, &out, command),
+        Command::Set(command) => config::set(&kith, &out, command),
+    }
+}
+
+/// Prints `error` as the chosen format wants it and returns the process exit code:
+/// 1 when the input was refused, 2 on an internal failure.
+pub fn report(error: &CliError, format: Option<Format>) -> i32 {
+    output::report(error, format)
+}

@@ -1,0 +1,281 @@
+//! `create|get|list|update|patch|delete|validate identity` and `verify password`.
+
+use super::output::{CliError, Output};
+use crate::Kith;
+use crate::flows::ListIdentities;
+use crate::model::{CreateIdentityBody, UpdateIdentityBody, parse_body};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::io::Read;
+use uuid::Uuid;
+
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Create an identity from flags or a createIdentityBody file.
+    Identity(CreateIdentityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateIdentityArgs {
+    /// Identity schema id, e.g. preset://email.
+    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    schema_id: Option<String>,
+    /// Traits as a JSON object.
+    #[arg(long, requires = "schema_id", value_name = "JSON")]
+    traits: Option<String>,
+    /// A whole createIdentityBody (JSON); `-` reads stdin.
+    #[arg(long, short = 'f', value_name = "BODY.json")]
+    file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GetIdentityArgs {
+    /// Identity ids.
+    #[arg(required = true, value_name = "ID")]
+    ids: Vec<String>,
+    /// Include the config of this credential type (repeatable): password, oidc, ...
+    #[arg(long = "include-credential", short = 'i', value_name = "TYPE")]
+    include_credential: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListIdentitiesArgs {
+    /// Identities per page (default 250, at most 500).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    page_size: Option<i64>,
+    /// Token of the page to show (printed after the previous page).
+    #[arg(long, value_name = "TOKEN")]
+    page_token: Option<String>,
+    /// Only identities with this credential identifier (normalized, exact).
+    #[arg(long, value_name = "IDENTIFIER")]
+    identifier: Option<String>,
+    /// Include the config of this credential type (repeatable).
+    #[arg(long = "include-credential", short = 'i', value_name = "TYPE")]
+    include_credential: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpdateCommand {
+    /// Replace an identity with an updateIdentityBody (Kratos PUT semantics).
+    Identity {
+        id: String,
+        /// The updateIdentityBody (JSON); `-` reads stdin.
+        #[arg(long, short = 'f', value_name = "BODY.json")]
+        file: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatchCommand {
+    /// Apply an RFC 6902 JSON patch to an identity.
+    Identity {
+        id: String,
+        /// The patch (a JSON array of operations); `-` reads stdin.
+        #[arg(long, short = 'f', value_name = "PATCH.json")]
+        file: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeleteCommand {
+    /// Delete identities and everything of theirs (all or none).
+    Identity {
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ValidateCommand {
+    /// Check createIdentityBody files against kith's rules and the stored identities, writing nothing.
+    Identity {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerifyCommand {
+    /// Check a password; exit 0 on a match, 1 otherwise.
+    Password {
+        /// The identifier the password belongs to (e.g. an email).
+        #[arg(long)]
+        identifier: String,
+        /// Read the password from the first line of stdin instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Reads a whole input: a file, or stdin for `-`. Returns the text and a name for errors.
+pub(super) fn read_input(path: &str) -> Result<(String, String), CliError> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::input("<stdin>", format!("could not read stdin: {e}")))?;
+        return Ok((text, "<stdin>".into()));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::input(path, format!("could not read {path}: {e}")))?;
+    Ok((text, path.to_string()))
+}
+
+fn parse_id(text: &str) -> Result<Uuid, CliError> {
+    Uuid::parse_str(text)
+        .map_err(|_| CliError::usage(format!("`{text}` is not an identity id (a UUID)")))
+}
+
+pub fn create(kith: &Kith, out: &Output, command: CreateCommand) -> Result<(), CliError> {
+    let CreateCommand::Identity(args) = command;
+    let (body, source) = match args.file {
+        Some(path) => {
+            let (text, source) = read_input(&path)?;
+            let body = parse_body::<CreateIdentityBody>(&text, true)
+                .map_err(|e| CliError::from_source(e.into(), &source))?;
+            (body, Some(source))
+        }
+        None => {
+            let traits = match args.traits.as_deref() {
+                None => None,
+                Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
+                    CliError::input("--traits", format!("--traits is not valid JSON: {e}"))
+                })?),
+            };
+            let body = CreateIdentityBody {
+                schema_id: args.schema_id.unwrap_or_default(),
+                traits,
+                ..CreateIdentityBody::default()
+            };
+            (body, None)
+        }
+    };
+    let identity = kith.create_identity(body).map_err(|error| match &source {
+        Some(source) => CliError::from_source(error, source),
+        None => error.into(),
+    })?;
+    out.identity(&identity);
+    Ok(())
+}
+
+pub fn get(kith: &Kith, out: &Output, args: GetIdentityArgs) -> Result<(), CliError> {
+    let ids = args
+        .ids
+        .iter()
+        .map(|id| parse_id(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let identities = ids
+        .into_iter()
+        .map(|id| kith.get_identity(id, &args.include_credential))
+        .collect::<Result<Vec<_>, _>>()?;
+    match identities.as_slice() {
+        [one] => out.identity(one),
+        many => out.identities(many),
+    }
+    Ok(())
+}
+
+pub fn list(kith: &Kith, out: &Output, args: ListIdentitiesArgs) -> Result<(), CliError> {
+    let page = kith.list_identities(&ListIdentities {
+        page_size: args.page_size,
+        page_token: args.page_token,
+        identifier: args.identifier,
+        include_credential: args.include_credential,
+    })?;
+    out.identities(&page.identities);
+    if let Some(token) = page.next_page_token {
+        out.note(&format!("next page: --page-token {token}"));
+    }
+    Ok(())
+}
+
+pub fn update(kith: &Kith, out: &Output, command: UpdateCommand) -> Result<(), CliError> {
+    let UpdateCommand::Identity { id, file } = command;
+    let id = parse_id(&id)?;
+    let (text, source) = read_input(&file)?;
+    let body = parse_body::<UpdateIdentityBody>(&text, false)
+        .map_err(|e| CliError::from_source(e.into(), &source))?;
+    let identity = kith
+        .update_identity(id, body)
+        .map_err(|e| CliError::from_source(e, &source))?;
+    out.identity(&identity);
+    Ok(())
+}
+
+pub fn patch(kith: &Kith, out: &Output, command: PatchCommand) -> Result<(), CliError> {
+    let PatchCommand::Identity { id, file } = command;
+    let id = parse_id(&id)?;
+    let (text, source) = read_input(&file)?;
+    let identity = kith
+        .patch_identity(id, &text)
+        .map_err(|e| CliError::from_source(e, &source))?;
+    out.identity(&identity);
+    Ok(())
+}
+
+pub fn delete(kith: &Kith, out: &Output, command: DeleteCommand) -> Result<(), CliError> {
+    let DeleteCommand::Identity { ids } = command;
+    let ids = ids
+        .iter()
+        .map(|id| parse_id(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    kith.delete_identities(&ids)?;
+    for id in ids {
+        out.emit(&id.to_string());
+    }
+    Ok(())
+}
+
+pub fn validate(kith: &Kith, out: &Output, command: ValidateCommand) -> Result<(), CliError> {
+    let ValidateCommand::Identity { files } = command;
+    for file in files {
+        let (text, source) = read_input(&file)?;
+        let body = parse_body::<CreateIdentityBody>(&text, true)
+            .map_err(|e| CliError::from_source(e.into(), &source))?;
+        kith.validate_identity(body)
+            .map_err(|e| CliError::from_source(e, &source))?;
+        if !out.quiet {
+            match out.format {
+                super::Format::Table => out.emit(&format!("{source}: valid")),
+                _ => out.json(&json!({"source": source, "valid": true})),
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn verify(kith: &Kith, out: &Output, command: VerifyCommand) -> Result<(), CliError> {
+    let VerifyCommand::Password {
+        identifier,
+        password_stdin,
+    } = command;
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::input("<stdin>", format!("could not read the password: {e}")))?;
+        line.trim_end_matches(['\n', '\r']).to_string()
+    } else {
+        rpassword::prompt_password("Password: ").map_err(|e| {
+            CliError::usage(format!(
+                "could not read the password from the terminal ({e}); use --password-stdin"
+            ))
+        })?
+    };
+    let matched = kith.verify_password(&identifier, &password)?;
+    if !out.quiet {
+        match out.format {
+            super::Format::Table => out.emit(&format!(
+                "password matches identity {}{}",
+                matched.identity_id,
+                if matched.rehashed {
+                    " (hash upgraded)"
+                } else {
+                    ""
+                }
+            )),
+            _ => out.json(&matched),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! Printing results and errors: tables for people, Kratos JSON for programs.
+
+use super::Format;
+use crate::error::Error;
+use crate::model::{ErrorBody, ErrorEnvelope, Identity};
+use comfy_table::{Table, presets};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+
+/// A failed command: a library error, or input the CLI itself could not read.
+#[derive(Debug)]
+pub enum CliError {
+    /// A flow refused or failed; `source` names the file the input came from, if any.
+    Kith {
+        error: Error,
+        source: Option<String>,
+    },
+    /// The CLI could not read or understand its own input (a file, a flag).
+    Input {
+        message: String,
+        source: Option<String>,
+    },
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::Input {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn input(source: &str, message: impl Into<String>) -> Self {
+        CliError::Input {
+            message: message.into(),
+            source: Some(source.to_string()),
+        }
+    }
+
+    /// Attaches the name of the file the failing input came from.
+    pub fn from_source(error: Error, source: &str) -> Self {
+        CliError::Kith {
+            error,
+            source: Some(source.to_string()),
+        }
+    }
+
+    fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Kith { error, .. } if !error.is_refusal() => 2,
+            _ => 1,
+        }
+    }
+
+    fn envelope(&self) -> ErrorEnvelope {
+        match self {
+            CliError::Kith { error, source } => {
+                let mut envelope = error.to_envelope();
+                if let Some(source) = source {
+                    envelope
+                        .error
+                        .details
+                        .insert("source".into(), source.clone().into());
+                }
+                envelope
+            }
+            CliError::Input { message, source } => {
+                let mut body = ErrorBody::new(400).with_reason(message.clone());
+                if let Some(source) = source {
+                    body = body.with_detail("source", source.clone());
+                }
+                body.into_envelope()
+            }
+        }
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(error: Error) -> Self {
+        CliError::Kith {
+            error,
+            source: None,
+        }
+    }
+}
+
+/// Prints `error` on stderr and gives the exit code.
+pub fn report(error: &CliError, format: Option<Format>) -> i32 {
+    let format = resolve(format);
+    let envelope = error.envelope();
+    let text = match format {
+        Format::Json => serde_json::to_string(&envelope).unwrap_or_default(),
+        Format::JsonPretty => serde_json::to_string_pretty(&envelope).unwrap_or_default(),
+        Format::Table => human_error(error, &envelope.error),
+    };
+    let _ = writeln!(std::io::stderr(), "{text}");
+    error.exit_code()
+}
+
+/// `error: <what>` with the reason and each detail on its own line.
+fn human_error(error: &CliError, body: &ErrorBody) -> String {
+    let headline = match error {
+        CliError::Kith { error, .. } => error.to_string(),
+        CliError::Input { message, .. } => message.clone(),
+    };
+    let mut text = String::new();
+    if let Some(source) = body.details.get("source").and_then(|s| s.as_str()) {
+        text.push_str(source);
+        if let Some(line) = body.details.get("line").and_then(|l| l.as_u64()) {
+            let column = body
+                .details
+                .get("column")
+                .and_then(|c| c.as_u64())
+                .unwrap_or(0);
+            text.push_str(&format!(":{line}:{column}"));
+        }
+        text.push_str(": ");
+    }
+    text.insert_str(0, "error: ");
+    if let Some(violations) = body.details.get("violations").and_then(|v| v.as_array()) {
+        text.push_str("the traits do not match the identity schema");
+        for violation in violations {
+            let pointer = violation
+                .get("instance_ptr")
+                .and_then(|p| p.as_str())
+                .unwrap_or("");
+            let message = violation
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("");
+            text.push_str(&format!("\n  {pointer}: {message}"));
+        }
+        return text;
+    }
+    text.push_str(&headline);
+    if let Some(problems) = body.details.get("problems").and_then(|p| p.as_array()) {
+        for problem in problems {
+            text.push_str(&format!("\n  {}", problem.as_str().unwrap_or_default()));
+        }
+    }
+    if let Some(pointer) = body.details.get("pointer").and_then(|p| p.as_str()) {
+        text.push_str(&format!("\n  at {pointer}"));
+    }
+    if let Some(field) = body
+        .details
+        .get("conflicting_field")
+        .and_then(|f| f.as_str())
+    {
+        text.push_str(&format!("\n  the {field} is held by another identity"));
+    }
+    text
+}
+
+fn resolve(format: Option<Format>) -> Format {
+    format.unwrap_or_else(|| {
+        if std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Json
+        }
+    })
+}
+
+/// Where command results go.
+pub struct Output {
+    pub format: Format,
+    pub quiet: bool,
+}
+
+impl Output {
+    pub fn new(format: Option<Format>, quiet: bool) -> Self {
+        Self {
+            format: resolve(format),
+            quiet,
+        }
+    }
+
+    /// Writes `text` and a newline to stdout. A closed pipe (`kith ... | head`) ends the
+    /// process quietly with success, as other Unix tools do.
+    pub fn emit(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        if let Err(error) = writeln!(stdout, "{text}").and_then(|_| stdout.flush())
+            && error.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            std::process::exit(0);
+        }
+    }
+
+    /// Writes a note for people on stderr (never parsed by programs).
+    pub fn note(&self, text: &str) {
+        let _ = writeln!(std::io::stderr(), "{text}");
+    }
+
+    /// Prints `value` as JSON in the chosen flavour.
+    pub fn json<T: Serialize>(&self, value: &T) {
+        let text = match self.format {
+            Format::JsonPretty => serde_json::to_string_pretty(value),
+            _ => serde_json::to_string(value),
+        };
+        self.emit(&text.unwrap_or_default());
+    }
+
+    /// Prints a table with a header row.
+    pub fn table(&self, header: &[&str], rows: Vec<Vec<String>>) {
+        let mut table = Table::new();
+        table
+            .load_preset(presets::NOTHING)
+            .set_header(header.to_vec());
+        for row in rows {
+            table.add_row(row);
+        }
+        self.emit(table.to_string().trim_end());
+    }
+
+    /// Prints `key  value` lines.
+    pub fn pairs(&self, pairs: Vec<(&str, String)>) {
+        let mut table = Table::new();
+        table.load_preset(presets::NOTHING);
+        for (key, value) in pairs {
+            table.add_row(vec![key.to_string(), value]);
+        }
+        self.emit(table.to_string().trim_end());
+    }
+
+    /// One identity: Kratos JSON, or a summary for people.
+    pub fn identity(&self, identity: &Identity) {
+        if self.quiet {
+            return self.emit(&identity.id.to_string());
+        }
+        match self.format {
+            Format::Table => self.pairs(identity_pairs(identity)),
+            _ => self.json(identity),
+        }
+    }
+
+    /// Several identities: a JSON array, or one row each.
+    pub fn identities(&self, identities: &[Identity]) {
+        if self.quiet {
+            for identity in identities {
+                self.emit(&identity.id.to_string());
+            }
+            return;
+        }
+        match self.format {
+            Format::Table => self.table(
+                &[
+                    "ID",
+                    "STATE",
+                    "VERIFIABLE ADDRESS 1",
+                    "RECOVERY ADDRESS 1",
+                    "SCHEMA ID",
+                ],
+                identities
+                    .iter()
+                    .map(|identity| {
+                        vec![
+                            identity.id.to_string(),
+                            identity.state.to_string(),
+                            first_or_none(identity.verifiable_addresses.iter().map(|a| &a.value)),
+                            first_or_none(identity.recovery_addresses.iter().map(|a| &a.value)),
+                            identity.schema_id.clone(),
+                        ]
+                    })
+                    .collect(),
+            ),
+            _ => self.json(&identities),
+        }
+    }
+}
+
+fn first_or_none<'a>(mut values: impl Iterator<Item = &'a String>) -> String {
+    values.next().cloned().unwrap_or_else(|| "<none>".into())
+}
+
+fn identity_pairs(identity: &Identity) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
+        ("ID", identity.id.to_string()),
+        ("STATE", identity.state.to_string()),
+        ("SCHEMA ID", identity.schema_id.clone()),
+        ("SCHEMA URL", identity.schema_url.clone()),
+        ("TRAITS", identity.traits.to_string()),
+    ];
+    if let Some(external_id) = &identity.external_id {
+        pairs.push(("EXTERNAL ID", external_id.clone()));
+    }
+    for address in &identity.verifiable_addresses {
+        let state = if address.verified {
+            "verified"
+        } else {
+            address.status.as_str()
+        };
+        pairs.push((
+            "VERIFIABLE ADDRESS",
+            format!("{} ({}, {state})", address.value, address.via.as_str()),
+        ));
+    }
+    for address in &identity.recovery_addresses {
+        pairs.push((
+            "RECOVERY ADDRESS",
+            format!("{} ({})", address.value, address.via.as_str()),
+        ));
+    }
+    for (kind, credential) in identity.credentials.iter().flatten() {
+        let mut text = format!("{kind}: {}", credential.identifiers.join(", "));
+        if let Some(config) = &credential.config {
+            text.push_str(&format!(" {config}"));
+        }
+        pairs.push(("CREDENTIAL", text));
+    }
+    if !identity.metadata_public.is_null() {
+        pairs.push(("METADATA PUBLIC", identity.metadata_public.to_string()));
+    }
+    if !identity.metadata_admin.is_null() {
+        pairs.push(("METADATA ADMIN", identity.metadata_admin.to_string()));
+    }
+    pairs.push(("CREATED AT", identity.created_at.to_string()));
+    pairs.push(("UPDATED AT", identity.updated_at.to_string()));
+    pairs
+}

@@ -1,0 +1,292 @@
+//! `kith create identity`: Kratos' body, response and errors.
+
+use crate::harness::{Env, TestResult};
+use serde_json::json;
+
+#[test]
+fn create_with_flags_prints_the_identity_as_kratos_does() -> TestResult {
+    let env = Env::new();
+    let identity = env
+        .run(&[
+            "create",
+            "identity",
+            "--schema-id",
+            "preset://email",
+            "--traits",
+            r#"{"email":"docs@example.org"}"#,
+        ])
+        .ok()
+        .json();
+    insta::assert_json_snapshot!("create_identity_response", identity, {
+        ".id" => "[uuid]",
+        ".**.id" => "[uuid]",
+        ".**.created_at" => "[time]",
+        ".**.updated_at" => "[time]",
+        ".state_changed_at" => "[time]",
+    });
+    assert!(uuid::Uuid::parse_str(identity["id"].as_str().unwrap_or_default()).is_ok());
+    Ok(())
+}
+
+#[test]
+fn create_from_a_whole_body_keeps_every_field() -> TestResult {
+    let env = Env::new();
+    let body = json!({
+        "schema_id": "preset://email",
+        "traits": {"email": "Ada@Example.ORG", "name": {"first": "Ada"}},
+        "state": "inactive",
+        "metadata_public": {"plan": "pro"},
+        "metadata_admin": {"note": "vip"},
+        "external_id": "crm-42",
+        "verifiable_addresses": [
+            {"value": "ADA@example.org", "verified": true, "via": "email", "status": "completed"},
+            {"value": "not-in-traits@example.org", "verified": true, "via": "email"}
+        ],
+        "recovery_addresses": [{"value": "ada@example.org", "via": "email"}],
+        "credentials": {
+            "password": {"config": {"password": "correct horse battery staple"}},
+            "oidc": {"config": {"providers": [{"provider": "google", "subject": "1234"}]}}
+        }
+    });
+    let path = env.file("body.json", &body.to_string());
+    let identity = env
+        .run(&["create", "identity", "--file", &path])
+        .ok()
+        .json();
+    // Traits are stored as sent; derived values are normalized.
+    assert_eq!(identity["traits"]["email"], "Ada@Example.ORG");
+    assert_eq!(identity["state"], "inactive");
+    assert_eq!(identity["metadata_public"], json!({"plan": "pro"}));
+    assert_eq!(identity["metadata_admin"], json!({"note": "vip"}));
+    assert_eq!(identity["external_id"], "crm-42");
+    let addresses = identity["verifiable_addresses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        addresses.len(),
+        1,
+        "an imported address no trait backs is dropped: {addresses:?}"
+    );
+    assert_eq!(addresses[0]["value"], "ada@example.org");
+    assert_eq!(addresses[0]["verified"], true);
+    assert_eq!(addresses[0]["status"], "completed");
+    assert!(addresses[0]["verified_at"].is_string());
+    assert_eq!(
+        identity["credentials"]["password"]["identifiers"],
+        json!(["ada@example.org"])
+    );
+    assert_eq!(
+        identity["credentials"]["oidc"]["identifiers"],
+        json!(["google:1234"])
+    );
+    assert!(
+        identity["credentials"]["password"].get("config").is_none(),
+        "config is never in a create response"
+    );
+
+    let id = identity["id"].as_str().unwrap_or_default();
+    let stored = env
+        .run(&["get", "identity", id, "--include-credential", "password"])
+        .ok()
+        .json();
+    let hash = stored["credentials"]["password"]["config"]["hashed_password"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "cleartext is hashed with argon2id: {hash}"
+    );
+    assert!(
+        stored["credentials"]["oidc"].get("config").is_none(),
+        "only the asked-for config is shown"
+    );
+    Ok(())
+}
+
+#[test]
+fn create_reads_the_body_from_stdin() -> TestResult {
+    let env = Env::new();
+    let run = env.run_with(
+        &["create", "identity", "-f", "-"],
+        r#"{"schema_id":"preset://username","traits":{"username":"Grace"}}"#,
+    );
+    let identity = run.ok().json();
+    assert_eq!(
+        identity["credentials"]["password"]["identifiers"],
+        json!(["grace"])
+    );
+    assert!(
+        identity.get("verifiable_addresses").is_none(),
+        "the username preset verifies nothing"
+    );
+    Ok(())
+}
+
+#[test]
+fn prehashed_bcrypt_and_argon2id_passwords_are_accepted() -> TestResult {
+    let env = Env::new();
+    for (user, hash) in [
+        (
+            "b",
+            "$2b$04$yDMIRw1fzieqnevtX.tfjOITRFkWEuWfYne2rDTBk10D/jGmflau2",
+        ),
+        (
+            "a",
+            "$argon2id$v=19$m=64,t=1,p=1$4DFgh4qvja26OnAKx/Z9AQ$OmOL3Mtej9svTGVA89R9Dlf6HxyvbWlGjG+2Ea0tKOU",
+        ),
+    ] {
+        env.create(&json!({
+            "schema_id": "preset://username",
+            "traits": {"username": user},
+            "credentials": {"password": {"config": {"hashed_password": hash}}}
+        }));
+    }
+    assert_eq!(env.count(), 2);
+    Ok(())
+}
+
+#[test]
+fn refusals_carry_kratos_errors_and_write_nothing() -> TestResult {
+    let env = Env::new();
+    env.create_email("taken@example.org");
+    let cases = [
+        (
+            "unknown field",
+            json!({"schema_id": "preset://email", "traits": {"email": "a@x.org"}, "schema_url": "x"}).to_string(),
+            400,
+            json!({"message": "json: unknown field \"schema_url\""}),
+        ),
+        (
+            "unknown nested field",
+            json!({"schema_id": "preset://email", "traits": {"email": "a@x.org"},
+                   "credentials": {"password": {"config": {"pasword": "x"}}}})
+            .to_string(),
+            400,
+            json!({"message": "json: unknown field \"pasword\""}),
+        ),
+        (
+            "unknown schema",
+            json!({"schema_id": "does-not-exist", "traits": {}}).to_string(),
+            400,
+            json!({"reason": "Unable to find JSON Schema ID: does-not-exist"}),
+        ),
+        (
+            "duplicate in another letter case",
+            json!({"schema_id": "preset://email", "traits": {"email": "TAKEN@Example.org"}}).to_string(),
+            409,
+            json!({"reason": "This identity conflicts with another identity that already exists.",
+                   "message": "The resource could not be created due to a conflict"}),
+        ),
+        (
+            "invalid state",
+            json!({"schema_id": "preset://email", "traits": {"email": "s@x.org"}, "state": "asleep"}).to_string(),
+            400,
+            json!({"reason": "identity state is not valid"}),
+        ),
+        (
+            "unknown hash format",
+            json!({"schema_id": "preset://email", "traits": {"email": "h@x.org"},
+                   "credentials": {"password": {"config": {"hashed_password": "$unknown$12$abc"}}}})
+            .to_string(),
+            400,
+            json!({"reason": "The imported password does not match any known hash format. For more information see https://www.ory.sh/dr/2"}),
+        ),
+        (
+            "malformed JSON",
+            "{\"schema_id\": \"preset://email\",\n \"traits\": {\"email\": }".to_string(),
+            400,
+            json!({}),
+        ),
+    ];
+    for (name, body, code, expected) in cases {
+        let run = env.run_with(&["create", "identity", "-f", "-"], &body);
+        assert_eq!(run.code, 1, "{name}: exit code; stderr {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{name}: nothing on stdout");
+        let error = run.error();
+        assert_eq!(error["code"], code, "{name}: {error}");
+        for (key, value) in expected.as_object().into_iter().flatten() {
+            assert_eq!(&error[key], value, "{name}: {key} in {error}");
+        }
+    }
+    assert_eq!(env.count(), 1, "no refused body left anything behind");
+    Ok(())
+}
+
+#[test]
+fn malformed_json_names_the_line_and_column() -> TestResult {
+    let env = Env::new();
+    let path = env.file(
+        "broken.json",
+        "{\"schema_id\": \"preset://email\",\n \"traits\": {\"email\": }}",
+    );
+    let run = env.run(&["--format", "table", "create", "identity", "--file", &path]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("broken.json:2:"), "{}", run.stderr);
+    assert!(run.stderr.contains("expected value"), "{}", run.stderr);
+    Ok(())
+}
+
+#[test]
+fn schema_violations_are_all_reported_with_pointers() -> TestResult {
+    let env = Env::new();
+    let run = env.run_with(
+        &["create", "identity", "-f", "-"],
+        &json!({"schema_id": "preset://email", "traits": {"email": 5, "name": {"first": 1}, "extra": true}}).to_string(),
+    );
+    assert_eq!(run.code, 1);
+    let error = run.error();
+    let violations = error["details"]["violations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let found: Vec<(String, String)> = violations
+        .iter()
+        .map(|v| {
+            (
+                v["instance_ptr"].as_str().unwrap_or("").into(),
+                v["message"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("#/traits/email", "expected string, but got number"),
+        ("#/traits/name/first", "expected string, but got number"),
+        ("#/traits", "additionalProperties \"extra\" not allowed"),
+    ] {
+        assert!(
+            found
+                .iter()
+                .any(|(p, m)| p == expected.0 && m == expected.1),
+            "missing {expected:?} in {found:?}"
+        );
+    }
+    assert!(
+        error["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("I[#/traits/email] S[#/properties/traits/properties/email/type]"),
+        "{error}"
+    );
+    let table = env.run_with(
+        &["--format", "table", "create", "identity", "-f", "-"],
+        &json!({"schema_id": "preset://email", "traits": {}}).to_string(),
+    );
+    insta::assert_snapshot!("schema_violation_table", table.stderr);
+    Ok(())
+}
+
+#[test]
+fn conflicts_cover_addresses_and_external_ids() -> TestResult {
+    let env = Env::new();
+    env.create(&json!({"schema_id": "preset://email", "traits": {"email": "one@example.org"}, "external_id": "ext-1"}));
+    let run = env.run_with(
+        &["create", "identity", "-f", "-"],
+        &json!({"schema_id": "preset://email", "traits": {"email": "two@example.org"}, "external_id": "ext-1"}).to_string(),
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(run.error()["code"], 409);
+    assert_eq!(run.error()["details"]["conflicting_field"], "external_id");
+    assert_eq!(env.count(), 1);
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! `kith add|get|list schema(s)`: presets, custom schemas and their checks.
+
+use crate::harness::{Env, TestResult};
+use serde_json::json;
+
+fn employee_schema() -> serde_json::Value {
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Employee",
+        "type": "object",
+        "properties": {"traits": {"type": "object", "properties": {
+            "work_email": {"type": "string", "format": "email",
+                "ory.sh/kratos": {"credentials": {"password": {"identifier": true}},
+                                  "verification": {"via": "email"}}},
+            "backup_emails": {"type": "array", "items": {"type": "string", "format": "email",
+                "ory.sh/kratos": {"recovery": {"via": "email"}}}},
+            "employee_no": {"type": "integer", "minimum": 1}
+        }, "required": ["work_email", "employee_no"]}}
+    })
+}
+
+#[test]
+fn a_custom_schema_is_checked_stored_and_used() -> TestResult {
+    let env = Env::new();
+    let path = env.file("employee.json", &employee_schema().to_string());
+    env.run(&["add", "schema", "employee", &path]).ok();
+    let identity = env.create(&json!({
+        "schema_id": "employee",
+        "traits": {"work_email": "Lin@Corp.example", "backup_emails": ["A@x.org", "b@x.org"], "employee_no": 7}
+    }));
+    assert_eq!(
+        identity["credentials"]["password"]["identifiers"],
+        json!(["lin@corp.example"])
+    );
+    let recovery: Vec<_> = identity["recovery_addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a["value"].clone())
+        .collect();
+    assert_eq!(recovery, vec![json!("a@x.org"), json!("b@x.org")]);
+    assert!(
+        identity["schema_url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("/schemas/ZW1wbG95ZWU")
+    );
+
+    let listed = env.run(&["list", "schemas"]).ok().json();
+    let ids: Vec<_> = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            json!("preset://email"),
+            json!("preset://username"),
+            json!("employee")
+        ]
+    );
+    assert_eq!(
+        env.run(&["get", "schema", "employee"]).ok().json(),
+        employee_schema()
+    );
+    assert_eq!(
+        env.run(&["get", "schema", "ZW1wbG95ZWU"]).ok().json(),
+        employee_schema()
+    );
+    Ok(())
+}
+
+#[test]
+fn presets_can_be_read_by_id_and_by_their_schema_url_form() -> TestResult {
+    let env = Env::new();
+    let by_id = env.run(&["get", "schema", "preset://email"]).ok().json();
+    let by_url = env
+        .run(&["get", "schema", "cHJlc2V0Oi8vZW1haWw"])
+        .ok()
+        .json();
+    assert_eq!(by_id, by_url);
+    assert_eq!(by_id["properties"]["traits"]["required"], json!(["email"]));
+    let missing = env.run(&["get", "schema", "nope"]);
+    assert_eq!(missing.code, 1);
+    assert_eq!(missing.error()["code"], 404);
+    assert_eq!(
+        missing.error()["message"],
+        "Identity schema `nope` could not be found."
+    );
+    Ok(())
+}
+
+#[test]
+fn invalid_schemas_are_refused_with_every_problem() -> TestResult {
+    let env = Env::new();
+    let path = env.file(
+        "bad.json",
+        &json!({"type": 7, "properties": {"traits": {"properties": {
+            "a": {"type": "string", "ory.sh/kratos": {"recovery": {"via": "pigeon"}, "colour": "red"}}
+        }}}})
+        .to_string(),
+    );
+    let run = env.run(&["add", "schema", "bad", &path]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let problems = run.error()["details"]["problems"].to_string();
+    assert!(problems.contains("#/type"), "{problems}");
+    assert!(
+        problems.contains("/ory.sh~1kratos/recovery/via"),
+        "{problems}"
+    );
+    assert!(problems.contains("colour"), "{problems}");
+    let run = env.run(&["add", "schema", "preset://email", &path]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.error()["code"], 409);
+    let not_json = env.file("x.json", "{not json");
+    let run = env.run(&["add", "schema", "x", &not_json]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        env.run(&["list", "schemas"])
+            .ok()
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! kith's integration tests: the real binary, driven as a user drives it.
+//! One test binary (see `[[test]]` in Cargo.toml), one module per theme.
+
+mod create;
+mod harness;
+mod manage;
+mod schema;
+mod store;
+mod verify;
