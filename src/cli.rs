@@ -4,6 +4,7 @@
 
 mod config;
 mod identity;
+mod import;
 mod output;
 mod schema;
 
@@ -59,6 +60,12 @@ pub enum Command {
     /// Delete identities.
     #[command(subcommand)]
     Delete(identity::DeleteCommand),
+    /// Import identities from files or stdin.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export identities as NDJSON createIdentityBody records.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Check identity bodies without writing anything.
     #[command(subcommand)]
     Validate(identity::ValidateCommand),
@@ -71,6 +78,18 @@ pub enum Command {
     /// Change a setting.
     #[command(subcommand)]
     Set(config::SetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import createIdentityBody records (one object, a JSON array, or NDJSON), streamed.
+    Identities(import::ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write every identity as an NDJSON createIdentityBody record.
+    Identities(import::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,7 +148,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::List(ListCommand::Events(args)) => config::list_events(&kith, &out, args),
         Command::Update(command) => identity::update(&kith, &out, command),
         Command::Patch(command) => identity::patch(&kith, &out, command),
+        Command::Delete(identity::DeleteCommand::Identities(args)) => {
+            import::delete_identities(&kith, &out, args)
+        }
         Command::Delete(command) => identity::delete(&kith, &out, command),
+        Command::Import(ImportCommand::Identities(args)) => import::import(&kith, &out, args),
+        Command::Export(ExportCommand::Identities(args)) => import::export(&kith, &out, args),
         Command::Validate(command) => identity::validate(&kith, &out, command),
         Command::Verify(command) => identity::verify(&kith, &out, command),
         Command::Add(command) => schema::add(&kith, &out, command),

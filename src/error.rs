@@ -44,6 +44,9 @@ pub enum Error {
     /// A unique identifier, address or external_id is held by another identity.
     #[error("This identity conflicts with another identity that already exists.")]
     Conflict { field: Option<String> },
+    /// No import run has this id.
+    #[error("import run {0} could not be found")]
+    ImportRunNotFound(Uuid),
     /// No identity has this id.
     #[error("identity {0} could not be found")]
     IdentityNotFound(Uuid),
@@ -104,7 +107,9 @@ impl Error {
     /// The HTTP status Kratos answers this condition with.
     pub fn status(&self) -> u16 {
         match self {
-            Error::IdentityNotFound(_) | Error::SchemaNotFound(_) => 404,
+            Error::IdentityNotFound(_) | Error::SchemaNotFound(_) | Error::ImportRunNotFound(_) => {
+                404
+            }
             Error::Conflict { .. } | Error::SchemaExists(_) => 409,
             Error::StoreTooNew { .. } | Error::Internal(_) => 500,
             Error::Store(_) => 500,

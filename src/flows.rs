@@ -5,12 +5,17 @@
 
 mod assemble;
 mod events;
+mod export;
 mod identity;
+mod import;
 mod schemas;
 mod settings;
 mod verify;
 
 pub use identity::{IdentityPage, ListIdentities, VALID_CREDENTIAL_TYPES};
+pub use import::{
+    ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
+};
 pub use schemas::SchemaEntry;
 pub use settings::{Setting, Settings};
 pub use verify::PasswordMatch;

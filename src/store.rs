@@ -6,12 +6,14 @@
 
 mod events;
 mod identities;
+mod imports;
 mod migrations;
 mod schemas;
 mod settings;
 
 pub use events::{AuditEvent, NewAuditEvent};
 pub use identities::IdentifierQuery;
+pub use imports::UniqueValues;
 pub use migrations::SCHEMA_VERSION;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};

@@ -3,6 +3,8 @@
 
 mod create;
 mod harness;
+mod import;
+mod library;
 mod manage;
 mod schema;
 mod store;

@@ -83,6 +83,8 @@ pub enum DeleteCommand {
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
+    /// Delete many identities at once: those an import run created.
+    Identities(super::import::DeleteIdentitiesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,7 +216,9 @@ pub fn patch(kith: &Kith, out: &Output, command: PatchCommand) -> Result<(), Cli
 }
 
 pub fn delete(kith: &Kith, out: &Output, command: DeleteCommand) -> Result<(), CliError> {
-    let DeleteCommand::Identity { ids } = command;
+    let DeleteCommand::Identity { ids } = command else {
+        unreachable!("`delete identities` is dispatched to the import commands");
+    };
     let ids = ids
         .iter()
         .map(|id| parse_id(id))

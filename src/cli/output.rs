@@ -20,6 +20,8 @@ pub enum CliError {
         message: String,
         source: Option<String>,
     },
+    /// Input was refused and the details were already printed (an import's failed records).
+    Quiet,
 }
 
 impl CliError {
@@ -47,6 +49,7 @@ impl CliError {
 
     fn exit_code(&self) -> i32 {
         match self {
+            CliError::Quiet => 1,
             CliError::Kith { error, .. } if !error.is_refusal() => 2,
             _ => 1,
         }
@@ -64,6 +67,7 @@ impl CliError {
                 }
                 envelope
             }
+            CliError::Quiet => ErrorBody::new(400).into_envelope(),
             CliError::Input { message, source } => {
                 let mut body = ErrorBody::new(400).with_reason(message.clone());
                 if let Some(source) = source {
@@ -86,6 +90,9 @@ impl From<Error> for CliError {
 
 /// Prints `error` on stderr and gives the exit code.
 pub fn report(error: &CliError, format: Option<Format>) -> i32 {
+    if let CliError::Quiet = error {
+        return error.exit_code();
+    }
     let format = resolve(format);
     let envelope = error.envelope();
     let text = match format {
@@ -102,6 +109,7 @@ fn human_error(error: &CliError, body: &ErrorBody) -> String {
     let headline = match error {
         CliError::Kith { error, .. } => error.to_string(),
         CliError::Input { message, .. } => message.clone(),
+        CliError::Quiet => String::new(),
     };
     let mut text = String::new();
     if let Some(source) = body.details.get("source").and_then(|s| s.as_str()) {

@@ -14,10 +14,15 @@ use crate::model::{
     Via,
 };
 use crate::password;
-use crate::schema::{Derived, normalize_email};
+use crate::schema::{Derived, IdentitySchema, normalize_email};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use uuid::Uuid;
+
+/// Finds the compiled schema of an id. Callers choose how, so that no path asks for the
+/// store while it already holds it (a write transaction, or an import's dry run).
+pub(super) type SchemaResolver<'a> = &'a dyn Fn(&str) -> Result<Arc<IdentitySchema>>;
 
 /// What a password credential should hold after the change.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -84,11 +89,12 @@ impl Kith {
     pub(super) fn assemble(
         &self,
         settings: &Settings,
+        resolve: SchemaResolver<'_>,
         draft: Draft,
         existing: Option<&Identity>,
     ) -> Result<Identity> {
         let now = self.clock.now();
-        let schema = self.schema(&draft.schema_id)?;
+        let schema = resolve(&draft.schema_id)?;
         let traits = if draft.traits.is_null() {
             json!({})
         } else {

@@ -1,7 +1,7 @@
 //! Create, read, list, update, patch and delete identities, with Kratos' semantics.
 
 use super::Kith;
-use super::assemble::{Draft, PasswordChange};
+use super::assemble::{Draft, PasswordChange, SchemaResolver};
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -83,9 +83,9 @@ impl Kith {
     /// (400), or a conflict with a stored identity (409). Nothing is written on error.
     pub fn create_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let settings = self.settings()?;
-        let mut identity = self.build_identity(&settings, body)?;
+        let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
         self.write(|tx| {
-            tx.insert_identity(&identity)?;
+            tx.insert_identity(&identity, None)?;
             self.audit(tx, "identity.created", Some(identity.id), None)
         })?;
         identity.redact_credentials(&[]);
@@ -96,6 +96,7 @@ impl Kith {
     pub(crate) fn build_identity(
         &self,
         settings: &Settings,
+        resolve: SchemaResolver<'_>,
         body: CreateIdentityBody,
     ) -> Result<Identity> {
         let mut draft = Draft {
@@ -116,7 +117,7 @@ impl Kith {
         if draft.schema_id.is_empty() {
             return Err(Error::UnknownSchema(String::new()));
         }
-        self.assemble(settings, draft, None)
+        self.assemble(settings, resolve, draft, None)
     }
 
     /// One identity. Credentials are listed; configs only for the `include_credential` types.
@@ -251,7 +252,12 @@ impl Kith {
                 .get_identity(id, true)?
                 .ok_or(Error::IdentityNotFound(id))?;
             let draft = make_draft(&existing)?;
-            let identity = self.assemble(&settings, draft, Some(&existing))?;
+            let identity = self.assemble(
+                &settings,
+                &|id| self.schema_in(tx, id),
+                draft,
+                Some(&existing),
+            )?;
             tx.replace_identity(&identity)?;
             let detail = (existing.state != identity.state)
                 .then(|| json!({"state": {"from": existing.state, "to": identity.state}}));
@@ -384,12 +390,12 @@ impl Kith {
     /// Exactly what `create_identity` would refuse the body with.
     pub fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let settings = self.settings()?;
-        let identity = self.build_identity(&settings, body)?;
+        let identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
         // Insert in a transaction that is never committed: the unique indexes are the
         // authority on conflicts, and dropping the transaction rolls it back.
         let mut store = self.store();
         let tx = store.write()?;
-        tx.insert_identity(&identity)?;
+        tx.insert_identity(&identity, None)?;
         drop(tx);
         Ok(identity)
     }

@@ -3,9 +3,15 @@
 use super::Kith;
 use crate::error::{Error, Result};
 use crate::schema::{self, IdentitySchema};
+use crate::store::Tx;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
+
+fn parse_stored(id: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::Internal(format!("stored schema `{id}` is not JSON: {e}")))
+}
 
 /// A schema as `GET /schemas` lists it: `{"id", "schema"}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -15,20 +21,50 @@ pub struct SchemaEntry {
 }
 
 impl Kith {
-    /// The compiled schema `id`: a preset or a stored custom schema.
+    /// The compiled schema `id`: a preset or a stored custom schema. Takes the store lock on
+    /// a cache miss: never call it while holding a transaction (use [`Kith::schema_in`]).
     pub(super) fn schema(&self, id: &str) -> Result<Arc<IdentitySchema>> {
-        if let Some(schema) = self
+        self.compiled_schema(id, &mut || self.read(|tx| Ok(tx.get_schema(id)?)))
+    }
+
+    /// [`Kith::schema`] for callers inside a transaction.
+    pub(super) fn schema_in(&self, tx: &Tx<'_>, id: &str) -> Result<Arc<IdentitySchema>> {
+        self.compiled_schema(id, &mut || Ok(tx.get_schema(id)?))
+    }
+
+    /// Compiles every stored schema into the cache, so that [`Kith::cached_schema`] knows them all.
+    pub(super) fn load_all_schemas(&self) -> Result<()> {
+        for (id, _) in self.read(|tx| Ok(tx.list_schemas()?))? {
+            self.schema(&id)?;
+        }
+        Ok(())
+    }
+
+    /// A preset or an already cached schema, without touching the store: for import stages
+    /// that run while the writer holds it (after [`Kith::load_all_schemas`]).
+    pub(super) fn cached_schema(&self, id: &str) -> Result<Arc<IdentitySchema>> {
+        self.compiled_schema(id, &mut || Ok(None))
+    }
+
+    fn compiled_schema(
+        &self,
+        id: &str,
+        stored: &mut dyn FnMut() -> Result<Option<String>>,
+    ) -> Result<Arc<IdentitySchema>> {
+        let cached = self
             .schemas
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
-        {
-            return Ok(schema.clone());
+            .cloned();
+        if let Some(schema) = cached {
+            return Ok(schema);
         }
-        let raw = self
-            .raw_schema(id)?
-            .ok_or_else(|| Error::UnknownSchema(id.to_string()))?;
-        let compiled = IdentitySchema::compile(id, raw)
+        let text = match schema::preset(id) {
+            Some(text) => text.to_string(),
+            None => stored()?.ok_or_else(|| Error::UnknownSchema(id.to_string()))?,
+        };
+        let compiled = IdentitySchema::compile(id, parse_stored(id, &text)?)
             .map_err(|e| Error::Internal(format!("schema `{id}` no longer compiles: {e}")))?;
         let compiled = Arc::new(compiled);
         self.schemas
@@ -43,11 +79,7 @@ impl Kith {
             Some(text) => Some(text.to_string()),
             None => self.read(|tx| Ok(tx.get_schema(id)?))?,
         };
-        text.map(|t| {
-            serde_json::from_str(&t)
-                .map_err(|e| Error::Internal(format!("stored schema `{id}` is not JSON: {e}")))
-        })
-        .transpose()
+        text.map(|t| parse_stored(id, &t)).transpose()
     }
 
     /// Checks `raw` as an identity schema and stores it under `id`.

@@ -97,16 +97,32 @@ pub struct IdentifierQuery<'a> {
 }
 
 impl Tx<'_> {
-    /// Inserts a whole identity: row, credentials, identifiers and addresses.
+    /// Inserts a whole identity: row, credentials, identifiers and addresses. `import_run`
+    /// names the import run that created it, if one did.
+    ///
+    /// On a conflict the rows already written for this identity are removed again, so the
+    /// transaction holds either the whole identity or nothing of it.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when an identifier, address, external_id or the id is taken.
-    pub fn insert_identity(&self, identity: &Identity) -> Result<()> {
+    pub fn insert_identity(&self, identity: &Identity, import_run: Option<Uuid>) -> Result<()> {
+        let result = self.insert_identity_rows(identity, import_run);
+        if let Err(StoreError::Conflict { field }) = &result
+            && *field != "id"
+        {
+            // Each failed INSERT undid itself; the identity's earlier rows go with their parent.
+            // (A clash on the id itself would mean the row belongs to someone else: left alone.)
+            self.delete_identity(identity.id)?;
+        }
+        result
+    }
+
+    fn insert_identity_rows(&self, identity: &Identity, import_run: Option<Uuid>) -> Result<()> {
         self.tx
             .prepare_cached(
                 "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, \
-                 metadata_public, metadata_admin, external_id, organization_id, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 metadata_public, metadata_admin, external_id, organization_id, created_at, updated_at, \
+                 import_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 identity.id,
@@ -120,6 +136,7 @@ impl Tx<'_> {
                 identity.organization_id,
                 identity.created_at.to_string(),
                 identity.updated_at.to_string(),
+                import_run,
             ])?;
         self.insert_children(identity)
     }

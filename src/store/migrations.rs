@@ -91,6 +91,21 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_events_identity ON audit_events (identity_id, id);
     "#,
+    // 2: import runs, and which run created an identity (so a run can be undone).
+    r#"
+    CREATE TABLE import_runs (
+        id          BLOB PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        actor       TEXT NOT NULL,
+        sources     TEXT NOT NULL,
+        created     INTEGER NOT NULL DEFAULT 0,
+        skipped     INTEGER NOT NULL DEFAULT 0,
+        failed      INTEGER NOT NULL DEFAULT 0
+    );
+    ALTER TABLE identities ADD COLUMN import_run BLOB;
+    CREATE INDEX identities_import_run ON identities (import_run) WHERE import_run IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this kith writes.
@@ -133,6 +148,26 @@ mod tests {
         migrate(&mut conn)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
         assert_eq!(version, SCHEMA_VERSION);
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_from_the_first_version_is_brought_up_to_date() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch(MIGRATIONS[0])?;
+        conn.pragma_update(None, "user_version", 1)?;
+        conn.execute(
+            "INSERT INTO identities (id, schema_id, state, traits, created_at, updated_at) \
+             VALUES (x'01', 'preset://email', 'active', '{}', 't', 't')",
+            [],
+        )?;
+        migrate(&mut conn)?;
+        let run: Option<Vec<u8>> =
+            conn.query_row("SELECT import_run FROM identities", [], |r| r.get(0))?;
+        assert_eq!(
+            run, None,
+            "identities of older files belong to no import run"
+        );
         Ok(())
     }
 

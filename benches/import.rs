@@ -1,0 +1,130 @@
+//! Import throughput: generated identities with pre-hashed bcrypt passwords imported into a
+//! fresh file by the real `kith` binary, beside a plain rusqlite insert of the same rows
+//! (the floor: what the disk and SQLite cost with no decoding, validation or bookkeeping).
+//!
+//! `cargo bench --bench import` (100,000 records); `cargo bench --bench import -- 1000000`
+//! for another size. Prints identities/s and peak RSS for both.
+
+use rusqlite::params;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// bcrypt, cost 12 (Kratos' default), of "correct horse".
+const HASH: &str = "$2b$12$ywIxsM1CIdOYNBaVmf21guIfw.933PLZFck5guSQlZEV/u4UcvR6q";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let records: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.replace('_', "").parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("users.ndjson");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&input)?);
+    for n in 0..records {
+        writeln!(
+            file,
+            r#"{{"schema_id":"preset://email","traits":{{"email":"user{n}@example.org","name":{{"first":"User","last":"{n}"}}}},"credentials":{{"password":{{"config":{{"hashed_password":"{HASH}"}}}}}}}}"#
+        )?;
+    }
+    file.flush()?;
+    drop(file);
+    let size = std::fs::metadata(&input)?.len();
+    println!(
+        "input: {records} records, {:.1} MiB",
+        size as f64 / (1 << 20) as f64
+    );
+
+    let db = dir.path().join("kith.db");
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_kith"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--format", "json", "import", "identities"])
+        .arg(&input)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
+    let wall = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap_or("{}"))?;
+    assert_eq!(
+        summary["created"], records as u64,
+        "every record imports: {stderr}"
+    );
+    let kith_rate = records as f64 / wall;
+    let peak = summary["peak_rss_bytes"].as_u64().unwrap_or(0) as f64 / (1 << 20) as f64;
+
+    let floor = floor(dir.path(), records)?;
+    println!(
+        "kith import   {kith_rate:>9.0} identities/s  ({wall:.2} s wall, peak RSS {peak:.0} MiB)"
+    );
+    println!("rusqlite floor {floor:>8.0} identities/s");
+    println!(
+        "ratio          {:>8.2}x the floor's time",
+        floor / kith_rate
+    );
+    Ok(())
+}
+
+/// The same rows kith writes for each record, inserted with prepared statements in
+/// transactions of 1000, into a file with kith's own schema.
+fn floor(dir: &std::path::Path, records: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let path = dir.join("floor.db");
+    drop(kith::Kith::open(&path)?);
+    let mut conn = rusqlite::Connection::open(&path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let now = "2026-11-30T09:00:00.123456789Z";
+    let started = Instant::now();
+    for chunk in (0..records).collect::<Vec<_>>().chunks(1000) {
+        let tx = conn.transaction()?;
+        {
+            let mut identity = tx.prepare_cached(
+                "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, \
+                 metadata_admin, external_id, organization_id, created_at, updated_at, import_run) \
+                 VALUES (?1, 'preset://email', 'active', ?2, ?3, NULL, NULL, NULL, NULL, ?2, ?2, ?4)",
+            )?;
+            let mut credential = tx.prepare_cached(
+                "INSERT INTO credentials (identity_id, type, config, version, created_at, updated_at) \
+                 VALUES (?1, 'password', ?2, 1, ?3, ?3)",
+            )?;
+            let mut identifier = tx.prepare_cached(
+                "INSERT INTO credential_identifiers (type, identifier, identity_id, position) VALUES ('password', ?1, ?2, 0)",
+            )?;
+            let mut verifiable = tx.prepare_cached(
+                "INSERT INTO verifiable_addresses (id, identity_id, via, value, verified, status, verified_at, \
+                 created_at, updated_at) VALUES (?1, ?2, 'email', ?3, 0, 'pending', NULL, ?4, ?4)",
+            )?;
+            let mut recovery = tx.prepare_cached(
+                "INSERT INTO recovery_addresses (id, identity_id, via, value, created_at, updated_at) \
+                 VALUES (?1, ?2, 'email', ?3, ?4, ?4)",
+            )?;
+            let mut event = tx.prepare_cached(
+                "INSERT INTO audit_events (occurred_at, actor, action, identity_id, detail) \
+                 VALUES (?1, 'bench', 'identity.created', ?2, ?3)",
+            )?;
+            let run = uuid::Uuid::now_v7();
+            let detail = format!(r#"{{"import_run":"{run}"}}"#);
+            for n in chunk {
+                let id = uuid::Uuid::now_v7();
+                let email = format!("user{n}@example.org");
+                let traits =
+                    format!(r#"{{"email":"{email}","name":{{"first":"User","last":"{n}"}}}}"#);
+                identity.execute(params![id, now, traits, run])?;
+                credential.execute(params![
+                    id,
+                    format!(r#"{{"hashed_password":"{HASH}"}}"#),
+                    now
+                ])?;
+                identifier.execute(params![email, id])?;
+                verifiable.execute(params![uuid::Uuid::now_v7(), id, email, now])?;
+                recovery.execute(params![uuid::Uuid::now_v7(), id, email, now])?;
+                event.execute(params![now, id, detail])?;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(records as f64 / started.elapsed().as_secs_f64())
+}

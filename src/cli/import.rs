@@ -1,0 +1,223 @@
+//! `import identities`, `export identities` and `delete identities --import-run`.
+
+use super::Format;
+use super::output::{CliError, Output};
+use crate::Kith;
+use crate::flows::{ImportOptions, ImportOutcome, ImportSource, OnConflict};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use uuid::Uuid;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files of createIdentityBody records: one object, a JSON array, or NDJSON. None or `-` reads stdin.
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+    /// Check every record, conflicts included, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// What to do with a record whose identifiers, addresses or external_id are taken.
+    #[arg(long, value_enum, default_value_t = ConflictChoice::Fail)]
+    on_conflict: ConflictChoice,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 1000, hide = true)]
+    chunk_size: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConflictChoice {
+    /// Report the record as a 409 error.
+    Fail,
+    /// Report the record as skipped: re-running an import completes it.
+    Skip,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Include password hashes and social-login links.
+    #[arg(long)]
+    include_credentials: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteIdentitiesArgs {
+    /// Delete exactly the identities this import run created.
+    #[arg(long, value_name = "ID")]
+    import_run: String,
+}
+
+/// A reader that counts the bytes it hands out, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open_sources(
+    files: &[String],
+    read: &Arc<AtomicU64>,
+) -> Result<(Vec<ImportSource>, Option<u64>), CliError> {
+    let files: Vec<String> = if files.is_empty() {
+        vec!["-".into()]
+    } else {
+        files.to_vec()
+    };
+    let mut sources = Vec::new();
+    let mut total = Some(0u64);
+    for file in files {
+        let (name, reader): (String, Box<dyn Read + Send>) = if file == "-" {
+            total = None;
+            ("<stdin>".into(), Box::new(std::io::stdin()))
+        } else {
+            let handle = std::fs::File::open(&file)
+                .map_err(|e| CliError::input(&file, format!("could not open {file}: {e}")))?;
+            let size = handle.metadata().map(|m| m.len()).ok();
+            total = total.zip(size).map(|(a, b)| a + b);
+            (file.clone(), Box::new(handle))
+        };
+        let counted = Counting {
+            inner: reader,
+            read: read.clone(),
+        };
+        let reader: Box<dyn BufRead + Send> =
+            Box::new(BufReader::with_capacity(256 << 10, counted));
+        sources.push(ImportSource { name, reader });
+    }
+    Ok((sources, total))
+}
+
+fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(bytes) => ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {bytes}/{total_bytes} {msg} ({per_sec}, eta {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {bytes} read, {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliError> {
+    let read = Arc::new(AtomicU64::new(0));
+    let (sources, total) = open_sources(&args.files, &read)?;
+    let bar = progress_bar(total, out.quiet);
+    let options = ImportOptions {
+        dry_run: args.dry_run,
+        on_conflict: match args.on_conflict {
+            ConflictChoice::Fail => OnConflict::Fail,
+            ConflictChoice::Skip => OnConflict::Skip,
+        },
+        chunk_size: args.chunk_size,
+    };
+    let mut handled = 0u64;
+    let summary = kith.import_identities(sources, &options, &mut |result| {
+        handled += 1;
+        let is_error = matches!(result.outcome, ImportOutcome::Error { .. });
+        if !out.quiet || is_error {
+            // One line per record, whatever the format: a report programs can stream.
+            bar.suspend(|| out.emit(&serde_json::to_string(result).unwrap_or_default()));
+        }
+        if handled.is_multiple_of(512) {
+            bar.set_position(read.load(Ordering::Relaxed));
+            bar.set_message(format!("{handled} records"));
+        }
+    })?;
+    bar.finish_and_clear();
+    let peak = peak_rss_bytes();
+    match out.format {
+        Format::Table => out.note(&format!(
+            "{} {}: {} created, {} skipped, {} failed in {:.2}s ({:.0} records/s{}){}",
+            if summary.dry_run {
+                "dry run"
+            } else {
+                "import run"
+            },
+            summary.import_run,
+            summary.created,
+            summary.skipped,
+            summary.failed,
+            summary.elapsed.as_secs_f64(),
+            summary.rate,
+            peak.map(|p| format!(", peak memory {} MiB", p >> 20))
+                .unwrap_or_default(),
+            if summary.dry_run {
+                "; nothing was written"
+            } else {
+                ""
+            },
+        )),
+        _ => {
+            let mut value = serde_json::to_value(&summary).unwrap_or_default();
+            if let Some(peak) = peak {
+                value["peak_rss_bytes"] = peak.into();
+            }
+            out.note(&value.to_string());
+        }
+    }
+    if summary.failed > 0 {
+        return Err(CliError::Quiet);
+    }
+    Ok(())
+}
+
+/// This process's peak resident memory, where the platform tells (Linux: VmHWM).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+pub fn export(kith: &Kith, out: &Output, args: ExportArgs) -> Result<(), CliError> {
+    kith.export_identities(args.include_credentials, &mut |body| {
+        out.emit(&serde_json::to_string(body).unwrap_or_default());
+        true
+    })?;
+    Ok(())
+}
+
+pub fn delete_identities(
+    kith: &Kith,
+    out: &Output,
+    args: DeleteIdentitiesArgs,
+) -> Result<(), CliError> {
+    let run = Uuid::parse_str(&args.import_run).map_err(|_| {
+        CliError::usage(format!(
+            "`{}` is not an import run id (a UUID)",
+            args.import_run
+        ))
+    })?;
+    let deleted = kith.delete_import_run(run)?;
+    match out.format {
+        Format::Table => out.note(&format!(
+            "deleted {} identities of import run {run}",
+            deleted.len()
+        )),
+        _ => {
+            for id in &deleted {
+                out.emit(&id.to_string());
+            }
+        }
+    }
+    Ok(())
+}

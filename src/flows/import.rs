@@ -1,0 +1,408 @@
+//! Import: streams createIdentityBody records from files or stdin into the store, with a
+//! result for every record, chunked transactions, a dry run and idempotent re-runs.
+//!
+//! Three stages overlap: a reader thread cuts the inputs into chunks of raw records; a
+//! preparing thread decodes, validates and hashes each chunk on all cores; the calling
+//! thread writes each chunk in one transaction. A record that fails never takes its
+//! neighbours down, and a chunk is committed whole or not at all, so a killed import
+//! leaves only whole identities behind.
+
+mod reader;
+
+pub use reader::{RawRecord, read_records};
+
+use super::Kith;
+use super::settings::Settings;
+use crate::error::{Error, Result};
+use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
+use crate::store::{Tx, UniqueValues};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use std::io::BufRead;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// What to do with a record whose identifiers, addresses or external_id are taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnConflict {
+    /// Report it as a 409 error.
+    #[default]
+    Fail,
+    /// Report it as skipped, naming the identity that holds the value: re-runs are idempotent.
+    Skip,
+}
+
+/// How an import runs.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// Check everything, conflicts included, and write nothing.
+    pub dry_run: bool,
+    pub on_conflict: OnConflict,
+    /// Records per transaction.
+    pub chunk_size: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            on_conflict: OnConflict::Fail,
+            chunk_size: 1000,
+        }
+    }
+}
+
+/// One input of an import: a name for positions (`users.ndjson`, `<stdin>`) and its bytes.
+pub struct ImportSource {
+    pub name: String,
+    pub reader: Box<dyn BufRead + Send>,
+}
+
+/// What became of one record, in Kratos' batch-result shape plus its source position.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum ImportOutcome {
+    Create { identity: Uuid },
+    Skip { identity: Uuid },
+    Error { error: Box<ErrorBody> },
+}
+
+/// A record's outcome and where the record was.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImportResult {
+    #[serde(flatten)]
+    pub outcome: ImportOutcome,
+    pub source: String,
+}
+
+/// Totals of an import run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImportSummary {
+    pub import_run: Uuid,
+    pub dry_run: bool,
+    pub created: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+    /// Records handled per second.
+    pub rate: f64,
+}
+
+fn seconds<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+/// A record after preparation: the identity to insert, or why it cannot be.
+struct Prepared {
+    position: String,
+    identity: Result<Identity>,
+}
+
+/// Chunks in flight between stages; small, so memory stays flat.
+const CHANNEL_DEPTH: usize = 2;
+
+impl Kith {
+    /// Imports every record of `sources`, calling `on_result` for each in input order.
+    ///
+    /// # Errors
+    /// Only failures that stop the whole import (the store failing); a record's own
+    /// problems are reported through `on_result` and counted in the summary.
+    pub fn import_identities(
+        &self,
+        sources: Vec<ImportSource>,
+        options: &ImportOptions,
+        on_result: &mut dyn FnMut(&ImportResult),
+    ) -> Result<ImportSummary> {
+        let started = Instant::now();
+        let settings = self.settings()?;
+        // The preparing stage must not wait for the store while the writer holds it.
+        self.load_all_schemas()?;
+        let run = self.ids.new_id();
+        let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        if !options.dry_run {
+            // Recorded before any identity, so a killed import can still be undone by its id.
+            self.write(|tx| {
+                tx.insert_import_run(run, self.clock.now(), &self.actor, &names.join(", "))?;
+                self.audit(
+                    tx,
+                    "import.started",
+                    None,
+                    Some(json!({"import_run": run, "sources": names, "on_conflict": options.on_conflict})),
+                )
+            })?;
+        }
+        let chunk_size = options.chunk_size.max(1);
+        let mut totals = Totals::default();
+        std::thread::scope(|scope| -> Result<()> {
+            let (raw_tx, raw_rx) = sync_channel::<Vec<RawRecord>>(CHANNEL_DEPTH);
+            let (ready_tx, ready_rx) = sync_channel::<Vec<Prepared>>(CHANNEL_DEPTH);
+            scope.spawn(move || read_chunks(sources, chunk_size, &raw_tx));
+            let settings = &settings;
+            scope.spawn(move || self.prepare_chunks(settings, &raw_rx, &ready_tx));
+            self.write_chunks(run, options, &ready_rx, &mut totals, on_result)
+            // Returning drops the receivers, which stops the other stages early on error.
+        })?;
+        if !options.dry_run {
+            self.write(|tx| {
+                self.audit(
+                    tx,
+                    "import.finished",
+                    None,
+                    Some(json!({"import_run": run, "created": totals.created,
+                                "skipped": totals.skipped, "failed": totals.failed})),
+                )
+            })?;
+        }
+        let elapsed = started.elapsed();
+        let handled = totals.created + totals.skipped + totals.failed;
+        Ok(ImportSummary {
+            import_run: run,
+            dry_run: options.dry_run,
+            created: totals.created,
+            skipped: totals.skipped,
+            failed: totals.failed,
+            elapsed,
+            rate: handled as f64 / elapsed.as_secs_f64().max(1e-9),
+        })
+    }
+
+    /// Decodes, validates and hashes chunk after chunk, each on all cores.
+    fn prepare_chunks(
+        &self,
+        settings: &Settings,
+        raw: &Receiver<Vec<RawRecord>>,
+        ready: &SyncSender<Vec<Prepared>>,
+    ) {
+        for chunk in raw {
+            // Ids are handed out in input order, so the store (ordered by its time-based ids)
+            // keeps the input's order however the cores finish.
+            let ids: Vec<Uuid> = chunk.iter().map(|_| self.ids.new_id()).collect();
+            let prepared: Vec<Prepared> = chunk
+                .into_par_iter()
+                .zip(ids)
+                .map(|(record, id)| Prepared {
+                    identity: self
+                        .prepare_record(settings, record.text)
+                        .map(|mut identity| {
+                            identity.id = id;
+                            identity
+                        }),
+                    position: record.position,
+                })
+                .collect();
+            if ready.send(prepared).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn prepare_record(
+        &self,
+        settings: &Settings,
+        text: std::result::Result<String, String>,
+    ) -> Result<Identity> {
+        let text = text.map_err(|message| Error::MalformedBody {
+            message,
+            pointer: String::new(),
+            line: 0,
+            column: 0,
+        })?;
+        let body: CreateIdentityBody = parse_body(&text, true)?;
+        self.build_identity(settings, &|id| self.cached_schema(id), body)
+    }
+
+    /// Writes each prepared chunk in one transaction (all in one, never committed, for a dry run).
+    fn write_chunks(
+        &self,
+        run: Uuid,
+        options: &ImportOptions,
+        ready: &Receiver<Vec<Prepared>>,
+        totals: &mut Totals,
+        on_result: &mut dyn FnMut(&ImportResult),
+    ) -> Result<()> {
+        if options.dry_run {
+            // One transaction for everything, so conflicts with earlier records are seen;
+            // dropping it rolls it all back.
+            let mut store = self.store();
+            let tx = store.write()?;
+            for chunk in ready {
+                self.write_chunk(&tx, None, options, chunk, totals, on_result)?;
+            }
+            return Ok(());
+        }
+        for chunk in ready {
+            // Locked per chunk, never while waiting for the next one.
+            let mut store = self.store();
+            let tx = store.write()?;
+            let before = *totals;
+            self.write_chunk(&tx, Some(run), options, chunk, totals, on_result)?;
+            let now = self.clock.now();
+            tx.add_to_import_run(
+                run,
+                totals.created - before.created,
+                totals.skipped - before.skipped,
+                totals.failed - before.failed,
+                now,
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn write_chunk(
+        &self,
+        tx: &Tx<'_>,
+        run: Option<Uuid>,
+        options: &ImportOptions,
+        chunk: Vec<Prepared>,
+        totals: &mut Totals,
+        on_result: &mut dyn FnMut(&ImportResult),
+    ) -> Result<()> {
+        let detail = run.map(|run| json!({ "import_run": run }));
+        for record in chunk {
+            let outcome = match record.identity {
+                Err(error) => ImportOutcome::Error {
+                    error: Box::new(batch_error(&error)),
+                },
+                Ok(identity) => match tx.insert_identity(&identity, run) {
+                    Ok(()) => {
+                        self.audit(tx, "identity.created", Some(identity.id), detail.clone())?;
+                        ImportOutcome::Create {
+                            identity: identity.id,
+                        }
+                    }
+                    Err(error) if error.is_conflict() => match options.on_conflict {
+                        OnConflict::Skip => match tx.identity_holding(&unique_values(&identity))? {
+                            Some(holder) => ImportOutcome::Skip { identity: holder },
+                            None => ImportOutcome::Error {
+                                error: Box::new(batch_error(&error.into())),
+                            },
+                        },
+                        OnConflict::Fail => ImportOutcome::Error {
+                            error: Box::new(batch_error(&error.into())),
+                        },
+                    },
+                    Err(error) => return Err(error.into()),
+                },
+            };
+            match &outcome {
+                ImportOutcome::Create { .. } => totals.created += 1,
+                ImportOutcome::Skip { .. } => totals.skipped += 1,
+                ImportOutcome::Error { .. } => totals.failed += 1,
+            }
+            on_result(&ImportResult {
+                outcome,
+                source: record.position,
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes exactly the identities import run `run` created, in one transaction.
+    ///
+    /// # Errors
+    /// [`Error::ImportRunNotFound`] when no run has this id.
+    pub fn delete_import_run(&self, run: Uuid) -> Result<Vec<Uuid>> {
+        self.write(|tx| {
+            if !tx.import_run_exists(run)? {
+                return Err(Error::ImportRunNotFound(run));
+            }
+            let ids = tx.identities_of_import_run(run)?;
+            let detail = Some(json!({ "import_run": run }));
+            for id in &ids {
+                tx.delete_identity(*id)?;
+                self.audit(tx, "identity.deleted", Some(*id), detail.clone())?;
+            }
+            self.audit(
+                tx,
+                "import.undone",
+                None,
+                Some(json!({"import_run": run, "deleted": ids.len()})),
+            )?;
+            Ok(ids)
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Totals {
+    created: u64,
+    skipped: u64,
+    failed: u64,
+}
+
+/// Cuts the sources into chunks of raw records; stops when the preparing stage is gone.
+fn read_chunks(sources: Vec<ImportSource>, chunk_size: usize, raw: &SyncSender<Vec<RawRecord>>) {
+    let mut chunk = Vec::with_capacity(chunk_size);
+    let mut open = true;
+    for source in sources {
+        read_records(&source.name, source.reader, &mut |record| {
+            chunk.push(record);
+            if chunk.len() >= chunk_size {
+                open = raw
+                    .send(std::mem::replace(
+                        &mut chunk,
+                        Vec::with_capacity(chunk_size),
+                    ))
+                    .is_ok();
+            }
+            open
+        });
+        if !open {
+            return;
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = raw.send(chunk);
+    }
+}
+
+/// The unique values an identity holds, to find who holds them already.
+fn unique_values(identity: &Identity) -> UniqueValues<'_> {
+    let identifiers = identity
+        .credentials
+        .iter()
+        .flatten()
+        .flat_map(|(kind, credential)| {
+            credential
+                .identifiers
+                .iter()
+                .map(move |i| (kind.as_str(), i.as_str()))
+        })
+        .collect();
+    let addresses = identity
+        .verifiable_addresses
+        .iter()
+        .map(|a| (a.via.as_str(), a.value.as_str()))
+        .chain(
+            identity
+                .recovery_addresses
+                .iter()
+                .map(|a| (a.via.as_str(), a.value.as_str())),
+        )
+        .collect();
+    UniqueValues {
+        identifiers,
+        addresses,
+        external_id: identity.external_id.as_deref(),
+    }
+}
+
+/// A record's error as Kratos' batch endpoint reports it: the error object itself, with
+/// the batch wording for conflicts.
+fn batch_error(error: &Error) -> ErrorBody {
+    let mut body = error.to_envelope().error;
+    if body.code == 409 {
+        body.message =
+            "Unable to insert or update resource because a resource with that value exists already"
+                .into();
+    }
+    body
+}

@@ -1,0 +1,174 @@
+//! The library, embedded as a Rust program would: round trips and hash upgrades.
+
+use kith::Kith;
+use kith::flows::{ImportOptions, ImportSource, OnConflict};
+use kith::model::CreateIdentityBody;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// bcrypt (cost 4) of "test", made by Python's bcrypt.
+const BCRYPT_TEST: &str = "$2b$04$yDMIRw1fzieqnevtX.tfjOITRFkWEuWfYne2rDTBk10D/jGmflau2";
+
+fn export(kith: &Kith) -> Vec<String> {
+    let mut lines = Vec::new();
+    kith.export_identities(true, &mut |body| {
+        lines.push(serde_json::to_string(body).expect("a body serializes"));
+        true
+    })
+    .expect("export works");
+    lines
+}
+
+fn import(kith: &Kith, ndjson: String) -> u64 {
+    let source = ImportSource {
+        name: "export".into(),
+        reader: Box::new(std::io::Cursor::new(ndjson.into_bytes())),
+    };
+    let options = ImportOptions {
+        on_conflict: OnConflict::Fail,
+        ..ImportOptions::default()
+    };
+    let mut failures = Vec::new();
+    let summary = kith
+        .import_identities(vec![source], &options, &mut |result| {
+            if result.source.is_empty()
+                || matches!(result.outcome, kith::flows::ImportOutcome::Error { .. })
+            {
+                failures.push(serde_json::to_string(result).unwrap_or_default());
+            }
+        })
+        .expect("import runs");
+    assert!(failures.is_empty(), "{failures:?}");
+    summary.created
+}
+
+fn record(
+    index: usize,
+    local: String,
+    inactive: bool,
+    verified: bool,
+    extras: (bool, bool, bool, Option<i64>),
+) -> Value {
+    let (name, external, oidc, metadata) = extras;
+    let email = format!("{local}.{index}@Example.org");
+    let mut body = json!({
+        "schema_id": "preset://email",
+        "traits": {"email": email},
+        "state": if inactive { "inactive" } else { "active" },
+        "credentials": {"password": {"config": {"hashed_password": BCRYPT_TEST}}},
+    });
+    if name {
+        body["traits"]["name"] = json!({"first": local, "last": "Tester"});
+    }
+    if external {
+        body["external_id"] = json!(format!("ext-{index}"));
+    }
+    if oidc {
+        body["credentials"]["oidc"] = json!({"config": {"providers": [{"provider": "github", "subject": index.to_string()}]}});
+    }
+    if let Some(n) = metadata {
+        body["metadata_public"] = json!({"n": n, "tags": ["a", local]});
+        body["metadata_admin"] = json!({"note": format!("#{index}")});
+    }
+    if verified {
+        body["verifiable_addresses"] = json!([{"value": email.to_lowercase(), "verified": true, "via": "email",
+                                               "verified_at": "2025-06-01T12:00:00Z"}]);
+    }
+    body
+}
+
+fn records() -> impl Strategy<Value = Vec<Value>> {
+    prop::collection::vec(
+        (
+            "[a-z]{1,8}",
+            any::<bool>(),
+            any::<bool>(),
+            (
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                prop::option::of(-1000i64..1000),
+            ),
+        ),
+        0..8,
+    )
+    .prop_map(|items| {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(index, (local, inactive, verified, extras))| {
+                record(index, local, inactive, verified, extras)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Export, import into an empty store, export again: identical.
+    #[test]
+    fn export_import_export_is_identical(bodies in records()) {
+        let original = Kith::open_in_memory().expect("a store");
+        for body in &bodies {
+            let body: CreateIdentityBody = serde_json::from_value(body.clone()).expect("a body");
+            original.create_identity(body).expect("created");
+        }
+        let first = export(&original);
+        prop_assert_eq!(first.len(), bodies.len());
+        let copy = Kith::open_in_memory().expect("a store");
+        prop_assert_eq!(import(&copy, first.join("\n")), bodies.len() as u64);
+        prop_assert_eq!(export(&copy), first);
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct HashFixture {
+    format: String,
+    password: String,
+    wrong: String,
+    hash: String,
+}
+
+/// Every imported format verifies, and a match upgrades it to the configured hasher.
+#[test]
+fn every_imported_hash_format_verifies_and_is_upgraded_on_use()
+-> Result<(), Box<dyn std::error::Error>> {
+    let fixtures: Vec<HashFixture> =
+        serde_json::from_str(include_str!("fixtures/password-hashes.json"))?;
+    let kith = Kith::open_in_memory()?;
+    for (index, fixture) in fixtures.iter().enumerate() {
+        let username = format!("user{index}");
+        let body = json!({"schema_id": "preset://username", "traits": {"username": username},
+                          "credentials": {"password": {"config": {"hashed_password": fixture.hash}}}});
+        let identity = kith.create_identity(serde_json::from_value(body)?)?;
+        assert!(
+            matches!(
+                kith.verify_password(&username, &fixture.wrong),
+                Err(kith::Error::InvalidCredentials)
+            ),
+            "{}: a wrong password must not match",
+            fixture.format
+        );
+        let first = kith.verify_password(&username, &fixture.password)?;
+        assert!(
+            first.rehashed,
+            "{}: a match upgrades the hash",
+            fixture.format
+        );
+        let stored = kith.get_identity(identity.id, &["password".to_string()])?;
+        let hash = stored.password_hash().unwrap_or_default();
+        assert!(
+            hash.starts_with("$argon2id$"),
+            "{}: now {hash}",
+            fixture.format
+        );
+        let second = kith.verify_password(&username, &fixture.password)?;
+        assert!(!second.rehashed, "{}: upgraded once", fixture.format);
+    }
+    assert!(
+        fixtures.len() >= 30,
+        "the fixture table covers every family"
+    );
+    Ok(())
+}
