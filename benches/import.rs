@@ -76,6 +76,7 @@ fn floor(dir: &std::path::Path, records: usize) -> Result<f64, Box<dyn std::erro
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -32768)?;
     let now = "2026-11-30T09:00:00.123456789Z";
     let started = Instant::now();
     for chunk in (0..records).collect::<Vec<_>>().chunks(1000) {

@@ -12,7 +12,7 @@ mod schemas;
 mod settings;
 
 pub use events::{AuditEvent, NewAuditEvent};
-pub use identities::IdentifierQuery;
+pub use identities::{IdentifierQuery, IdentityRows};
 pub use imports::UniqueValues;
 pub use migrations::SCHEMA_VERSION;
 
@@ -142,6 +142,9 @@ impl Store {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Imports insert into several unique indexes at random keys: a larger page cache
+        // keeps them in memory (negative = KiB).
+        conn.pragma_update(None, "cache_size", -32768)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrations::migrate(&mut conn)?;
         Ok(Self { conn })

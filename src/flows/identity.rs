@@ -8,7 +8,7 @@ use crate::model::{
     CreateIdentityBody, Identity, OidcProviderBody, UpdateIdentityBody, VerifiableAddressBody,
 };
 use crate::schema::normalize_identifier;
-use crate::store::IdentifierQuery;
+use crate::store::{IdentifierQuery, IdentityRows};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -85,7 +85,7 @@ impl Kith {
         let settings = self.settings()?;
         let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
         self.write(|tx| {
-            tx.insert_identity(&identity, None)?;
+            tx.insert_identity(&IdentityRows::from(&identity), None)?;
             self.audit(tx, "identity.created", Some(identity.id), None)
         })?;
         identity.redact_credentials(&[]);
@@ -258,7 +258,7 @@ impl Kith {
                 draft,
                 Some(&existing),
             )?;
-            tx.replace_identity(&identity)?;
+            tx.replace_identity(&IdentityRows::from(&identity))?;
             let detail = (existing.state != identity.state)
                 .then(|| json!({"state": {"from": existing.state, "to": identity.state}}));
             self.audit(tx, action, Some(id), detail)?;
@@ -395,7 +395,7 @@ impl Kith {
         // authority on conflicts, and dropping the transaction rolls it back.
         let mut store = self.store();
         let tx = store.write()?;
-        tx.insert_identity(&identity, None)?;
+        tx.insert_identity(&IdentityRows::from(&identity), None)?;
         drop(tx);
         Ok(identity)
     }

@@ -15,7 +15,7 @@ use super::Kith;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
-use crate::store::{Tx, UniqueValues};
+use crate::store::{IdentityRows, Tx, UniqueValues};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -102,7 +102,7 @@ fn seconds<S: serde::Serializer>(
 /// A record after preparation: the identity to insert, or why it cannot be.
 struct Prepared {
     position: String,
-    identity: Result<Identity>,
+    identity: Result<(Identity, IdentityRows)>,
 }
 
 /// Chunks in flight between stages; small, so memory stays flat.
@@ -192,7 +192,8 @@ impl Kith {
                         .prepare_record(settings, record.text)
                         .map(|mut identity| {
                             identity.id = id;
-                            identity
+                            let rows = IdentityRows::from(&identity);
+                            (identity, rows)
                         }),
                     position: record.position,
                 })
@@ -271,7 +272,7 @@ impl Kith {
                 Err(error) => ImportOutcome::Error {
                     error: Box::new(batch_error(&error)),
                 },
-                Ok(identity) => match tx.insert_identity(&identity, run) {
+                Ok((identity, rows)) => match tx.insert_identity(&rows, run) {
                     Ok(()) => {
                         self.audit(tx, "identity.created", Some(identity.id), detail.clone())?;
                         ImportOutcome::Create {

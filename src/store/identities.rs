@@ -96,6 +96,124 @@ pub struct IdentifierQuery<'a> {
     pub exact: &'a str,
 }
 
+/// An identity rendered into the rows the store writes. Rendering (JSON, timestamps) is
+/// done where time is cheap (an import's preparing threads), writing where it is not (the
+/// one writer).
+#[derive(Clone, Debug)]
+pub struct IdentityRows {
+    id: Uuid,
+    schema_id: String,
+    state: &'static str,
+    state_changed_at: Option<String>,
+    traits: String,
+    metadata_public: Option<String>,
+    metadata_admin: Option<String>,
+    external_id: Option<String>,
+    organization_id: Option<Uuid>,
+    created_at: String,
+    updated_at: String,
+    credentials: Vec<CredentialRow>,
+    verifiable_addresses: Vec<VerifiableRow>,
+    recovery_addresses: Vec<RecoveryRow>,
+}
+
+#[derive(Clone, Debug)]
+struct CredentialRow {
+    kind: String,
+    config: String,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+    identifiers: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+struct VerifiableRow {
+    id: Uuid,
+    via: &'static str,
+    value: String,
+    verified: bool,
+    status: &'static str,
+    verified_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Clone, Debug)]
+struct RecoveryRow {
+    id: Uuid,
+    via: &'static str,
+    value: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl IdentityRows {
+    /// The identity these rows belong to.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl From<&Identity> for IdentityRows {
+    fn from(identity: &Identity) -> Self {
+        Self {
+            id: identity.id,
+            schema_id: identity.schema_id.clone(),
+            state: identity.state.as_str(),
+            state_changed_at: identity.state_changed_at.map(|t| t.to_string()),
+            traits: identity.traits.to_string(),
+            metadata_public: json_text(&identity.metadata_public),
+            metadata_admin: json_text(&identity.metadata_admin),
+            external_id: identity.external_id.clone(),
+            organization_id: identity.organization_id,
+            created_at: identity.created_at.to_string(),
+            updated_at: identity.updated_at.to_string(),
+            credentials: identity
+                .credentials
+                .iter()
+                .flatten()
+                .map(|(kind, credential)| CredentialRow {
+                    kind: kind.clone(),
+                    config: credential
+                        .config
+                        .as_ref()
+                        .map_or_else(|| "{}".to_string(), Value::to_string),
+                    version: credential.version,
+                    created_at: credential.created_at.to_string(),
+                    updated_at: credential.updated_at.to_string(),
+                    identifiers: credential.identifiers.clone(),
+                })
+                .collect(),
+            verifiable_addresses: identity
+                .verifiable_addresses
+                .iter()
+                .map(|a| VerifiableRow {
+                    id: a.id,
+                    via: a.via.as_str(),
+                    value: a.value.clone(),
+                    verified: a.verified,
+                    status: a.status.as_str(),
+                    verified_at: a.verified_at.map(|t| t.to_string()),
+                    created_at: a.created_at.to_string(),
+                    updated_at: a.updated_at.to_string(),
+                })
+                .collect(),
+            recovery_addresses: identity
+                .recovery_addresses
+                .iter()
+                .map(|a| RecoveryRow {
+                    id: a.id,
+                    via: a.via.as_str(),
+                    value: a.value.clone(),
+                    created_at: a.created_at.to_string(),
+                    updated_at: a.updated_at.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl Tx<'_> {
     /// Inserts a whole identity: row, credentials, identifiers and addresses. `import_run`
     /// names the import run that created it, if one did.
@@ -105,19 +223,19 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when an identifier, address, external_id or the id is taken.
-    pub fn insert_identity(&self, identity: &Identity, import_run: Option<Uuid>) -> Result<()> {
-        let result = self.insert_identity_rows(identity, import_run);
+    pub fn insert_identity(&self, rows: &IdentityRows, import_run: Option<Uuid>) -> Result<()> {
+        let result = self.insert_identity_rows(rows, import_run);
         if let Err(StoreError::Conflict { field }) = &result
             && *field != "id"
         {
             // Each failed INSERT undid itself; the identity's earlier rows go with their parent.
             // (A clash on the id itself would mean the row belongs to someone else: left alone.)
-            self.delete_identity(identity.id)?;
+            self.delete_identity(rows.id)?;
         }
         result
     }
 
-    fn insert_identity_rows(&self, identity: &Identity, import_run: Option<Uuid>) -> Result<()> {
+    fn insert_identity_rows(&self, rows: &IdentityRows, import_run: Option<Uuid>) -> Result<()> {
         self.tx
             .prepare_cached(
                 "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, \
@@ -125,27 +243,27 @@ impl Tx<'_> {
                  import_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
-                identity.id,
-                identity.schema_id,
-                identity.state.as_str(),
-                identity.state_changed_at.map(|t| t.to_string()),
-                identity.traits.to_string(),
-                json_text(&identity.metadata_public),
-                json_text(&identity.metadata_admin),
-                identity.external_id,
-                identity.organization_id,
-                identity.created_at.to_string(),
-                identity.updated_at.to_string(),
+                rows.id,
+                rows.schema_id,
+                rows.state,
+                rows.state_changed_at,
+                rows.traits,
+                rows.metadata_public,
+                rows.metadata_admin,
+                rows.external_id,
+                rows.organization_id,
+                rows.created_at,
+                rows.updated_at,
                 import_run,
             ])?;
-        self.insert_children(identity)
+        self.insert_children(rows)
     }
 
-    /// Replaces an identity's row and all its children with `identity`.
+    /// Replaces an identity's row and all its children with `rows`.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] as for inserts; `Ok(false)` when no such identity exists.
-    pub fn replace_identity(&self, identity: &Identity) -> Result<bool> {
+    pub fn replace_identity(&self, rows: &IdentityRows) -> Result<bool> {
         let changed = self
             .tx
             .prepare_cached(
@@ -154,16 +272,16 @@ impl Tx<'_> {
                  updated_at = ?10 WHERE id = ?1",
             )?
             .execute(params![
-                identity.id,
-                identity.schema_id,
-                identity.state.as_str(),
-                identity.state_changed_at.map(|t| t.to_string()),
-                identity.traits.to_string(),
-                json_text(&identity.metadata_public),
-                json_text(&identity.metadata_admin),
-                identity.external_id,
-                identity.organization_id,
-                identity.updated_at.to_string(),
+                rows.id,
+                rows.schema_id,
+                rows.state,
+                rows.state_changed_at,
+                rows.traits,
+                rows.metadata_public,
+                rows.metadata_admin,
+                rows.external_id,
+                rows.organization_id,
+                rows.updated_at,
             ])?;
         if changed == 0 {
             return Ok(false);
@@ -171,13 +289,13 @@ impl Tx<'_> {
         for table in ["credentials", "verifiable_addresses", "recovery_addresses"] {
             self.tx
                 .prepare_cached(&format!("DELETE FROM {table} WHERE identity_id = ?1"))?
-                .execute([identity.id])?;
+                .execute([rows.id])?;
         }
-        self.insert_children(identity)?;
+        self.insert_children(rows)?;
         Ok(true)
     }
 
-    fn insert_children(&self, identity: &Identity) -> Result<()> {
+    fn insert_children(&self, rows: &IdentityRows) -> Result<()> {
         let mut insert_credential = self.tx.prepare_cached(
             "INSERT INTO credentials (identity_id, type, config, version, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -186,24 +304,20 @@ impl Tx<'_> {
             "INSERT INTO credential_identifiers (type, identifier, identity_id, position) \
              VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for (kind, credential) in identity.credentials.iter().flatten() {
-            let config = credential
-                .config
-                .clone()
-                .unwrap_or_else(|| Value::Object(Default::default()));
+        for credential in &rows.credentials {
             insert_credential.execute(params![
-                identity.id,
-                kind,
-                config.to_string(),
+                rows.id,
+                credential.kind,
+                credential.config,
                 credential.version,
-                credential.created_at.to_string(),
-                credential.updated_at.to_string(),
+                credential.created_at,
+                credential.updated_at,
             ])?;
             for (position, identifier) in credential.identifiers.iter().enumerate() {
                 insert_identifier.execute(params![
-                    kind,
+                    credential.kind,
                     identifier,
-                    identity.id,
+                    rows.id,
                     position as i64
                 ])?;
             }
@@ -212,31 +326,31 @@ impl Tx<'_> {
             "INSERT INTO verifiable_addresses (id, identity_id, via, value, verified, status, \
              verified_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        for address in &identity.verifiable_addresses {
+        for address in &rows.verifiable_addresses {
             insert_verifiable.execute(params![
                 address.id,
-                identity.id,
-                address.via.as_str(),
+                rows.id,
+                address.via,
                 address.value,
                 address.verified,
-                address.status.as_str(),
-                address.verified_at.map(|t| t.to_string()),
-                address.created_at.to_string(),
-                address.updated_at.to_string(),
+                address.status,
+                address.verified_at,
+                address.created_at,
+                address.updated_at,
             ])?;
         }
         let mut insert_recovery = self.tx.prepare_cached(
             "INSERT INTO recovery_addresses (id, identity_id, via, value, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for address in &identity.recovery_addresses {
+        for address in &rows.recovery_addresses {
             insert_recovery.execute(params![
                 address.id,
-                identity.id,
-                address.via.as_str(),
+                rows.id,
+                address.via,
                 address.value,
-                address.created_at.to_string(),
-                address.updated_at.to_string(),
+                address.created_at,
+                address.updated_at,
             ])?;
         }
         Ok(())
