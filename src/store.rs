@@ -12,7 +12,7 @@ mod schemas;
 mod settings;
 
 pub use events::{AuditEvent, NewAuditEvent};
-pub use identities::{IdentifierQuery, IdentityRows};
+pub use identities::{EventRow, IdentifierQuery, IdentityRows, IdentityWriter};
 pub use imports::UniqueValues;
 pub use migrations::SCHEMA_VERSION;
 

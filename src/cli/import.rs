@@ -6,7 +6,7 @@ use crate::Kith;
 use crate::flows::{ImportOptions, ImportOutcome, ImportSource, OnConflict};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
@@ -130,18 +130,23 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
         chunk_size: args.chunk_size,
     };
     let mut handled = 0u64;
+    // One line per record, whatever the format: a report programs can stream. Buffered, so
+    // a large import is not one write call per record; a reader that goes away does not
+    // stop the import (its summary still reaches stderr).
+    let mut report = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let summary = kith.import_identities(sources, &options, &mut |result| {
         handled += 1;
         let is_error = matches!(result.outcome, ImportOutcome::Error { .. });
-        if !out.quiet || is_error {
-            // One line per record, whatever the format: a report programs can stream.
-            bar.suspend(|| out.emit(&serde_json::to_string(result).unwrap_or_default()));
+        if (!out.quiet || is_error) && serde_json::to_writer(&mut report, result).is_ok() {
+            let _ = report.write_all(b"\n");
         }
         if handled.is_multiple_of(512) {
             bar.set_position(read.load(Ordering::Relaxed));
             bar.set_message(format!("{handled} records"));
         }
     })?;
+    let _ = report.flush();
+    drop(report);
     bar.finish_and_clear();
     let peak = peak_rss_bytes();
     match out.format {

@@ -15,7 +15,7 @@ use super::Kith;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
-use crate::store::{IdentityRows, Tx, UniqueValues};
+use crate::store::{EventRow, IdentityRows, Tx};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -102,7 +102,7 @@ fn seconds<S: serde::Serializer>(
 /// A record after preparation: the identity to insert, or why it cannot be.
 struct Prepared {
     position: String,
-    identity: Result<(Identity, IdentityRows)>,
+    identity: Result<(IdentityRows, EventRow)>,
 }
 
 /// Chunks in flight between stages; small, so memory stays flat.
@@ -145,7 +145,7 @@ impl Kith {
             let (ready_tx, ready_rx) = sync_channel::<Vec<Prepared>>(CHANNEL_DEPTH);
             scope.spawn(move || read_chunks(sources, chunk_size, &raw_tx));
             let settings = &settings;
-            scope.spawn(move || self.prepare_chunks(settings, &raw_rx, &ready_tx));
+            scope.spawn(move || self.prepare_chunks(settings, run, &raw_rx, &ready_tx));
             self.write_chunks(run, options, &ready_rx, &mut totals, on_result)
             // Returning drops the receivers, which stops the other stages early on error.
         })?;
@@ -177,9 +177,11 @@ impl Kith {
     fn prepare_chunks(
         &self,
         settings: &Settings,
+        run: Uuid,
         raw: &Receiver<Vec<RawRecord>>,
         ready: &SyncSender<Vec<Prepared>>,
     ) {
+        let detail = json!({ "import_run": run }).to_string();
         for chunk in raw {
             // Ids are handed out in input order, so the store (ordered by its time-based ids)
             // keeps the input's order however the cores finish.
@@ -193,7 +195,14 @@ impl Kith {
                         .map(|mut identity| {
                             identity.id = id;
                             let rows = IdentityRows::from(&identity);
-                            (identity, rows)
+                            // Rendered here, on all cores, so the one writer only writes.
+                            let event = EventRow {
+                                occurred_at: self.clock.now().to_string(),
+                                actor: self.actor.clone(),
+                                action: "identity.created",
+                                detail: Some(detail.clone()),
+                            };
+                            (rows, event)
                         }),
                     position: record.position,
                 })
@@ -266,21 +275,18 @@ impl Kith {
         totals: &mut Totals,
         on_result: &mut dyn FnMut(&ImportResult),
     ) -> Result<()> {
-        let detail = run.map(|run| json!({ "import_run": run }));
+        let mut writer = tx.identity_writer()?;
         for record in chunk {
             let outcome = match record.identity {
                 Err(error) => ImportOutcome::Error {
                     error: Box::new(batch_error(&error)),
                 },
-                Ok((identity, rows)) => match tx.insert_identity(&rows, run) {
-                    Ok(()) => {
-                        self.audit(tx, "identity.created", Some(identity.id), detail.clone())?;
-                        ImportOutcome::Create {
-                            identity: identity.id,
-                        }
-                    }
+                Ok((rows, event)) => match writer.insert(&rows, run, Some(&event)) {
+                    Ok(()) => ImportOutcome::Create {
+                        identity: rows.id(),
+                    },
                     Err(error) if error.is_conflict() => match options.on_conflict {
-                        OnConflict::Skip => match tx.identity_holding(&unique_values(&identity))? {
+                        OnConflict::Skip => match tx.identity_holding(&rows.unique_values())? {
                             Some(holder) => ImportOutcome::Skip { identity: holder },
                             None => ImportOutcome::Error {
                                 error: Box::new(batch_error(&error.into())),
@@ -362,37 +368,6 @@ fn read_chunks(sources: Vec<ImportSource>, chunk_size: usize, raw: &SyncSender<V
     }
     if !chunk.is_empty() {
         let _ = raw.send(chunk);
-    }
-}
-
-/// The unique values an identity holds, to find who holds them already.
-fn unique_values(identity: &Identity) -> UniqueValues<'_> {
-    let identifiers = identity
-        .credentials
-        .iter()
-        .flatten()
-        .flat_map(|(kind, credential)| {
-            credential
-                .identifiers
-                .iter()
-                .map(move |i| (kind.as_str(), i.as_str()))
-        })
-        .collect();
-    let addresses = identity
-        .verifiable_addresses
-        .iter()
-        .map(|a| (a.via.as_str(), a.value.as_str()))
-        .chain(
-            identity
-                .recovery_addresses
-                .iter()
-                .map(|a| (a.via.as_str(), a.value.as_str())),
-        )
-        .collect();
-    UniqueValues {
-        identifiers,
-        addresses,
-        external_id: identity.external_id.as_deref(),
     }
 }
 

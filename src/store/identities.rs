@@ -5,7 +5,7 @@ use crate::model::{
     Credential, Identity, IdentityState, RecoveryAddress, Timestamp, VerifiableAddress,
     VerificationStatus, Via,
 };
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{CachedStatement, OptionalExtension, Row, params};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -153,6 +153,32 @@ impl IdentityRows {
     pub fn id(&self) -> Uuid {
         self.id
     }
+
+    /// The unique values these rows hold, to find who holds them already.
+    pub fn unique_values(&self) -> super::UniqueValues<'_> {
+        super::UniqueValues {
+            identifiers: self
+                .credentials
+                .iter()
+                .flat_map(|c| {
+                    c.identifiers
+                        .iter()
+                        .map(move |i| (c.kind.as_str(), i.as_str()))
+                })
+                .collect(),
+            addresses: self
+                .verifiable_addresses
+                .iter()
+                .map(|a| (a.via, a.value.as_str()))
+                .chain(
+                    self.recovery_addresses
+                        .iter()
+                        .map(|a| (a.via, a.value.as_str())),
+                )
+                .collect(),
+            external_id: self.external_id.as_deref(),
+        }
+    }
 }
 
 impl From<&Identity> for IdentityRows {
@@ -214,51 +240,178 @@ impl From<&Identity> for IdentityRows {
     }
 }
 
-impl Tx<'_> {
-    /// Inserts a whole identity: row, credentials, identifiers and addresses. `import_run`
-    /// names the import run that created it, if one did.
+/// An audit event rendered ahead of time, to be written with the identity it is about.
+#[derive(Clone, Debug)]
+pub struct EventRow {
+    pub occurred_at: String,
+    pub actor: String,
+    pub action: &'static str,
+    pub detail: Option<String>,
+}
+
+const INSERT_IDENTITY: &str = "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, \
+     metadata_public, metadata_admin, external_id, organization_id, created_at, updated_at, import_run) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (identity_id, type, config, version, created_at, \
+     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_IDENTIFIER: &str = "INSERT INTO credential_identifiers (type, identifier, identity_id, position) VALUES (?1, ?2, ?3, ?4)";
+const INSERT_VERIFIABLE: &str = "INSERT INTO verifiable_addresses (id, identity_id, via, value, verified, \
+     status, verified_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const INSERT_RECOVERY: &str = "INSERT INTO recovery_addresses (id, identity_id, via, value, created_at, \
+     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_EVENT: &str = "INSERT INTO audit_events (occurred_at, actor, action, identity_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// Inserts identities with statements prepared once, for callers writing many in one
+/// transaction (an import writes a chunk of them).
+pub struct IdentityWriter<'t> {
+    tx: &'t Tx<'t>,
+    identity: CachedStatement<'t>,
+    credential: CachedStatement<'t>,
+    identifier: CachedStatement<'t>,
+    verifiable: CachedStatement<'t>,
+    recovery: CachedStatement<'t>,
+    event: CachedStatement<'t>,
+}
+
+impl<'t> IdentityWriter<'t> {
+    /// Inserts a whole identity (row, credentials, identifiers, addresses) and, when given,
+    /// its audit event. `import_run` names the import run that created it, if one did.
     ///
     /// On a conflict the rows already written for this identity are removed again, so the
     /// transaction holds either the whole identity or nothing of it.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when an identifier, address, external_id or the id is taken.
-    pub fn insert_identity(&self, rows: &IdentityRows, import_run: Option<Uuid>) -> Result<()> {
-        let result = self.insert_identity_rows(rows, import_run);
+    pub fn insert(
+        &mut self,
+        rows: &IdentityRows,
+        import_run: Option<Uuid>,
+        event: Option<&EventRow>,
+    ) -> Result<()> {
+        let result = self.insert_rows(rows, import_run, event);
         if let Err(StoreError::Conflict { field }) = &result
             && *field != "id"
         {
             // Each failed INSERT undid itself; the identity's earlier rows go with their parent.
             // (A clash on the id itself would mean the row belongs to someone else: left alone.)
-            self.delete_identity(rows.id)?;
+            self.tx.delete_identity(rows.id)?;
         }
         result
     }
 
-    fn insert_identity_rows(&self, rows: &IdentityRows, import_run: Option<Uuid>) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, \
-                 metadata_public, metadata_admin, external_id, organization_id, created_at, updated_at, \
-                 import_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
+    fn insert_rows(
+        &mut self,
+        rows: &IdentityRows,
+        import_run: Option<Uuid>,
+        event: Option<&EventRow>,
+    ) -> Result<()> {
+        self.identity.execute(params![
+            rows.id,
+            rows.schema_id,
+            rows.state,
+            rows.state_changed_at,
+            rows.traits,
+            rows.metadata_public,
+            rows.metadata_admin,
+            rows.external_id,
+            rows.organization_id,
+            rows.created_at,
+            rows.updated_at,
+            import_run,
+        ])?;
+        insert_children(
+            rows,
+            &mut self.credential,
+            &mut self.identifier,
+            &mut self.verifiable,
+            &mut self.recovery,
+        )?;
+        if let Some(event) = event {
+            self.event.execute(params![
+                event.occurred_at,
+                event.actor,
+                event.action,
                 rows.id,
-                rows.schema_id,
-                rows.state,
-                rows.state_changed_at,
-                rows.traits,
-                rows.metadata_public,
-                rows.metadata_admin,
-                rows.external_id,
-                rows.organization_id,
-                rows.created_at,
-                rows.updated_at,
-                import_run,
+                event.detail
             ])?;
-        self.insert_children(rows)
+        }
+        Ok(())
+    }
+}
+
+fn insert_children(
+    rows: &IdentityRows,
+    credential: &mut CachedStatement<'_>,
+    identifier: &mut CachedStatement<'_>,
+    verifiable: &mut CachedStatement<'_>,
+    recovery: &mut CachedStatement<'_>,
+) -> Result<()> {
+    for row in &rows.credentials {
+        credential.execute(params![
+            rows.id,
+            row.kind,
+            row.config,
+            row.version,
+            row.created_at,
+            row.updated_at
+        ])?;
+        for (position, value) in row.identifiers.iter().enumerate() {
+            identifier.execute(params![row.kind, value, rows.id, position as i64])?;
+        }
+    }
+    for address in &rows.verifiable_addresses {
+        verifiable.execute(params![
+            address.id,
+            rows.id,
+            address.via,
+            address.value,
+            address.verified,
+            address.status,
+            address.verified_at,
+            address.created_at,
+            address.updated_at,
+        ])?;
+    }
+    for address in &rows.recovery_addresses {
+        recovery.execute(params![
+            address.id,
+            rows.id,
+            address.via,
+            address.value,
+            address.created_at,
+            address.updated_at,
+        ])?;
+    }
+    Ok(())
+}
+
+impl<'c> Tx<'c> {
+    /// A writer for inserting many identities in this transaction.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn identity_writer(&'c self) -> Result<IdentityWriter<'c>> {
+        Ok(IdentityWriter {
+            tx: self,
+            identity: self.tx.prepare_cached(INSERT_IDENTITY)?,
+            credential: self.tx.prepare_cached(INSERT_CREDENTIAL)?,
+            identifier: self.tx.prepare_cached(INSERT_IDENTIFIER)?,
+            verifiable: self.tx.prepare_cached(INSERT_VERIFIABLE)?,
+            recovery: self.tx.prepare_cached(INSERT_RECOVERY)?,
+            event: self.tx.prepare_cached(INSERT_EVENT)?,
+        })
     }
 
+    /// Inserts one whole identity; see [`IdentityWriter::insert`].
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when an identifier, address, external_id or the id is taken.
+    pub fn insert_identity(&'c self, rows: &IdentityRows, import_run: Option<Uuid>) -> Result<()> {
+        self.identity_writer()?.insert(rows, import_run, None)
+    }
+}
+
+impl Tx<'_> {
     /// Replaces an identity's row and all its children with `rows`.
     ///
     /// # Errors
@@ -291,69 +444,14 @@ impl Tx<'_> {
                 .prepare_cached(&format!("DELETE FROM {table} WHERE identity_id = ?1"))?
                 .execute([rows.id])?;
         }
-        self.insert_children(rows)?;
+        insert_children(
+            rows,
+            &mut self.tx.prepare_cached(INSERT_CREDENTIAL)?,
+            &mut self.tx.prepare_cached(INSERT_IDENTIFIER)?,
+            &mut self.tx.prepare_cached(INSERT_VERIFIABLE)?,
+            &mut self.tx.prepare_cached(INSERT_RECOVERY)?,
+        )?;
         Ok(true)
-    }
-
-    fn insert_children(&self, rows: &IdentityRows) -> Result<()> {
-        let mut insert_credential = self.tx.prepare_cached(
-            "INSERT INTO credentials (identity_id, type, config, version, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let mut insert_identifier = self.tx.prepare_cached(
-            "INSERT INTO credential_identifiers (type, identifier, identity_id, position) \
-             VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for credential in &rows.credentials {
-            insert_credential.execute(params![
-                rows.id,
-                credential.kind,
-                credential.config,
-                credential.version,
-                credential.created_at,
-                credential.updated_at,
-            ])?;
-            for (position, identifier) in credential.identifiers.iter().enumerate() {
-                insert_identifier.execute(params![
-                    credential.kind,
-                    identifier,
-                    rows.id,
-                    position as i64
-                ])?;
-            }
-        }
-        let mut insert_verifiable = self.tx.prepare_cached(
-            "INSERT INTO verifiable_addresses (id, identity_id, via, value, verified, status, \
-             verified_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        for address in &rows.verifiable_addresses {
-            insert_verifiable.execute(params![
-                address.id,
-                rows.id,
-                address.via,
-                address.value,
-                address.verified,
-                address.status,
-                address.verified_at,
-                address.created_at,
-                address.updated_at,
-            ])?;
-        }
-        let mut insert_recovery = self.tx.prepare_cached(
-            "INSERT INTO recovery_addresses (id, identity_id, via, value, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for address in &rows.recovery_addresses {
-            insert_recovery.execute(params![
-                address.id,
-                rows.id,
-                address.via,
-                address.value,
-                address.created_at,
-                address.updated_at,
-            ])?;
-        }
-        Ok(())
     }
 
     /// Removes an identity and everything that hangs off it. `Ok(false)` if there was none.
