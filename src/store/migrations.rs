@@ -17,11 +17,12 @@ const MIGRATIONS: &[&str] = &[
         traits           TEXT NOT NULL,
         metadata_public  TEXT,
         metadata_admin   TEXT,
-        external_id      TEXT UNIQUE,
+        external_id      TEXT,
         organization_id  BLOB,
         created_at       TEXT NOT NULL,
         updated_at       TEXT NOT NULL
     ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX identities_external_id ON identities (external_id) WHERE external_id IS NOT NULL;
 
     CREATE TABLE credentials (
         identity_id BLOB NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
@@ -44,8 +45,10 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX credential_identifiers_identity ON credential_identifiers (identity_id, type);
 
+    -- Address ids are fresh UUIDs and never looked up: no index of their own, one less
+    -- B-tree to update per address (imports write two addresses per identity).
     CREATE TABLE verifiable_addresses (
-        id          BLOB PRIMARY KEY,
+        id          BLOB NOT NULL,
         identity_id BLOB NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
         via         TEXT NOT NULL,
         value       TEXT NOT NULL,
@@ -59,7 +62,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX verifiable_addresses_identity ON verifiable_addresses (identity_id);
 
     CREATE TABLE recovery_addresses (
-        id          BLOB PRIMARY KEY,
+        id          BLOB NOT NULL,
         identity_id BLOB NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
         via         TEXT NOT NULL,
         value       TEXT NOT NULL,
