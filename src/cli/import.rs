@@ -104,7 +104,7 @@ fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
         Some(bytes) => ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr())
             .with_style(
                 ProgressStyle::with_template(
-                    "{bar:30} {bytes}/{total_bytes} {msg} ({per_sec}, eta {eta})",
+                    "{bar:30} {bytes}/{total_bytes} {msg} ({binary_bytes_per_sec}, eta {eta})",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
@@ -149,8 +149,11 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
     drop(report);
     bar.finish_and_clear();
     let peak = peak_rss_bytes();
-    match out.format {
-        Format::Table => out.note(&format!(
+    // People watching stderr get a sentence; programs (or an explicit --format json) get JSON.
+    let human =
+        out.format == Format::Table || (!out.format_explicit && std::io::stderr().is_terminal());
+    match human {
+        true => out.note(&format!(
             "{} {}: {} created, {} skipped, {} failed in {:.2}s ({:.0} records/s{}){}",
             if summary.dry_run {
                 "dry run"
@@ -171,7 +174,7 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
                 ""
             },
         )),
-        _ => {
+        false => {
             let mut value = serde_json::to_value(&summary).unwrap_or_default();
             if let Some(peak) = peak {
                 value["peak_rss_bytes"] = peak.into();
@@ -213,8 +216,11 @@ pub fn delete_identities(
         ))
     })?;
     let deleted = kith.delete_import_run(run)?;
-    match out.format {
-        Format::Table => out.note(&format!(
+    // People watching stderr get a sentence; programs (or an explicit --format json) get JSON.
+    let human =
+        out.format == Format::Table || (!out.format_explicit && std::io::stderr().is_terminal());
+    match human {
+        true => out.note(&format!(
             "deleted {} identities of import run {run}",
             deleted.len()
         )),

@@ -172,6 +172,8 @@ fn resolve(format: Option<Format>) -> Format {
 /// Where command results go.
 pub struct Output {
     pub format: Format,
+    /// Whether `--format` was given, rather than guessed from the terminal.
+    pub format_explicit: bool,
     pub quiet: bool,
 }
 
@@ -179,6 +181,7 @@ impl Output {
     pub fn new(format: Option<Format>, quiet: bool) -> Self {
         Self {
             format: resolve(format),
+            format_explicit: format.is_some(),
             quiet,
         }
     }
