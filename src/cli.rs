@@ -5,6 +5,7 @@
 mod config;
 mod identity;
 mod import;
+mod invite;
 mod output;
 mod schema;
 
@@ -72,6 +73,14 @@ pub enum Command {
     /// Check a password.
     #[command(subcommand)]
     Verify(identity::VerifyCommand),
+    /// Invite someone: issue a one-time code and link that sets their password.
+    Invite(invite::InviteArgs),
+    /// Redeem an invite.
+    #[command(subcommand)]
+    Accept(invite::AcceptCommand),
+    /// Revoke an invite.
+    #[command(subcommand)]
+    Revoke(invite::RevokeCommand),
     /// Add a custom identity schema.
     #[command(subcommand)]
     Add(schema::AddCommand),
@@ -104,6 +113,8 @@ pub enum GetCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ListCommand {
+    /// List invites and admin recovery flows with their state.
+    Invites(invite::ListInvitesArgs),
     /// List identities, a page at a time.
     Identities(identity::ListIdentitiesArgs),
     /// List identity schemas.
@@ -139,7 +150,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     );
     let kith = Kith::open(&db)?.with_actor(actor);
     match cli.command {
-        Command::Create(command) => identity::create(&kith, &out, command),
+        Command::Create(identity::CreateCommand::Identity(args)) => {
+            identity::create(&kith, &out, args)
+        }
         Command::Get(GetCommand::Identity(args)) => identity::get(&kith, &out, args),
         Command::Get(GetCommand::Schema(args)) => schema::get(&kith, &out, args),
         Command::Get(GetCommand::Config) => config::get(&kith, &out),
@@ -151,12 +164,24 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Delete(identity::DeleteCommand::Identities(args)) => {
             import::delete_identities(&kith, &out, args)
         }
-        Command::Delete(command) => identity::delete(&kith, &out, command),
+        Command::Delete(identity::DeleteCommand::Identity { ids }) => {
+            identity::delete(&kith, &out, &ids)
+        }
         Command::Import(ImportCommand::Identities(args)) => import::import(&kith, &out, args),
         Command::Export(ExportCommand::Identities(args)) => import::export(&kith, &out, args),
         Command::Validate(command) => identity::validate(&kith, &out, command),
         Command::Verify(command) => identity::verify(&kith, &out, command),
         Command::Add(command) => schema::add(&kith, &out, command),
+        Command::Invite(args) => invite::invite(&kith, &out, args),
+        Command::Accept(command) => invite::accept(&kith, &out, command),
+        Command::Revoke(command) => invite::revoke(&kith, &out, command),
+        Command::List(ListCommand::Invites(args)) => invite::list(&kith, &out, args),
+        Command::Create(identity::CreateCommand::RecoveryCode(args)) => {
+            invite::recovery_code(&kith, &out, args)
+        }
+        Command::Create(identity::CreateCommand::RecoveryLink(args)) => {
+            invite::recovery_link(&kith, &out, args)
+        }
         Command::Set(command) => config::set(&kith, &out, command),
     }
 }

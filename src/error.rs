@@ -44,6 +44,9 @@ pub enum Error {
     /// A unique identifier, address or external_id is held by another identity.
     #[error("This identity conflicts with another identity that already exists.")]
     Conflict { field: Option<String> },
+    /// No invite has this id.
+    #[error("invite {0} could not be found")]
+    InviteNotFound(Uuid),
     /// No import run has this id.
     #[error("import run {0} could not be found")]
     ImportRunNotFound(Uuid),

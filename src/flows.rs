@@ -8,6 +8,7 @@ mod events;
 mod export;
 mod identity;
 mod import;
+mod invite;
 mod schemas;
 mod settings;
 mod verify;
@@ -15,6 +16,10 @@ mod verify;
 pub use identity::{IdentityPage, ListIdentities, VALID_CREDENTIAL_TYPES};
 pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
+};
+pub use invite::{
+    DeliveryReport, Invitation, InviteRequest, InviteStatus, InviteSummary, RecoveryCode,
+    RecoveryLink, Redeemed, Redemption,
 };
 pub use schemas::SchemaEntry;
 pub use settings::{Setting, Settings};

@@ -7,6 +7,7 @@
 mod events;
 mod identities;
 mod imports;
+mod invites;
 mod migrations;
 mod schemas;
 mod settings;
@@ -14,6 +15,7 @@ mod settings;
 pub use events::{AuditEvent, NewAuditEvent};
 pub use identities::{EventRow, IdentifierQuery, IdentityRows, IdentityWriter};
 pub use imports::UniqueValues;
+pub use invites::{DeliveryRow, InviteRow};
 pub use migrations::SCHEMA_VERSION;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};

@@ -172,3 +172,44 @@ fn every_imported_hash_format_verifies_and_is_upgraded_on_use()
     );
     Ok(())
 }
+
+/// An expired code is refused, and counts as a wrong one only if it is wrong.
+#[test]
+fn expired_invites_are_refused() -> Result<(), Box<dyn std::error::Error>> {
+    use kith::clock::ManualClock;
+    use kith::flows::{InviteRequest, Redemption};
+    use std::sync::Arc;
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let kith = Kith::open_in_memory()?.with_clock(clock.clone());
+    let invitation = kith.issue_invite(&InviteRequest {
+        email: Some("late@example.org".into()),
+        expires_in: Some("10m".into()),
+        ..InviteRequest::default()
+    })?;
+    clock.advance(chrono::Duration::minutes(11));
+    let flow = invitation
+        .recovery_link
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("flow="))
+        .unwrap_or_default()
+        .parse()?;
+    let expired = kith.redeem(
+        &Redemption::Code {
+            flow,
+            code: invitation.recovery_code.clone(),
+        },
+        "pw",
+    );
+    match expired {
+        Err(kith::Error::BadRequest(reason)) => {
+            assert_eq!(
+                reason,
+                "The recovery code is invalid or has already been used. Please try again."
+            )
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let listed = kith.list_invites(None)?;
+    assert_eq!(serde_json::to_value(listed[0].status)?, "expired");
+    Ok(())
+}

@@ -4,6 +4,7 @@
 mod create;
 mod harness;
 mod import;
+mod invite;
 mod library;
 mod manage;
 mod schema;

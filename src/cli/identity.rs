@@ -13,6 +13,10 @@ use uuid::Uuid;
 pub enum CreateCommand {
     /// Create an identity from flags or a createIdentityBody file.
     Identity(CreateIdentityArgs),
+    /// Issue an admin recovery code, as POST /admin/recovery/code does.
+    RecoveryCode(super::invite::RecoveryArgs),
+    /// Issue an admin recovery link, as POST /admin/recovery/link does.
+    RecoveryLink(super::invite::RecoveryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,8 +132,7 @@ fn parse_id(text: &str) -> Result<Uuid, CliError> {
         .map_err(|_| CliError::usage(format!("`{text}` is not an identity id (a UUID)")))
 }
 
-pub fn create(kith: &Kith, out: &Output, command: CreateCommand) -> Result<(), CliError> {
-    let CreateCommand::Identity(args) = command;
+pub fn create(kith: &Kith, out: &Output, args: CreateIdentityArgs) -> Result<(), CliError> {
     let (body, source) = match args.file {
         Some(path) => {
             let (text, source) = read_input(&path)?;
@@ -215,10 +218,7 @@ pub fn patch(kith: &Kith, out: &Output, command: PatchCommand) -> Result<(), Cli
     Ok(())
 }
 
-pub fn delete(kith: &Kith, out: &Output, command: DeleteCommand) -> Result<(), CliError> {
-    let DeleteCommand::Identity { ids } = command else {
-        unreachable!("`delete identities` is dispatched to the import commands");
-    };
+pub fn delete(kith: &Kith, out: &Output, ids: &[String]) -> Result<(), CliError> {
     let ids = ids
         .iter()
         .map(|id| parse_id(id))
@@ -253,19 +253,7 @@ pub fn verify(kith: &Kith, out: &Output, command: VerifyCommand) -> Result<(), C
         identifier,
         password_stdin,
     } = command;
-    let password = if password_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| CliError::input("<stdin>", format!("could not read the password: {e}")))?;
-        line.trim_end_matches(['\n', '\r']).to_string()
-    } else {
-        rpassword::prompt_password("Password: ").map_err(|e| {
-            CliError::usage(format!(
-                "could not read the password from the terminal ({e}); use --password-stdin"
-            ))
-        })?
-    };
+    let password = read_password(password_stdin, "Password: ")?;
     let matched = kith.verify_password(&identifier, &password)?;
     if !out.quiet {
         match out.format {
@@ -282,4 +270,21 @@ pub fn verify(kith: &Kith, out: &Output, command: VerifyCommand) -> Result<(), C
         }
     }
     Ok(())
+}
+
+/// A password from the first line of stdin, or from a prompt on the terminal; never from
+/// an argument, where other users and shell history would see it.
+pub(super) fn read_password(from_stdin: bool, prompt: &str) -> Result<String, CliError> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::input("<stdin>", format!("could not read the password: {e}")))?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_string());
+    }
+    rpassword::prompt_password(prompt).map_err(|e| {
+        CliError::usage(format!(
+            "could not read the password from the terminal ({e}); use --password-stdin"
+        ))
+    })
 }

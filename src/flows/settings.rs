@@ -31,6 +31,12 @@ const KEYS: &[Key] = &[
         check: check_url,
     },
     Key {
+        name: "invite.lifespan",
+        default: "72h",
+        description: "how long an invite lives (Go duration, 5m to 720h)",
+        check: check_lifespan,
+    },
+    Key {
         name: "hashers.algorithm",
         default: "argon2id",
         description: "hasher for new passwords: argon2id or bcrypt",
@@ -78,6 +84,16 @@ fn check_url(value: &str) -> std::result::Result<String, String> {
     Ok(trimmed.to_string())
 }
 
+fn check_lifespan(value: &str) -> std::result::Result<String, String> {
+    let duration = super::invite::positive_duration(value)?;
+    if duration < super::invite::MIN_INVITE_LIFESPAN
+        || duration > super::invite::MAX_INVITE_LIFESPAN
+    {
+        return Err(format!("{value:?} is outside 5m to 720h (30 days)"));
+    }
+    Ok(value.trim().to_string())
+}
+
 fn check_algorithm(value: &str) -> std::result::Result<String, String> {
     match value.trim() {
         algorithm @ ("argon2id" | "bcrypt") => Ok(algorithm.to_string()),
@@ -98,6 +114,8 @@ fn check_number(value: &str) -> std::result::Result<String, String> {
 pub struct Settings {
     pub public_url: String,
     pub hasher: HasherConfig,
+    /// Default lifetime of invites, a Go duration.
+    pub invite_lifespan: String,
 }
 
 impl Settings {
@@ -131,6 +149,7 @@ impl Settings {
         Ok(Self {
             public_url: get("public_url"),
             hasher,
+            invite_lifespan: get("invite.lifespan"),
         })
     }
 }

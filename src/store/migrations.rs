@@ -109,6 +109,37 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE identities ADD COLUMN import_run BLOB;
     CREATE INDEX identities_import_run ON identities (import_run) WHERE import_run IS NOT NULL;
     "#,
+    // 3: invites (admin recovery flows) and their deliveries. Codes and tokens are kept only
+    // as keyed hashes.
+    r#"
+    CREATE TABLE invites (
+        id          BLOB PRIMARY KEY,
+        flow_id     BLOB NOT NULL UNIQUE,
+        identity_id BLOB NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+        kind        TEXT NOT NULL CHECK (kind IN ('invite', 'recovery_code', 'recovery_link')),
+        address     TEXT,
+        code_hash   TEXT,
+        token_hash  TEXT UNIQUE,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        submissions INTEGER NOT NULL DEFAULT 0,
+        used_at     TEXT,
+        revoked_at  TEXT,
+        revoked_why TEXT,
+        created_by  TEXT NOT NULL
+    );
+    CREATE INDEX invites_identity ON invites (identity_id);
+
+    CREATE TABLE deliveries (
+        invite_id  BLOB NOT NULL REFERENCES invites (id) ON DELETE CASCADE,
+        plugin     TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('delivered', 'failed')),
+        attempts   INTEGER NOT NULL,
+        detail     TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (invite_id, plugin)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this kith writes.

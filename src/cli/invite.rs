@@ -1,0 +1,228 @@
+//! `invite`, `accept invite`, `create recovery-code|recovery-link`, `list invites`, `revoke invite`.
+
+use super::Format;
+use super::output::{CliError, Output};
+use crate::Kith;
+use crate::flows::{InviteRequest, InviteStatus, Redemption};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    /// The invitee's email: the identity holding it, or a new one created for it.
+    #[arg(required_unless_present = "identity", conflicts_with = "identity")]
+    email: Option<String>,
+    /// Invite an existing identity instead.
+    #[arg(long, value_name = "ID")]
+    identity: Option<String>,
+    /// Schema of an identity the invite creates (default preset://email).
+    #[arg(long, value_name = "ID")]
+    schema_id: Option<String>,
+    /// Traits of an identity the invite creates (default {"email": EMAIL}).
+    #[arg(long, value_name = "JSON")]
+    traits: Option<String>,
+    /// Lifetime, Go duration syntax (default: the invite.lifespan setting, 72h; 5m to 720h).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    expires_in: Option<String>,
+    /// Do not hand the invite to delivery plugins: you pass on the code and link yourself.
+    #[arg(long)]
+    no_deliver: bool,
+    /// Also print the link as a QR code (on stderr).
+    #[arg(long)]
+    qr: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AcceptCommand {
+    /// Redeem an invite: set a password with its link, or with its flow id and code.
+    Invite {
+        /// The recovery_link of the invite.
+        #[arg(long, required_unless_present = "flow", conflicts_with_all = ["flow", "code"])]
+        link: Option<String>,
+        /// The flow id (the `flow` parameter of the link).
+        #[arg(long, requires = "code")]
+        flow: Option<String>,
+        /// The 6-digit code.
+        #[arg(long, requires = "flow")]
+        code: Option<String>,
+        /// Read the new password from the first line of stdin instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RecoveryArgs {
+    /// The identity to recover.
+    id: String,
+    /// Lifetime, Go duration syntax (default 1h, as in Kratos).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    expires_in: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListInvitesArgs {
+    /// Only invites in this state: pending, delivered, delivery-failed, redeemed, expired, revoked.
+    #[arg(long, value_name = "STATUS")]
+    status: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RevokeCommand {
+    /// Revoke an open invite: its code and link stop working.
+    Invite { id: String },
+}
+
+fn parse_uuid(text: &str, what: &str) -> Result<Uuid, CliError> {
+    Uuid::parse_str(text).map_err(|_| CliError::usage(format!("`{text}` is not {what} (a UUID)")))
+}
+
+pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliError> {
+    let traits = args
+        .traits
+        .as_deref()
+        .map(serde_json::from_str::<Value>)
+        .transpose()
+        .map_err(|e| CliError::input("--traits", format!("--traits is not valid JSON: {e}")))?;
+    let request = InviteRequest {
+        email: args.email,
+        identity_id: args
+            .identity
+            .as_deref()
+            .map(|id| parse_uuid(id, "an identity id"))
+            .transpose()?,
+        schema_id: args.schema_id,
+        traits,
+        expires_in: args.expires_in,
+    };
+    let _ = args.no_deliver;
+    let invitation = kith.issue_invite(&request)?;
+    match out.format {
+        Format::Table => out.pairs(vec![
+            ("INVITE", invitation.invite_id.to_string()),
+            ("IDENTITY", invitation.identity_id.to_string()),
+            ("RECOVERY LINK", invitation.recovery_link.clone()),
+            ("RECOVERY CODE", invitation.recovery_code.clone()),
+            ("EXPIRES AT", invitation.expires_at.to_string()),
+        ]),
+        _ => out.json(&invitation),
+    }
+    if args.qr {
+        let code = qrcode::QrCode::new(invitation.recovery_link.as_bytes())
+            .map_err(|e| CliError::usage(format!("the link does not fit a QR code: {e}")))?;
+        let picture = code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .quiet_zone(true)
+            .build();
+        out.note(&picture);
+    }
+    Ok(())
+}
+
+pub fn accept(kith: &Kith, out: &Output, command: AcceptCommand) -> Result<(), CliError> {
+    let AcceptCommand::Invite {
+        link,
+        flow,
+        code,
+        password_stdin,
+    } = command;
+    let redemption = match (link, flow, code) {
+        (Some(link), _, _) => Redemption::Link(link),
+        (None, Some(flow), Some(code)) => Redemption::Code {
+            flow: parse_uuid(&flow, "a flow id")?,
+            code,
+        },
+        _ => return Err(CliError::usage("pass --link, or --flow and --code")),
+    };
+    let password = super::identity::read_password(password_stdin, "New password: ")?;
+    let redeemed = kith.redeem(&redemption, &password)?;
+    match out.format {
+        Format::Table => out.emit(&format!(
+            "password set for identity {}{}",
+            redeemed.identity_id,
+            redeemed
+                .verified_address
+                .as_deref()
+                .map(|a| format!("; {a} is verified"))
+                .unwrap_or_default()
+        )),
+        _ => out.json(&redeemed),
+    }
+    Ok(())
+}
+
+pub fn recovery_code(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {
+    let id = parse_uuid(&args.id, "an identity id")?;
+    let code = kith.create_recovery_code(id, args.expires_in.as_deref())?;
+    match out.format {
+        Format::Table => out.pairs(vec![
+            ("RECOVERY LINK", code.recovery_link),
+            ("RECOVERY CODE", code.recovery_code),
+            ("EXPIRES AT", code.expires_at.to_string()),
+        ]),
+        _ => out.json(&code),
+    }
+    Ok(())
+}
+
+pub fn recovery_link(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {
+    let id = parse_uuid(&args.id, "an identity id")?;
+    let link = kith.create_recovery_link(id, args.expires_in.as_deref())?;
+    match out.format {
+        Format::Table => out.pairs(vec![
+            ("RECOVERY LINK", link.recovery_link),
+            ("EXPIRES AT", link.expires_at.to_string()),
+        ]),
+        _ => out.json(&link),
+    }
+    Ok(())
+}
+
+pub fn list(kith: &Kith, out: &Output, args: ListInvitesArgs) -> Result<(), CliError> {
+    let status = args
+        .status
+        .as_deref()
+        .map(|s| {
+            InviteStatus::parse(s).ok_or_else(|| {
+                CliError::usage(format!(
+                    "`{s}` is not a status: use pending, delivered, delivery-failed, redeemed, expired or revoked"
+                ))
+            })
+        })
+        .transpose()?;
+    let invites = kith.list_invites(status)?;
+    match out.format {
+        Format::Table => out.table(
+            &["ID", "KIND", "ADDRESS", "STATUS", "EXPIRES AT", "IDENTITY"],
+            invites
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.id.to_string(),
+                        i.kind.clone(),
+                        i.address.clone().unwrap_or_default(),
+                        serde_json::to_value(i.status)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        i.expires_at.to_string(),
+                        i.identity_id.to_string(),
+                    ]
+                })
+                .collect(),
+        ),
+        _ => out.json(&invites),
+    }
+    Ok(())
+}
+
+pub fn revoke(kith: &Kith, out: &Output, command: RevokeCommand) -> Result<(), CliError> {
+    let RevokeCommand::Invite { id } = command;
+    let id = parse_uuid(&id, "an invite id")?;
+    kith.revoke_invite(id)?;
+    if !out.quiet {
+        out.note(&format!("invite {id} revoked"));
+    }
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! Invite rows (admin recovery flows) and their delivery attempts.
+
+use super::{Result, StoreError, Tx};
+use crate::model::Timestamp;
+use rusqlite::{OptionalExtension, Row, params};
+use uuid::Uuid;
+
+/// An invite as stored: hashes of its secrets, never the secrets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InviteRow {
+    pub id: Uuid,
+    pub flow_id: Uuid,
+    pub identity_id: Uuid,
+    /// `invite`, `recovery_code` or `recovery_link`.
+    pub kind: String,
+    pub address: Option<String>,
+    pub code_hash: Option<String>,
+    pub token_hash: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub submissions: i64,
+    pub used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_why: Option<String>,
+    pub created_by: String,
+}
+
+/// One plugin's delivery of one invite.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryRow {
+    pub invite_id: Uuid,
+    pub plugin: String,
+    /// `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub detail: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+const INVITE_COLUMNS: &str = "id, flow_id, identity_id, kind, address, code_hash, token_hash, created_at, \
+     expires_at, submissions, used_at, revoked_at, revoked_why, created_by";
+
+fn time(text: &str) -> Result<Timestamp> {
+    Timestamp::parse(text).map_err(StoreError::Corrupt)
+}
+
+fn invite_from_row(
+    row: &Row<'_>,
+) -> rusqlite::Result<(InviteRow, [String; 2], [Option<String>; 2])> {
+    Ok((
+        InviteRow {
+            id: row.get(0)?,
+            flow_id: row.get(1)?,
+            identity_id: row.get(2)?,
+            kind: row.get(3)?,
+            address: row.get(4)?,
+            code_hash: row.get(5)?,
+            token_hash: row.get(6)?,
+            created_at: Timestamp(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            expires_at: Timestamp(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            submissions: row.get(9)?,
+            used_at: None,
+            revoked_at: None,
+            revoked_why: row.get(12)?,
+            created_by: row.get(13)?,
+        },
+        [row.get(7)?, row.get(8)?],
+        [row.get(10)?, row.get(11)?],
+    ))
+}
+
+fn complete(parts: (InviteRow, [String; 2], [Option<String>; 2])) -> Result<InviteRow> {
+    let (mut invite, [created, expires], [used, revoked]) = parts;
+    invite.created_at = time(&created)?;
+    invite.expires_at = time(&expires)?;
+    invite.used_at = used.as_deref().map(time).transpose()?;
+    invite.revoked_at = revoked.as_deref().map(time).transpose()?;
+    Ok(invite)
+}
+
+impl Tx<'_> {
+    /// Stores a new invite.
+    ///
+    /// # Errors
+    /// Only if SQLite fails (a clash of random ids or token hashes is a conflict).
+    pub fn insert_invite(&self, invite: &InviteRow) -> Result<()> {
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ))?
+            .execute(params![
+                invite.id,
+                invite.flow_id,
+                invite.identity_id,
+                invite.kind,
+                invite.address,
+                invite.code_hash,
+                invite.token_hash,
+                invite.created_at.to_string(),
+                invite.expires_at.to_string(),
+                invite.submissions,
+                invite.used_at.map(|t| t.to_string()),
+                invite.revoked_at.map(|t| t.to_string()),
+                invite.revoked_why,
+                invite.created_by,
+            ])?;
+        Ok(())
+    }
+
+    /// The invite with this id or flow id.
+    ///
+    /// # Errors
+    /// Only if SQLite fails or the row cannot be read back.
+    pub fn get_invite(&self, id_or_flow: Uuid) -> Result<Option<InviteRow>> {
+        self.tx
+            .prepare_cached(&format!(
+                "SELECT {INVITE_COLUMNS} FROM invites WHERE id = ?1 OR flow_id = ?1"
+            ))?
+            .query_row([id_or_flow], invite_from_row)
+            .optional()?
+            .map(complete)
+            .transpose()
+    }
+
+    /// Every invite, newest first.
+    ///
+    /// # Errors
+    /// Only if SQLite fails or a row cannot be read back.
+    pub fn list_invites(&self) -> Result<Vec<InviteRow>> {
+        let rows = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {INVITE_COLUMNS} FROM invites ORDER BY id DESC"
+            ))?
+            .query_map([], invite_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(complete).collect()
+    }
+
+    /// Counts one more submission against an invite's flow; returns the new count.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn count_submission(&self, id: Uuid) -> Result<i64> {
+        Ok(self
+            .tx
+            .prepare_cached("UPDATE invites SET submissions = submissions + 1 WHERE id = ?1 RETURNING submissions")?
+            .query_row([id], |row| row.get(0))?)
+    }
+
+    /// Marks an invite used.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn use_invite(&self, id: Uuid, now: Timestamp) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE invites SET used_at = ?2 WHERE id = ?1")?
+            .execute(params![id, now.to_string()])?;
+        Ok(())
+    }
+
+    /// Revokes the open invites of an identity (or one invite), saying why; returns how many.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn revoke_invites(
+        &self,
+        identity_id: Option<Uuid>,
+        invite_id: Option<Uuid>,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<usize> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "UPDATE invites SET revoked_at = ?3, revoked_why = ?4 \
+                 WHERE (?1 IS NULL OR identity_id = ?1) AND (?2 IS NULL OR id = ?2) \
+                   AND used_at IS NULL AND revoked_at IS NULL",
+            )?
+            .execute(params![identity_id, invite_id, now.to_string(), why])?)
+    }
+
+    /// Records the outcome of one plugin's delivery of an invite (another attempt if one was made).
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn record_delivery(
+        &self,
+        invite_id: Uuid,
+        plugin: &str,
+        delivered: bool,
+        detail: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO deliveries (invite_id, plugin, status, attempts, detail, updated_at) \
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5) \
+                 ON CONFLICT (invite_id, plugin) DO UPDATE SET status = excluded.status, \
+                   attempts = attempts + 1, detail = excluded.detail, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                invite_id,
+                plugin,
+                if delivered { "delivered" } else { "failed" },
+                detail,
+                now.to_string()
+            ])?;
+        Ok(())
+    }
+
+    /// The deliveries of an invite, by plugin name.
+    ///
+    /// # Errors
+    /// Only if SQLite fails or a row cannot be read back.
+    pub fn deliveries(&self, invite_id: Uuid) -> Result<Vec<DeliveryRow>> {
+        let rows = self
+            .tx
+            .prepare_cached(
+                "SELECT invite_id, plugin, status, attempts, detail, updated_at FROM deliveries \
+                 WHERE invite_id = ?1 ORDER BY plugin",
+            )?
+            .query_map([invite_id], |row| {
+                Ok((
+                    row.get::<_, Uuid>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(
+                |(invite_id, plugin, status, attempts, detail, updated_at)| {
+                    Ok(DeliveryRow {
+                        invite_id,
+                        plugin,
+                        status,
+                        attempts,
+                        detail,
+                        updated_at: time(&updated_at)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// The identity holding `address` as a recovery address or password identifier.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn identity_by_address(&self, address: &str) -> Result<Option<Uuid>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT identity_id FROM recovery_addresses WHERE value = ?1 \
+                 UNION ALL SELECT identity_id FROM credential_identifiers WHERE type = 'password' AND identifier = ?1 \
+                 LIMIT 1",
+            )?
+            .query_row([address], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Marks the verifiable address `value` of an identity verified.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn verify_address(&self, identity_id: Uuid, value: &str, now: Timestamp) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE verifiable_addresses SET verified = 1, status = 'completed', verified_at = ?3, updated_at = ?3 \
+                 WHERE identity_id = ?1 AND value = ?2",
+            )?
+            .execute(params![identity_id, value, now.to_string()])?;
+        Ok(changed > 0)
+    }
+
+    /// A setting-like secret of the store, created with `make` on first use.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn secret(&self, key: &str, make: impl FnOnce() -> String) -> Result<String> {
+        if let Some(value) = self.get_setting(key)? {
+            return Ok(value);
+        }
+        let value = make();
+        self.set_setting(key, &value)?;
+        Ok(value)
+    }
+}

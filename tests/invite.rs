@@ -1,0 +1,366 @@
+//! Invites: issue, redeem, and every way a redemption is refused.
+
+use crate::harness::{Env, TestResult};
+use serde_json::{Value, json};
+
+fn flow_of(link: &str) -> String {
+    link.split(['?', '&'])
+        .find_map(|part| part.strip_prefix("flow="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn invite(env: &Env, args: &[&str]) -> Value {
+    let mut all = vec!["invite"];
+    all.extend_from_slice(args);
+    env.run(&all).ok().json()
+}
+
+fn accept_code(env: &Env, invitation: &Value, code: &str, password: &str) -> crate::harness::Run {
+    let flow = flow_of(invitation["recovery_link"].as_str().unwrap_or_default());
+    env.run_with(
+        &[
+            "accept",
+            "invite",
+            "--flow",
+            &flow,
+            "--code",
+            code,
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
+}
+
+#[test]
+fn the_whole_story_invite_accept_verify() -> TestResult {
+    let env = Env::new();
+    let invitation = invite(&env, &["Grace@Example.org"]);
+    let link = invitation["recovery_link"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        link.starts_with("http://127.0.0.1:4433/self-service/recovery?flow="),
+        "{link}"
+    );
+    let token = link.split("token=").nth(1).unwrap_or_default();
+    assert_eq!(token.len(), 32);
+    let code = invitation["recovery_code"].as_str().unwrap_or_default();
+    assert!(
+        code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()),
+        "{code}"
+    );
+    assert_eq!(invitation["deliveries"], json!([]));
+    let id = invitation["identity_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let created = env.run(&["get", "identity", &id]).ok().json();
+    assert_eq!(created["state"], "active");
+    assert_eq!(created["verifiable_addresses"][0]["verified"], false);
+
+    // The store keeps only keyed hashes of the secrets.
+    let conn = rusqlite::Connection::open(&env.db)?;
+    let (code_hash, token_hash): (String, String) =
+        conn.query_row("SELECT code_hash, token_hash FROM invites", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    assert!(!code_hash.contains(code) && code_hash.len() == 64);
+    assert!(!token_hash.contains(token) && token_hash.len() == 64);
+
+    let redeemed = env
+        .run_with(
+            &["accept", "invite", "--link", &link, "--password-stdin"],
+            "a new passphrase\n",
+        )
+        .ok()
+        .json();
+    assert_eq!(redeemed["identity_id"], id.as_str());
+    assert_eq!(redeemed["verified_address"], "grace@example.org");
+    let after = env.run(&["get", "identity", &id]).ok().json();
+    assert_eq!(after["verifiable_addresses"][0]["verified"], true);
+    assert_eq!(after["verifiable_addresses"][0]["status"], "completed");
+    assert!(after["verifiable_addresses"][0]["verified_at"].is_string());
+    env.run_with(
+        &[
+            "verify",
+            "password",
+            "--identifier",
+            "grace@example.org",
+            "--password-stdin",
+        ],
+        "a new passphrase\n",
+    )
+    .ok();
+
+    let reused = env.run_with(
+        &["accept", "invite", "--link", &link, "--password-stdin"],
+        "another one\n",
+    );
+    assert_eq!(reused.code, 1);
+    assert_eq!(
+        reused.error()["reason"],
+        "The code was already used. Please request another code."
+    );
+    let listed = env
+        .run(&["list", "invites", "--status", "redeemed"])
+        .ok()
+        .json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let events = env
+        .run(&["list", "events", "--identity", &id])
+        .ok()
+        .json()
+        .to_string();
+    for action in ["identity.created", "invite.issued", "invite.redeemed"] {
+        assert!(events.contains(action), "{action} in {events}");
+    }
+    Ok(())
+}
+
+#[test]
+fn five_wrong_codes_kill_the_flow() -> TestResult {
+    let env = Env::new();
+    let invitation = invite(&env, &["wrong@example.org"]);
+    let code = invitation["recovery_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for attempt in 1..=6 {
+        let run = accept_code(&env, &invitation, wrong, "pw");
+        assert_eq!(run.code, 1, "attempt {attempt}");
+        let reason = run.error()["reason"].clone();
+        let expected = if attempt <= 5 {
+            "The recovery code is invalid or has already been used. Please try again."
+        } else {
+            "The request was submitted too often. Please request another code."
+        };
+        assert_eq!(reason, expected, "attempt {attempt}");
+    }
+    let right = accept_code(&env, &invitation, &code, "pw");
+    assert_eq!(right.code, 1, "the right code no longer helps");
+    assert_eq!(
+        right.error()["reason"],
+        "The request was submitted too often. Please request another code."
+    );
+    let revoked = env
+        .run(&["list", "invites", "--status", "revoked"])
+        .ok()
+        .json();
+    assert_eq!(revoked[0]["revoked_why"], "too many wrong submissions");
+    Ok(())
+}
+
+#[test]
+fn a_new_invite_revokes_the_older_and_revoke_stops_a_code() -> TestResult {
+    let env = Env::new();
+    let first = invite(&env, &["twice@example.org"]);
+    let second = invite(&env, &["TWICE@example.org"]);
+    assert_eq!(
+        first["identity_id"], second["identity_id"],
+        "the address finds the identity"
+    );
+    let old = accept_code(
+        &env,
+        &first,
+        first["recovery_code"].as_str().unwrap_or_default(),
+        "pw",
+    );
+    assert_eq!(old.code, 1);
+    assert_eq!(
+        old.error()["reason"],
+        "The recovery code is invalid or has already been used. Please try again."
+    );
+
+    let invite_id = second["invite_id"].as_str().unwrap_or_default();
+    env.run(&["revoke", "invite", invite_id]).ok();
+    let revoked = accept_code(
+        &env,
+        &second,
+        second["recovery_code"].as_str().unwrap_or_default(),
+        "pw",
+    );
+    assert_eq!(revoked.code, 1);
+    let again = env.run(&["revoke", "invite", invite_id]);
+    assert_eq!(again.code, 1, "a revoked invite cannot be revoked twice");
+    Ok(())
+}
+
+#[test]
+fn an_inactive_identity_cannot_redeem_and_keeps_its_code() -> TestResult {
+    let env = Env::new();
+    let invitation = invite(&env, &["sleepy@example.org"]);
+    let id = invitation["identity_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let code = invitation["recovery_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    env.run_with(
+        &["patch", "identity", &id, "-f", "-"],
+        r#"[{"op":"replace","path":"/state","value":"inactive"}]"#,
+    )
+    .ok();
+    let refused = accept_code(&env, &invitation, &code, "pw");
+    assert_eq!(refused.code, 1);
+    assert_eq!(refused.error()["id"], "identity_disabled");
+    env.run_with(
+        &["patch", "identity", &id, "-f", "-"],
+        r#"[{"op":"replace","path":"/state","value":"active"}]"#,
+    )
+    .ok();
+    accept_code(&env, &invitation, &code, "pw").ok();
+    Ok(())
+}
+
+#[test]
+fn invites_for_existing_identities_and_custom_traits() -> TestResult {
+    let env = Env::new();
+    let id = env.create_email("known@example.org");
+    let by_id = invite(&env, &["--identity", &id]);
+    assert_eq!(by_id["identity_id"], id.as_str());
+    let named = invite(
+        &env,
+        &[
+            "new@example.org",
+            "--traits",
+            r#"{"email":"new@example.org","name":{"first":"New"}}"#,
+        ],
+    );
+    let created = env
+        .run(&[
+            "get",
+            "identity",
+            named["identity_id"].as_str().unwrap_or_default(),
+        ])
+        .ok()
+        .json();
+    assert_eq!(created["traits"]["name"]["first"], "New");
+    let mismatch = env.run(&[
+        "invite",
+        "other@example.org",
+        "--traits",
+        r#"{"email":"someone@example.org"}"#,
+    ]);
+    assert_eq!(mismatch.code, 1);
+    let unknown = env.run(&[
+        "invite",
+        "--identity",
+        "01900000-0000-7000-8000-000000000000",
+    ]);
+    assert_eq!(unknown.code, 1);
+    assert_eq!(unknown.error()["code"], 404);
+    Ok(())
+}
+
+#[test]
+fn lifetimes_use_go_durations_within_bounds() -> TestResult {
+    let env = Env::new();
+    let cases = [
+        (
+            "soon",
+            "Unable to parse \"expires_in\" as a duration string (e.g. \"1h\", \"1m30s\", \"500ms\"): soon",
+        ),
+        (
+            "-1h",
+            "Value from \"expires_in\" must result to a future time: -1h",
+        ),
+        (
+            "0s",
+            "Value from \"expires_in\" must result to a future time: 0s",
+        ),
+        (
+            "1m",
+            "Value from \"expires_in\" must be between 5m and 720h (30 days): 1m",
+        ),
+        (
+            "721h",
+            "Value from \"expires_in\" must be between 5m and 720h (30 days): 721h",
+        ),
+    ];
+    for (value, reason) in cases {
+        let run = env.run(&["invite", "x@example.org", "--expires-in", value]);
+        assert_eq!(run.code, 1, "{value}");
+        assert_eq!(run.error()["reason"], reason, "{value}");
+    }
+    assert_eq!(env.count(), 0, "refused invites create no identity");
+    let invitation = invite(&env, &["x@example.org", "--expires-in", "1h30m"]);
+    let expires = chrono::DateTime::parse_from_rfc3339(
+        invitation["expires_at"].as_str().unwrap_or_default(),
+    )?;
+    let minutes = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
+    assert!((88..=90).contains(&minutes), "{minutes}");
+    let default = invite(&env, &["y@example.org"]);
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(default["expires_at"].as_str().unwrap_or_default())?;
+    let hours = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert_eq!(hours, 71, "the default is 72h");
+    Ok(())
+}
+
+#[test]
+fn admin_recovery_codes_and_links_as_kratos_answers() -> TestResult {
+    let env = Env::new();
+    let id = env.create_email("recover@example.org");
+    let code = env.run(&["create", "recovery-code", &id]).ok().json();
+    let keys: Vec<_> = code
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(keys, ["recovery_link", "recovery_code", "expires_at"]);
+    let link = code["recovery_link"].as_str().unwrap_or_default();
+    assert!(
+        !link.contains("token=") && !link.contains(code["recovery_code"].as_str().unwrap_or("x")),
+        "{link}"
+    );
+    let link_answer = env
+        .run(&["create", "recovery-link", &id, "--expires-in", "10m"])
+        .ok()
+        .json();
+    let keys: Vec<_> = link_answer
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(keys, ["recovery_link", "expires_at"]);
+    assert!(
+        link_answer["recovery_link"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("token=")
+    );
+    let redeemed = env
+        .run_with(
+            &[
+                "accept",
+                "invite",
+                "--link",
+                link_answer["recovery_link"].as_str().unwrap_or_default(),
+                "--password-stdin",
+            ],
+            "pw\n",
+        )
+        .ok()
+        .json();
+    assert!(
+        redeemed.get("verified_address").is_none(),
+        "admin recovery verifies nothing, as in Kratos"
+    );
+    let missing = "01900000-0000-7000-8000-000000000000";
+    let unknown_code = env.run(&["create", "recovery-code", missing]);
+    assert_eq!(unknown_code.error()["code"], 404);
+    let unknown_link = env.run(&["create", "recovery-link", missing]);
+    assert_eq!(unknown_link.error()["code"], 400);
+    assert_eq!(
+        unknown_link.error()["reason"],
+        "The requested identity id does not exist."
+    );
+    Ok(())
+}
