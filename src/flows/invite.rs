@@ -330,30 +330,7 @@ impl Kith {
                     })
             });
             tx.revoke_invites(Some(identity.id), None, "replaced by a newer invite", now)?;
-            let secrets = self.new_secrets(tx)?;
-            let invite = InviteRow {
-                id: self.ids.new_id(),
-                flow_id: self.ids.new_id(),
-                identity_id: identity.id,
-                kind: "invite".into(),
-                address,
-                code_hash: Some(secrets.code_hash.clone()),
-                token_hash: Some(secrets.token_hash.clone()),
-                created_at: now,
-                expires_at: expiry(now, lifespan)?,
-                submissions: 0,
-                used_at: None,
-                revoked_at: None,
-                revoked_why: None,
-                created_by: self.actor.clone(),
-            };
-            tx.insert_invite(&invite)?;
-            self.audit(
-                tx,
-                "invite.issued",
-                Some(identity.id),
-                Some(json!({"invite_id": invite.id, "expires_at": invite.expires_at})),
-            )?;
+            let (invite, secrets) = self.open_flow(tx, identity.id, "invite", address, lifespan)?;
             let invitation = Invitation {
                 invite_id: invite.id,
                 identity_id: identity.id,
@@ -429,23 +406,8 @@ impl Kith {
         self.write(|tx| {
             tx.get_identity(identity_id, false)?
                 .ok_or(Error::IdentityNotFound(identity_id))?;
-            let now = self.clock.now();
-            let secrets = self.new_secrets(tx)?;
-            let invite = self.admin_flow(
-                identity_id,
-                "recovery_code",
-                Some(secrets.code_hash),
-                None,
-                now,
-                lifespan,
-            )?;
-            tx.insert_invite(&invite)?;
-            self.audit(
-                tx,
-                "recovery_code.created",
-                Some(identity_id),
-                Some(json!({"flow": invite.flow_id})),
-            )?;
+            let (invite, secrets) =
+                self.open_flow(tx, identity_id, "recovery_code", None, lifespan)?;
             Ok(RecoveryCode {
                 recovery_link: format!(
                     "{}?flow={}",
@@ -475,23 +437,8 @@ impl Kith {
                     "The requested identity id does not exist.".into(),
                 ));
             }
-            let now = self.clock.now();
-            let secrets = self.new_secrets(tx)?;
-            let invite = self.admin_flow(
-                identity_id,
-                "recovery_link",
-                None,
-                Some(secrets.token_hash),
-                now,
-                lifespan,
-            )?;
-            tx.insert_invite(&invite)?;
-            self.audit(
-                tx,
-                "recovery_link.created",
-                Some(identity_id),
-                Some(json!({"flow": invite.flow_id})),
-            )?;
+            let (invite, secrets) =
+                self.open_flow(tx, identity_id, "recovery_link", None, lifespan)?;
             Ok(RecoveryLink {
                 recovery_link: format!(
                     "{}?token={}&flow={}",
@@ -504,23 +451,27 @@ impl Kith {
         })
     }
 
-    fn admin_flow(
+    /// Opens a recovery flow of `kind` for an identity: fresh secrets, the row with their
+    /// keyed hashes (a code for invites and codes, a token for invites and links), and its
+    /// audit event.
+    fn open_flow(
         &self,
+        tx: &Tx<'_>,
         identity_id: Uuid,
         kind: &str,
-        code_hash: Option<String>,
-        token_hash: Option<String>,
-        now: Timestamp,
+        address: Option<String>,
         lifespan: Duration,
-    ) -> Result<InviteRow> {
-        Ok(InviteRow {
+    ) -> Result<(InviteRow, Secrets)> {
+        let now = self.clock.now();
+        let secrets = self.new_secrets(tx)?;
+        let invite = InviteRow {
             id: self.ids.new_id(),
             flow_id: self.ids.new_id(),
             identity_id,
             kind: kind.into(),
-            address: None,
-            code_hash,
-            token_hash,
+            address,
+            code_hash: (kind != "recovery_link").then(|| secrets.code_hash.clone()),
+            token_hash: (kind != "recovery_code").then(|| secrets.token_hash.clone()),
             created_at: now,
             expires_at: expiry(now, lifespan)?,
             submissions: 0,
@@ -528,7 +479,15 @@ impl Kith {
             revoked_at: None,
             revoked_why: None,
             created_by: self.actor.clone(),
-        })
+        };
+        tx.insert_invite(&invite)?;
+        self.audit(
+            tx,
+            &format!("{kind}.issued"),
+            Some(identity_id),
+            Some(json!({"invite_id": invite.id, "flow": invite.flow_id, "expires_at": invite.expires_at})),
+        )?;
+        Ok((invite, secrets))
     }
 }
 
