@@ -7,12 +7,14 @@
 mod events;
 mod identities;
 mod migrations;
+mod plugins;
 mod schemas;
 mod settings;
 
 pub use events::{AuditEvent, NewAuditEvent};
 pub use identities::IdentifierQuery;
 pub use migrations::SCHEMA_VERSION;
+pub use plugins::PluginRecord;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};

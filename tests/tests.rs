@@ -3,7 +3,9 @@
 
 mod create;
 mod harness;
+mod hostile;
 mod manage;
+mod plugins;
 mod schema;
 mod store;
 mod verify;

@@ -91,6 +91,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_events_identity ON audit_events (identity_id, id);
     "#,
+    // 2: plugins, each carried whole (manifest, config, component bytes) inside the file.
+    r#"
+    CREATE TABLE plugins (
+        name         TEXT PRIMARY KEY,
+        version      TEXT NOT NULL,
+        kind         TEXT NOT NULL
+                     CHECK (kind IN ('trait-validator', 'invite-delivery', 'import-mapper')),
+        manifest     TEXT NOT NULL,
+        config       TEXT NOT NULL,
+        grants       TEXT NOT NULL,
+        wasm         BLOB NOT NULL,
+        sha256       TEXT NOT NULL,
+        enabled      INTEGER NOT NULL DEFAULT 1,
+        installed_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this kith writes.

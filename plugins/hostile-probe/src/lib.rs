@@ -37,7 +37,8 @@ impl Guest for Probe {
                 }
             }
             "recursion" => {
-                black_box(recurse(black_box(1 << 30)));
+                // The depth comes from the input so the optimizer cannot bound it.
+                black_box(recurse(ctx.now_unix_ms as u32 | 1 << 30, 1));
                 Ok(())
             }
             "huge-output" => Err((0..20_000)
@@ -45,6 +46,13 @@ impl Guest for Probe {
                     pointer: format!("/field{i}"),
                     code: "too_many".into(),
                     message: "x".repeat(64),
+                })
+                .collect()),
+            "many-errors" => Err((0..2_000)
+                .map(|i| FieldError {
+                    pointer: format!("/f{i}"),
+                    code: "x".into(),
+                    message: "x".into(),
                 })
                 .collect()),
             "log-flood" => loop {
@@ -84,13 +92,15 @@ fn leak(what: &str, text: &str) -> Vec<FieldError> {
     }]
 }
 
+/// Recursion whose frames live on the wasm stack (no locals in linear memory), and whose
+/// result depends on the inner call non-linearly, so it cannot become a loop.
 #[inline(never)]
-fn recurse(depth: u64) -> u64 {
-    let frame = black_box([depth; 16]);
+fn recurse(depth: u32, acc: u64) -> u64 {
     if depth == 0 {
-        return frame[0];
+        return acc;
     }
-    recurse(black_box(depth - 1)).wrapping_add(frame[3])
+    let inner = recurse(depth - 1, acc.wrapping_mul(31).wrapping_add(u64::from(depth)));
+    inner.rotate_left(depth % 7) ^ acc
 }
 
 export!(Probe);
