@@ -14,12 +14,14 @@ mod inspect;
 mod limits;
 mod manifest;
 mod runtime;
+mod worlds;
 
 pub use cache::CompileCache;
-pub use call::{Invite, LogLine, OutboxFile, Plan, Report};
+pub use call::{LogLine, Report};
 pub use inspect::Inspection;
 pub use limits::{Limits, MAX_WASM_BYTES};
 pub use manifest::{API_VERSION, KNOWN_CAPABILITIES, Kind, LimitRequest, Manifest};
+pub use worlds::{Invite, OutboxFile, Plan};
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -248,7 +250,7 @@ impl PluginHost {
         now_unix_ms: u64,
     ) -> Result<Report<Result<(), Vec<FieldError>>>, Fault> {
         let loaded = self.load(plugin)?;
-        call::validate(&loaded, plugin, schema_id, traits_json, now_unix_ms)
+        worlds::validate(&loaded, plugin, schema_id, traits_json, now_unix_ms)
     }
 
     /// Runs a delivery plugin on `invite`; the plan's file names are checked here.
@@ -262,7 +264,7 @@ impl PluginHost {
         now_unix_ms: u64,
     ) -> Result<Report<Plan>, Fault> {
         let loaded = self.load(plugin)?;
-        call::deliver(&loaded, plugin, invite, now_unix_ms)
+        worlds::deliver(&loaded, plugin, invite, now_unix_ms)
     }
 
     /// Runs an import mapper on one foreign record; `Ok` holds createIdentityBody JSON.
@@ -276,6 +278,6 @@ impl PluginHost {
         now_unix_ms: u64,
     ) -> Result<Report<Result<serde_json::Value, Vec<FieldError>>>, Fault> {
         let loaded = self.load(plugin)?;
-        call::map_record(&loaded, plugin, record_json, now_unix_ms)
+        worlds::map_record(&loaded, plugin, record_json, now_unix_ms)
     }
 }

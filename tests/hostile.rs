@@ -332,8 +332,23 @@ fn a_huge_initial_memory_is_refused_at_instantiation() -> TestResult {
 }
 
 #[test]
+fn an_oversized_input_is_refused_before_the_plugin_runs() -> TestResult {
+    let kith = with_probe("ok")?;
+    let input = json!({"schema_id": "s", "traits": {"blob": "x".repeat(300 << 10)}});
+    match kith.run_plugin("hostile-probe", &input) {
+        Err(Error::PluginFault { kind, message, .. }) => {
+            assert_eq!(kind, FaultKind::InputTooLarge, "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    expect_good(&kith);
+    Ok(())
+}
+
+#[test]
 fn network_and_unknown_imports_are_refused_at_install_by_name() -> TestResult {
     let kith = kith()?;
+    kith.install_plugin(Path::new(&plugin_dir("email-domain-policy")), &[], &[])?;
     for (interface, func, expected) in [
         ("wasi:sockets/tcp@0.2.0", "connect", "never grants"),
         ("wasi:http/outgoing-handler@0.2.0", "handle", "never grants"),
@@ -348,14 +363,16 @@ fn network_and_unknown_imports_are_refused_at_install_by_name() -> TestResult {
             }
             other => panic!("{interface}: expected a refusal, got {other:?}"),
         }
+        expect_good(&kith);
     }
-    assert!(kith.list_plugins()?.is_empty());
+    assert_eq!(kith.list_plugins()?.len(), 1);
     Ok(())
 }
 
 #[test]
 fn a_component_of_the_wrong_kind_is_refused() -> TestResult {
     let kith = kith()?;
+    kith.install_plugin(Path::new(&plugin_dir("email-domain-policy")), &[], &[])?;
     let dir = folder("wrong", "trait-validator", &wasm("eml_outbox.wasm"), "")?;
     match kith.install_plugin(dir.path(), &[], &[]) {
         Err(Error::PluginInvalid { problem, .. }) => {
@@ -364,6 +381,7 @@ fn a_component_of_the_wrong_kind_is_refused() -> TestResult {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    expect_good(&kith);
     Ok(())
 }
 

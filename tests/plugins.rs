@@ -375,5 +375,13 @@ fn components_that_are_not_components_are_refused_with_exit_1() -> TestResult {
         assert!(run.stderr.contains(expected), "{name}: {}", run.stderr);
     }
     assert_eq!(env.run(&["list", "plugins"]).ok().json(), json!([]));
+    // The store is unharmed: a good plugin installs and answers.
+    install_policy(&env, "spam.example");
+    let report = run_plugin(
+        &env,
+        "email-domain-policy",
+        &json!({"schema_id": "s", "traits": {"email": "a@example.org"}}),
+    );
+    assert_eq!(report["output"], json!({"accepted": true}));
     Ok(())
 }
