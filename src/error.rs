@@ -223,7 +223,7 @@ impl Error {
                 .with_reason(self.to_string())
                 .with_detail("plugin", plugin.clone())
                 .with_detail("version", version.clone())
-                .with_detail("fault", kind.as_str()),
+                .with_detail("fault", serde_json::to_value(kind).unwrap_or_default()),
             Error::Store(_) | Error::Internal(_) | Error::StoreTooNew { .. } => {
                 body.with_reason(self.to_string())
             }

@@ -385,3 +385,40 @@ fn components_that_are_not_components_are_refused_with_exit_1() -> TestResult {
     assert_eq!(report["output"], json!({"accepted": true}));
     Ok(())
 }
+
+#[test]
+fn a_misbehaving_plugin_fails_the_command_with_exit_2_and_kith_carries_on() -> TestResult {
+    let env = Env::new();
+    wasm("hostile_probe.wasm");
+    env.run(&[
+        "install",
+        "plugin",
+        &plugin_dir("hostile-probe"),
+        "--config",
+        "mode=loop",
+    ])
+    .ok();
+    let input = env.file("in.json", r#"{"schema_id":"s","traits":{}}"#);
+    let run = env.run(&["run", "plugin", "hostile-probe", "--input", &input]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let error = run.error();
+    assert_eq!(error["code"], 500);
+    assert_eq!(error["details"]["plugin"], "hostile-probe");
+    assert_eq!(error["details"]["version"], "0.1.0");
+    assert_eq!(error["details"]["fault"], "out_of_fuel");
+
+    // Validators fail closed: the write is refused, and nothing is written.
+    let create = env.run(&[
+        "create",
+        "identity",
+        "--schema-id",
+        "preset://email",
+        "--traits",
+        r#"{"email":"ada@example.org"}"#,
+    ]);
+    assert_eq!(create.code, 2, "{}", create.stderr);
+    env.run(&["disable", "plugin", "hostile-probe"]).ok();
+    env.create_email("ada@example.org");
+    assert_eq!(env.count(), 1);
+    Ok(())
+}

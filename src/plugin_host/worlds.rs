@@ -236,3 +236,27 @@ pub fn map_record(
     };
     Ok(report.with_output(output))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_file_name;
+
+    #[test]
+    fn outbox_file_names_cannot_leave_the_outbox() {
+        assert!(check_file_name("invite-1-ada@example.org.eml").is_ok());
+        for name in [
+            "",
+            "../../.ssh/authorized_keys",
+            "/etc/passwd",
+            "a/b.eml",
+            "a\\b.eml",
+            ".hidden",
+            "nul\0byte",
+            "line\nbreak",
+            "c:evil",
+            &"x".repeat(129),
+        ] {
+            assert!(check_file_name(name).is_err(), "{name:?} was accepted");
+        }
+    }
+}
