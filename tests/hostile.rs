@@ -223,6 +223,45 @@ fn validator_component(
     body: &str,
     start: bool,
 ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    component(&Core {
+        imports,
+        memory_pages,
+        start,
+        export: "validator",
+        func: "validate",
+        params: "i32 i32 i64 i32 i32 i32 i32",
+        // result<_, list<field-error>> returns through a pointer; 0 at 16 is `ok`.
+        body: &format!("{body} (i32.store8 (i32.const 16) (i32.const 0)) (i32.const 16)"),
+        data: "",
+    })
+}
+
+/// The parts of a one-function core module that becomes a component.
+struct Core<'a> {
+    imports: &'a [(&'a str, &'a str)],
+    memory_pages: u32,
+    start: bool,
+    /// The `kith:plugin` interface exported, and its function.
+    export: &'a str,
+    func: &'a str,
+    /// The function's flattened core parameters; it returns an `i32` (the return area).
+    params: &'a str,
+    body: &'a str,
+    /// Extra module fields (data segments).
+    data: &'a str,
+}
+
+fn component(core: &Core<'_>) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let Core {
+        imports,
+        memory_pages,
+        start,
+        export,
+        func,
+        params,
+        body,
+        data,
+    } = core;
     let mut resolve = wit_parser::Resolve::default();
     for (i, text) in FOREIGN_WIT.iter().enumerate() {
         resolve.push_str(format!("foreign{i}.wit"), text)?;
@@ -235,7 +274,7 @@ fn validator_component(
     let test = resolve.push_str(
         "test.wit",
         &format!(
-            "package test:hostile; world w {{ {world_imports} export kith:plugin/validator@0.1.0; }}"
+            "package test:hostile; world w {{ {world_imports} export kith:plugin/{export}@0.1.0; }}"
         ),
     )?;
     let world = resolve.select_world(&[test], Some("w"))?;
@@ -243,7 +282,7 @@ fn validator_component(
         .iter()
         .map(|(interface, func)| format!("(import \"{interface}\" \"{func}\" (func))\n"))
         .collect();
-    let start = if start { "(start $spin)" } else { "" };
+    let start = if *start { "(start $spin)" } else { "" };
     let wat = format!(
         r#"(module
             {core_imports}
@@ -257,11 +296,9 @@ fn validator_component(
                                        (i32.sub (i32.const 0) (local.get 2))))
                 (global.set $bump (i32.add (local.get $p) (local.get 3)))
                 (local.get $p))
-            (func (export "kith:plugin/validator@0.1.0#validate")
-                  (param i32 i32 i64 i32 i32 i32 i32) (result i32)
-                {body}
-                (i32.store8 (i32.const 16) (i32.const 0))
-                (i32.const 16)))"#
+            {data}
+            (func (export "kith:plugin/{export}@0.1.0#{func}") (param {params}) (result i32)
+                {body}))"#
     );
     let mut module = wat::parse_str(&wat)?;
     wit_component::embed_component_metadata(
@@ -413,5 +450,36 @@ fn a_truncated_or_corrupt_cache_entry_is_recompiled() -> TestResult {
             "the entry is rewritten"
         );
     }
+    Ok(())
+}
+
+#[test]
+fn a_result_that_breaks_the_contract_is_bad_output() -> TestResult {
+    let kith = kith()?;
+    kith.install_plugin(Path::new(&plugin_dir("email-domain-policy")), &[], &[])?;
+    // An import mapper whose createIdentityBody is the string "nope".
+    let mapper = component(&Core {
+        imports: &[],
+        memory_pages: 1,
+        start: false,
+        export: "mapper",
+        func: "map-record",
+        params: "i32 i32 i64 i32 i32",
+        body: "(i32.store8 (i32.const 16) (i32.const 0))
+               (i32.store (i32.const 20) (i32.const 64))
+               (i32.store (i32.const 24) (i32.const 4))
+               (i32.const 16)",
+        data: r#"(data (i32.const 64) "nope")"#,
+    })?;
+    let dir = component_folder("nope", "import-mapper", &mapper)?;
+    kith.install_plugin(dir.path(), &[], &[])?;
+    match kith.run_plugin("nope", &json!({"email": "a@example.org"})) {
+        Err(Error::PluginFault { kind, message, .. }) => {
+            assert_eq!(kind, FaultKind::BadOutput, "{message}");
+            assert!(message.contains("not a JSON object"), "{message}");
+        }
+        other => panic!("expected bad output, got {other:?}"),
+    }
+    expect_good(&kith);
     Ok(())
 }
