@@ -57,27 +57,31 @@ fn main() {
     }
     report("first-time compile, email-domain-policy (88 KB)", compiles);
 
-    // Per-call overhead, warm: fresh store + instance + call, compiled code in memory.
+    // Per-call overhead, warm: fresh store + WASI context + instance + call, compiled code
+    // in memory. hostile-probe in its default `ok` mode is a trivial Rust validator.
     let host = PluginHost::with_cache_dir(cache.path());
     let traits = r#"{"email":"ada@example.org"}"#;
-    for _ in 0..200 {
-        host.validate(&policy, "preset://email", traits, 0)
-            .expect("warm-up call");
+    let trivial = plugin("hostile-probe");
+    for (what, plugin) in [
+        ("trivial Rust validator (hostile-probe, mode ok)", &trivial),
+        ("email-domain-policy", &policy),
+    ] {
+        for _ in 0..200 {
+            host.validate(plugin, "preset://email", traits, 0)
+                .expect("warm-up call");
+        }
+        let mut calls = Vec::new();
+        let mut fuel = 0;
+        for _ in 0..5000 {
+            let started = Instant::now();
+            let report = host
+                .validate(plugin, "preset://email", traits, 0)
+                .expect("a call");
+            calls.push(started.elapsed());
+            fuel = report.fuel_used;
+        }
+        report(&format!("validator call, {what}, {fuel} fuel"), calls);
     }
-    let mut calls = Vec::new();
-    let mut fuel = 0;
-    for _ in 0..5000 {
-        let started = Instant::now();
-        let report = host
-            .validate(&policy, "preset://email", traits, 0)
-            .expect("a call");
-        calls.push(started.elapsed());
-        fuel = report.fuel_used;
-    }
-    report(
-        &format!("validator call, email-domain-policy ({fuel} fuel)"),
-        calls,
-    );
 
     // `kith create identity` end to end: process start, open, validator, write.
     let kith = env!("CARGO_BIN_EXE_kith");
