@@ -153,6 +153,22 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_file_gains_the_plugins_table_and_keeps_its_rows() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch(MIGRATIONS[0])?;
+        conn.pragma_update(None, "user_version", 1)?;
+        conn.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')", [])?;
+        migrate(&mut conn)?;
+        let plugins: i64 = conn.query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))?;
+        let kept: String =
+            conn.query_row("SELECT value FROM settings WHERE key = 'k'", [], |r| {
+                r.get(0)
+            })?;
+        assert_eq!((plugins, kept.as_str()), (0, "v"));
+        Ok(())
+    }
+
+    #[test]
     fn a_newer_file_is_refused() -> Result<()> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)?;

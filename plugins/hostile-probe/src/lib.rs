@@ -99,7 +99,10 @@ fn recurse(depth: u32, acc: u64) -> u64 {
     if depth == 0 {
         return acc;
     }
-    let inner = recurse(depth - 1, acc.wrapping_mul(31).wrapping_add(u64::from(depth)));
+    let inner = recurse(
+        depth - 1,
+        acc.wrapping_mul(31).wrapping_add(u64::from(depth)),
+    );
     inner.rotate_left(depth % 7) ^ acc
 }
 
