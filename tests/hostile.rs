@@ -142,6 +142,18 @@ fn a_huge_output_is_refused() -> TestResult {
 }
 
 #[test]
+fn a_long_log_line_is_cut() -> TestResult {
+    let kith = with_probe("long-line")?;
+    let report = kith.run_plugin("hostile-probe", &validate_input())?;
+    assert_eq!(report.output, json!({"accepted": true}));
+    let line = &report.logs[0];
+    assert_eq!(line.level, "warn");
+    assert!(line.message.ends_with(" [cut]"), "{}", line.message.len());
+    assert_eq!(line.message.len(), (2 << 10) + " [cut]".len());
+    Ok(())
+}
+
+#[test]
 fn a_log_flood_is_cut_then_stopped() -> TestResult {
     let kith = with_probe("log-flood")?;
     expect_fault(&kith, "hostile-probe", FaultKind::LogFlood);

@@ -55,6 +55,10 @@ impl Guest for Probe {
                     message: "x".into(),
                 })
                 .collect()),
+            "long-line" => {
+                kith_plugin_sdk::warn!("{}", "y".repeat(10_000));
+                Ok(())
+            }
             "log-flood" => loop {
                 kith_plugin_sdk::info!("flooding the host's log");
             },
