@@ -183,6 +183,22 @@ fn run_plugin_reports_result_fuel_memory_logs_and_time() -> TestResult {
     );
     assert_eq!(report["output"], json!({"accepted": true}));
 
+    let wrong = env.run(&[
+        "run",
+        "plugin",
+        "email-domain-policy",
+        "--input",
+        &env.file("wrong.json", r#"{"traits":{}}"#),
+    ]);
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong.error()["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not fit plugin email-domain-policy")),
+        "{}",
+        wrong.stderr
+    );
+
     let table = env.run(&[
         "--format",
         "table",

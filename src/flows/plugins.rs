@@ -192,7 +192,8 @@ impl Kith {
     /// production limits, for authors: `input` is what its kind takes (see the README).
     ///
     /// # Errors
-    /// [`Error::PluginNotFound`], [`Error::PluginInvalid`] for a bad folder or input, and
+    /// [`Error::PluginNotFound`], [`Error::PluginInvalid`] for a bad folder,
+    /// [`Error::BadRequest`] for input that does not fit the plugin's kind, and
     /// [`Error::PluginFault`] when the plugin misbehaves.
     pub fn run_plugin(&self, name_or_dir: &str, input: &Value) -> Result<RunReport> {
         let path = Path::new(name_or_dir);
@@ -216,12 +217,11 @@ impl Kith {
                 .ok_or_else(|| Error::PluginNotFound(name_or_dir.to_string()))?;
             plugin_of(record)?
         };
-        let bad_input = |problem: String| Error::PluginInvalid {
-            plugin: plugin.manifest.name.clone(),
-            problem: format!(
-                "the input does not fit a {}: {problem}",
-                plugin.manifest.kind
-            ),
+        let bad_input = |problem: String| {
+            Error::BadRequest(format!(
+                "the input does not fit plugin {}, a {}: {problem}",
+                plugin.manifest.name, plugin.manifest.kind
+            ))
         };
         let now = self.now_unix_ms();
         let host = &self.plugins;
