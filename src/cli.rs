@@ -7,6 +7,7 @@ mod identity;
 mod import;
 mod invite;
 mod output;
+mod plugin;
 mod schema;
 
 use crate::Kith;
@@ -87,6 +88,21 @@ pub enum Command {
     /// Change a setting.
     #[command(subcommand)]
     Set(config::SetCommand),
+    /// Install a plugin into the store file.
+    #[command(subcommand)]
+    Install(plugin::InstallCommand),
+    /// Remove an installed plugin.
+    #[command(subcommand)]
+    Remove(plugin::NamedCommand),
+    /// Enable an installed plugin.
+    #[command(subcommand)]
+    Enable(plugin::NamedCommand),
+    /// Disable an installed plugin (kept, but never called).
+    #[command(subcommand)]
+    Disable(plugin::NamedCommand),
+    /// Run one call of a plugin, for plugin authors.
+    #[command(subcommand)]
+    Run(plugin::RunCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +137,8 @@ pub enum ListCommand {
     Schemas,
     /// List audit events.
     Events(config::ListEventsArgs),
+    /// List installed plugins.
+    Plugins,
 }
 
 /// The default store file: `<platform data dir>/kith.db`.
@@ -183,6 +201,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             invite::recovery_link(&kith, &out, args)
         }
         Command::Set(command) => config::set(&kith, &out, command),
+        Command::List(ListCommand::Plugins) => plugin::list(&kith, &out),
+        Command::Install(command) => plugin::install(&kith, &out, command),
+        Command::Remove(command) => plugin::remove(&kith, &out, command),
+        Command::Enable(command) => plugin::enable(&kith, &out, command, true),
+        Command::Disable(command) => plugin::enable(&kith, &out, command, false),
+        Command::Run(command) => plugin::run(&kith, &out, command),
     }
 }
 

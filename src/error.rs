@@ -5,6 +5,7 @@
 
 use crate::model::{BodyError, ErrorBody, ErrorEnvelope};
 use crate::password::HashError;
+use crate::plugin_host::{Fault, FaultKind, FieldError};
 use crate::schema::Violation;
 use crate::store::StoreError;
 use uuid::Uuid;
@@ -87,6 +88,32 @@ pub enum Error {
         "the store was written by a newer kith (schema version {found}, this kith knows up to {supported}); upgrade kith to open it"
     )]
     StoreTooNew { found: i64, supported: i64 },
+    /// A plugin folder or component that kith refuses to install.
+    #[error("plugin {plugin} cannot be installed: {problem}")]
+    PluginInvalid { plugin: String, problem: String },
+    /// A plugin of this name is installed already.
+    #[error("plugin `{0}` is installed already; remove it first (kith remove plugin {0})")]
+    PluginExists(String),
+    /// No plugin has this name.
+    #[error("no plugin is installed as `{0}` (see kith list plugins)")]
+    PluginNotFound(String),
+    /// A trait validator refused the traits: the plugin's own field errors.
+    #[error("plugin {plugin} {version} refused the traits: {}", field_errors_text(.errors))]
+    PluginRejected {
+        plugin: String,
+        version: String,
+        errors: Vec<FieldError>,
+    },
+    /// A plugin misbehaved (trap, limit, bad output). Validators fail closed: the write is
+    /// refused. It reads as a 500, not a 400, because the caller's input is not at fault and
+    /// resending it cannot help; the administrator must fix or disable the plugin.
+    #[error("plugin {plugin} {version} failed ({kind}): {message}")]
+    PluginFault {
+        plugin: String,
+        version: String,
+        kind: FaultKind,
+        message: String,
+    },
     /// Persistence failed below the flows.
     #[error(transparent)]
     Store(StoreError),
@@ -97,6 +124,14 @@ pub enum Error {
 
 /// Short for `std::result::Result<T, kith::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn field_errors_text(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.pointer, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 fn violations_text(violations: &[Violation]) -> String {
     violations
@@ -110,10 +145,13 @@ impl Error {
     /// The HTTP status Kratos answers this condition with.
     pub fn status(&self) -> u16 {
         match self {
-            Error::IdentityNotFound(_) | Error::SchemaNotFound(_) | Error::ImportRunNotFound(_) => {
-                404
-            }
-            Error::Conflict { .. } | Error::SchemaExists(_) => 409,
+            Error::IdentityNotFound(_)
+            | Error::SchemaNotFound(_)
+            | Error::ImportRunNotFound(_)
+            | Error::InviteNotFound(_)
+            | Error::PluginNotFound(_) => 404,
+            Error::Conflict { .. } | Error::SchemaExists(_) | Error::PluginExists(_) => 409,
+            Error::PluginFault { .. } => 500,
             Error::StoreTooNew { .. } | Error::Internal(_) => 500,
             Error::Store(_) => 500,
             _ => 400,
@@ -177,6 +215,25 @@ impl Error {
                 .with_reason("This account was disabled.")
                 .with_message("identity is disabled")
                 .with_detail("identity_id", identity_id.to_string()),
+            Error::PluginRejected {
+                plugin,
+                version,
+                errors,
+            } => body
+                .with_reason(self.to_string())
+                .with_detail("plugin", plugin.clone())
+                .with_detail("version", version.clone())
+                .with_detail("errors", serde_json::to_value(errors).unwrap_or_default()),
+            Error::PluginFault {
+                plugin,
+                version,
+                kind,
+                ..
+            } => body
+                .with_reason(self.to_string())
+                .with_detail("plugin", plugin.clone())
+                .with_detail("version", version.clone())
+                .with_detail("fault", serde_json::to_value(kind).unwrap_or_default()),
             Error::Store(_) | Error::Internal(_) | Error::StoreTooNew { .. } => {
                 body.with_reason(self.to_string())
             }
@@ -193,6 +250,17 @@ impl From<BodyError> for Error {
             pointer: error.pointer,
             line: error.line,
             column: error.column,
+        }
+    }
+}
+
+impl From<Fault> for Error {
+    fn from(fault: Fault) -> Self {
+        Error::PluginFault {
+            plugin: fault.plugin,
+            version: fault.version,
+            kind: fault.kind,
+            message: fault.message,
         }
     }
 }

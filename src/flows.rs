@@ -9,6 +9,7 @@ mod export;
 mod identity;
 mod import;
 mod invite;
+mod plugins;
 mod schemas;
 mod settings;
 mod verify;
@@ -21,12 +22,14 @@ pub use invite::{
     DeliveryReport, Invitation, InviteRequest, InviteStatus, InviteSummary, RecoveryCode,
     RecoveryLink, Redeemed, Redemption,
 };
+pub use plugins::{InstalledPlugin, RunReport};
 pub use schemas::SchemaEntry;
 pub use settings::{Setting, Settings};
 pub use verify::PasswordMatch;
 
 use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
+use crate::plugin_host::{Plugin, PluginHost};
 use crate::schema::IdentitySchema;
 use crate::store::{NewAuditEvent, Store, StoreError, Tx};
 use serde_json::Value;
@@ -53,6 +56,9 @@ pub struct Kith {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     actor: String,
+    plugins: PluginHost,
+    /// The enabled trait validators, read when the store opens (see `flows::plugins`).
+    validators: RwLock<Arc<Vec<Plugin>>>,
 }
 
 impl std::fmt::Debug for Kith {
@@ -69,7 +75,7 @@ impl Kith {
     /// # Errors
     /// The file cannot be opened or created, or was written by a newer kith.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Ok(Self::with_store(Store::open(path.as_ref())?))
+        Self::with_store(Store::open(path.as_ref())?)
     }
 
     /// A store that lives in memory: for tests, fixtures and embedders.
@@ -77,17 +83,29 @@ impl Kith {
     /// # Errors
     /// Only if SQLite fails.
     pub fn open_in_memory() -> Result<Self> {
-        Ok(Self::with_store(Store::open_in_memory()?))
+        Self::with_store(Store::open_in_memory()?)
     }
 
-    fn with_store(store: Store) -> Self {
-        Self {
+    fn with_store(store: Store) -> Result<Self> {
+        let kith = Self {
             store: Mutex::new(store),
             schemas: RwLock::new(HashMap::new()),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),
             actor: "library".to_string(),
-        }
+            plugins: PluginHost::default(),
+            validators: RwLock::new(Arc::new(Vec::new())),
+        };
+        kith.reload_validators()?;
+        Ok(kith)
+    }
+
+    /// Keeps compiled plugin code in `dir` instead of the platform cache dir (or
+    /// `$KITH_CACHE_DIR`).
+    #[must_use]
+    pub fn with_plugin_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.plugins = PluginHost::with_cache_dir(dir);
+        self
     }
 
     /// Replaces the clock (tests use [`crate::clock::ManualClock`]).

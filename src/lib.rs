@@ -30,6 +30,7 @@ pub mod error;
 pub mod flows;
 pub mod model;
 pub mod password;
+pub mod plugin_host;
 pub mod schema;
 pub mod store;
 

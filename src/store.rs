@@ -9,6 +9,7 @@ mod identities;
 mod imports;
 mod invites;
 mod migrations;
+mod plugins;
 mod schemas;
 mod settings;
 
@@ -17,6 +18,7 @@ pub use identities::{EventRow, IdentifierQuery, IdentityRows, IdentityWriter};
 pub use imports::UniqueValues;
 pub use invites::{DeliveryRow, InviteRow};
 pub use migrations::SCHEMA_VERSION;
+pub use plugins::PluginRecord;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};

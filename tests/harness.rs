@@ -61,6 +61,7 @@ impl Env {
         let mut cmd = Command::cargo_bin("kith").expect("the kith binary");
         cmd.env_remove("KITH_DB")
             .env("USER", "tester")
+            .env("KITH_CACHE_DIR", self.dir.path().join("cache"))
             .arg("--db")
             .arg(&self.db);
         cmd

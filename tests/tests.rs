@@ -3,10 +3,12 @@
 
 mod create;
 mod harness;
+mod hostile;
 mod import;
 mod invite;
 mod library;
 mod manage;
+mod plugins;
 mod schema;
 mod store;
 mod verify;

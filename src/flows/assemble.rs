@@ -106,6 +106,8 @@ impl Kith {
                 schema_id: draft.schema_id.clone(),
                 violations,
             })?;
+        // Plugins see only traits that passed the schema; a refusal or fault stops the write.
+        self.run_validators(&draft.schema_id, &traits)?;
         let state = match draft.state.as_deref() {
             None | Some("") => existing.map_or(IdentityState::Active, |e| e.state),
             Some(text) => {

@@ -140,6 +140,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (invite_id, plugin)
     ) WITHOUT ROWID;
     "#,
+    // 4: plugins, each carried whole (manifest, config, component bytes) inside the file.
+    r#"
+    CREATE TABLE plugins (
+        name         TEXT PRIMARY KEY,
+        version      TEXT NOT NULL,
+        kind         TEXT NOT NULL
+                     CHECK (kind IN ('trait-validator', 'invite-delivery', 'import-mapper')),
+        manifest     TEXT NOT NULL,
+        config       TEXT NOT NULL,
+        grants       TEXT NOT NULL,
+        wasm         BLOB NOT NULL,
+        sha256       TEXT NOT NULL,
+        enabled      INTEGER NOT NULL DEFAULT 1,
+        installed_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this kith writes.
@@ -186,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_from_the_first_version_is_brought_up_to_date() -> Result<()> {
+    fn a_file_from_the_first_version_is_brought_up_to_date_and_keeps_its_rows() -> Result<()> {
         let mut conn = Connection::open_in_memory()?;
         conn.execute_batch(MIGRATIONS[0])?;
         conn.pragma_update(None, "user_version", 1)?;
@@ -195,6 +211,7 @@ mod tests {
              VALUES (x'01', 'preset://email', 'active', '{}', 't', 't')",
             [],
         )?;
+        conn.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')", [])?;
         migrate(&mut conn)?;
         let run: Option<Vec<u8>> =
             conn.query_row("SELECT import_run FROM identities", [], |r| r.get(0))?;
@@ -202,6 +219,18 @@ mod tests {
             run, None,
             "identities of older files belong to no import run"
         );
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('import_runs', 'invites', 'deliveries', 'plugins')",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(tables, 4);
+        let kept: String =
+            conn.query_row("SELECT value FROM settings WHERE key = 'k'", [], |r| {
+                r.get(0)
+            })?;
+        assert_eq!(kept, "v");
         Ok(())
     }
 

@@ -1,0 +1,145 @@
+//! Plugin speed: per-call overhead of a validator (warm), `kith create identity` wall time
+//! with one validator installed and a warm cache, and first-time compile time.
+//!
+//! `cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2`, then
+//! `cargo bench --bench plugins`. Prints p50/p99; these are figures, not assertions.
+
+use kith::plugin_host::{Kind, Manifest, Plugin, PluginHost, sha256_hex};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn plugin(name: &str) -> Plugin {
+    let dir = root().join("plugins").join(name);
+    let manifest =
+        Manifest::parse(&std::fs::read_to_string(dir.join("plugin.toml")).expect("plugin.toml"))
+            .expect("a good manifest");
+    let wasm = std::fs::read(dir.join(&manifest.wasm))
+        .expect("the plugins are built (see the module docs)");
+    Plugin {
+        config: manifest.default_config(),
+        sha256: sha256_hex(&wasm),
+        wasm: Arc::new(wasm),
+        manifest,
+    }
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+fn report(what: &str, samples: Vec<Duration>) {
+    let n = samples.len();
+    let (p50, p99) = percentiles(samples);
+    println!("{what:<58} p50 {p50:>10.2?}  p99 {p99:>10.2?}  (n = {n})");
+}
+
+fn main() {
+    let cache = tempfile::tempdir().expect("a temporary folder");
+    let policy = plugin("email-domain-policy");
+
+    // First-time compile: a fresh cache each time, so Cranelift runs.
+    let mut compiles = Vec::new();
+    for _ in 0..5 {
+        let fresh = tempfile::tempdir().expect("a temporary folder");
+        let host = PluginHost::with_cache_dir(fresh.path());
+        let inspection = host
+            .inspect(Kind::TraitValidator, &policy.wasm)
+            .expect("the plugin is accepted");
+        compiles.push(inspection.compile_time.expect("compiled, not cached"));
+    }
+    report("first-time compile, email-domain-policy (88 KB)", compiles);
+
+    // Per-call overhead, warm: fresh store + WASI context + instance + call, compiled code
+    // in memory. hostile-probe in its default `ok` mode is a trivial Rust validator.
+    let host = PluginHost::with_cache_dir(cache.path());
+    let traits = r#"{"email":"ada@example.org"}"#;
+    let trivial = plugin("hostile-probe");
+    for (what, plugin) in [
+        ("trivial Rust validator (hostile-probe, mode ok)", &trivial),
+        ("email-domain-policy", &policy),
+    ] {
+        for _ in 0..200 {
+            host.validate(plugin, "preset://email", traits, 0)
+                .expect("warm-up call");
+        }
+        let mut calls = Vec::new();
+        let mut fuel = 0;
+        for _ in 0..5000 {
+            let started = Instant::now();
+            let report = host
+                .validate(plugin, "preset://email", traits, 0)
+                .expect("a call");
+            calls.push(started.elapsed());
+            fuel = report.fuel_used;
+        }
+        report(&format!("validator call, {what}, {fuel} fuel"), calls);
+    }
+
+    // `kith create identity` end to end: process start, open, validator, write.
+    let kith = env!("CARGO_BIN_EXE_kith");
+    let db = cache.path().join("bench.db");
+    let run = |args: &[&str]| {
+        let output = Command::new(kith)
+            .env("KITH_CACHE_DIR", cache.path())
+            .arg("--db")
+            .arg(&db)
+            .args(["--format", "json"])
+            .args(args)
+            .output()
+            .expect("kith runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let dir = root().join("plugins/email-domain-policy");
+    run(&["install", "plugin", &dir.to_string_lossy()]);
+    let mut creates = Vec::new();
+    for i in 0..60 {
+        let traits = format!(r#"{{"email":"user{i}@example.org"}}"#);
+        let started = Instant::now();
+        run(&[
+            "create",
+            "identity",
+            "--schema-id",
+            "preset://email",
+            "--traits",
+            &traits,
+        ]);
+        creates.push(started.elapsed());
+    }
+    report("kith create identity, one validator, warm cache", creates);
+
+    let bare = cache.path().join("bare.db");
+    let mut bare_creates = Vec::new();
+    for i in 0..60 {
+        let traits = format!(r#"{{"email":"user{i}@example.org"}}"#);
+        let started = Instant::now();
+        let status = Command::new(kith)
+            .arg("--db")
+            .arg(&bare)
+            .args([
+                "-q",
+                "create",
+                "identity",
+                "--schema-id",
+                "preset://email",
+                "--traits",
+                &traits,
+            ])
+            .output()
+            .expect("kith runs");
+        assert!(status.status.success());
+        bare_creates.push(started.elapsed());
+    }
+    report("kith create identity, no plugins (baseline)", bare_creates);
+}

@@ -1,0 +1,403 @@
+//! Plugins as the flows see them: install, list, remove, enable, disable, run one call for
+//! an author, and the trait validators that `assemble` runs after JSON Schema.
+//!
+//! A plugin is stored whole in the file (manifest, config, grants, component bytes), so the
+//! one file carries its plugins. Enabled validators are loaded when the store opens and
+//! reloaded whenever this handle changes a plugin; another process's changes are seen when
+//! the store is next opened.
+
+use super::Kith;
+use crate::error::{Error, Result};
+use crate::plugin_host::{
+    Invite, KNOWN_CAPABILITIES, Kind, LogLine, Manifest, Plan, Plugin, sha256_hex,
+};
+use crate::store::{PluginRecord, Tx};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// An installed plugin, as `kith list plugins` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InstalledPlugin {
+    pub name: String,
+    pub version: String,
+    pub kind: Kind,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub schemas: Vec<String>,
+    pub config: BTreeMap<String, String>,
+    pub grants: Vec<String>,
+    pub sha256: String,
+    pub installed_at: String,
+}
+
+/// One call made by `kith run plugin`: the result and what it cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub plugin: String,
+    pub version: String,
+    pub kind: Kind,
+    pub output: Value,
+    pub fuel_used: u64,
+    pub fuel_limit: u64,
+    pub peak_memory_bytes: u64,
+    pub memory_limit_bytes: u64,
+    pub logs: Vec<LogLine>,
+    pub logs_dropped: usize,
+    pub stdio: String,
+    pub duration_ms: f64,
+}
+
+/// What `run plugin` feeds a delivery plugin (`expires_unix_ms` defaults to now + 72 h).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteInput {
+    recipient: String,
+    recovery_link: String,
+    recovery_code: String,
+    expires_unix_ms: Option<u64>,
+    #[serde(default)]
+    traits: Value,
+}
+
+/// What `run plugin` feeds a validator.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateInput {
+    schema_id: String,
+    traits: Value,
+}
+
+impl Kith {
+    /// Checks the plugin in `dir` and stores it in the file, enabled.
+    ///
+    /// `config` overrides the manifest's `[config]`; every capability the manifest requests
+    /// must be in `grants`.
+    ///
+    /// # Errors
+    /// [`Error::PluginInvalid`] saying what is wrong (manifest, component, imports, exports,
+    /// capabilities); [`Error::PluginExists`] when the name is taken.
+    pub fn install_plugin(
+        &self,
+        dir: &Path,
+        config: &[(String, String)],
+        grants: &[String],
+    ) -> Result<InstalledPlugin> {
+        let (manifest, wasm) = read_plugin_dir(dir)?;
+        let invalid = |problem: String| Error::PluginInvalid {
+            plugin: manifest.name.clone(),
+            problem,
+        };
+        for grant in grants {
+            if !KNOWN_CAPABILITIES.contains(&grant.as_str()) {
+                return Err(invalid(format!(
+                    "unknown capability `{grant}`; known: {}",
+                    KNOWN_CAPABILITIES.join(", ")
+                )));
+            }
+            if !manifest.capabilities.contains(grant) {
+                return Err(invalid(format!(
+                    "--grant {grant}: the plugin does not request it"
+                )));
+            }
+        }
+        if let Some(missing) = manifest.capabilities.iter().find(|c| !grants.contains(c)) {
+            return Err(invalid(format!(
+                "it requests the capability `{missing}`; pass --grant {missing} to allow it"
+            )));
+        }
+        let inspection = self
+            .plugins
+            .inspect(manifest.kind, &wasm)
+            .map_err(|e| invalid(e.to_string()))?;
+        let mut effective = manifest.default_config();
+        effective.extend(config.iter().cloned());
+        let record = PluginRecord {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            kind: manifest.kind.as_str().to_string(),
+            manifest: serde_json::to_string(&manifest).map_err(internal)?,
+            config: serde_json::to_string(&effective).map_err(internal)?,
+            grants: serde_json::to_string(grants).map_err(internal)?,
+            sha256: inspection.sha256.clone(),
+            enabled: true,
+            installed_at: self.clock.now().to_string(),
+            wasm,
+        };
+        self.write(|tx| {
+            tx.insert_plugin(&record).map_err(|e| {
+                if e.is_conflict() {
+                    Error::PluginExists(record.name.clone())
+                } else {
+                    e.into()
+                }
+            })?;
+            self.audit(
+                tx,
+                "plugin.installed",
+                None,
+                Some(json!({"plugin": record.name, "version": record.version,
+                            "kind": record.kind, "sha256": record.sha256})),
+            )
+        })?;
+        self.reload_validators()?;
+        installed(&record)
+    }
+
+    /// Every installed plugin, by name.
+    ///
+    /// # Errors
+    /// Only if the store fails or holds a damaged row.
+    pub fn list_plugins(&self) -> Result<Vec<InstalledPlugin>> {
+        self.read(|tx| tx.list_plugins()?.iter().map(installed).collect())
+    }
+
+    /// Removes the plugin `name` from the file.
+    ///
+    /// # Errors
+    /// [`Error::PluginNotFound`].
+    pub fn remove_plugin(&self, name: &str) -> Result<()> {
+        self.write(|tx| {
+            if !tx.delete_plugin(name)? {
+                return Err(Error::PluginNotFound(name.to_string()));
+            }
+            self.audit(tx, "plugin.removed", None, Some(json!({"plugin": name})))
+        })?;
+        self.reload_validators()
+    }
+
+    /// Enables or disables the plugin `name`; a disabled plugin is kept but never called.
+    ///
+    /// # Errors
+    /// [`Error::PluginNotFound`].
+    pub fn set_plugin_enabled(&self, name: &str, enabled: bool) -> Result<()> {
+        let action = if enabled {
+            "plugin.enabled"
+        } else {
+            "plugin.disabled"
+        };
+        self.write(|tx| {
+            if !tx.set_plugin_enabled(name, enabled)? {
+                return Err(Error::PluginNotFound(name.to_string()));
+            }
+            self.audit(tx, action, None, Some(json!({"plugin": name})))
+        })?;
+        self.reload_validators()
+    }
+
+    /// Runs one call of a plugin (installed, by name, or a plugin folder) under its
+    /// production limits, for authors: `input` is what its kind takes (see the README).
+    ///
+    /// # Errors
+    /// [`Error::PluginNotFound`], [`Error::PluginInvalid`] for a bad folder,
+    /// [`Error::BadRequest`] for input that does not fit the plugin's kind, and
+    /// [`Error::PluginFault`] when the plugin misbehaves.
+    pub fn run_plugin(&self, name_or_dir: &str, input: &Value) -> Result<RunReport> {
+        let path = Path::new(name_or_dir);
+        let plugin = if path.join("plugin.toml").is_file() {
+            let (manifest, wasm) = read_plugin_dir(path)?;
+            self.plugins
+                .inspect(manifest.kind, &wasm)
+                .map_err(|e| Error::PluginInvalid {
+                    plugin: manifest.name.clone(),
+                    problem: e.to_string(),
+                })?;
+            Plugin {
+                config: manifest.default_config(),
+                sha256: sha256_hex(&wasm),
+                wasm: Arc::new(wasm),
+                manifest,
+            }
+        } else {
+            let record = self
+                .read(|tx| Ok(tx.get_plugin(name_or_dir)?))?
+                .ok_or_else(|| Error::PluginNotFound(name_or_dir.to_string()))?;
+            plugin_of(record)?
+        };
+        let bad_input = |problem: String| {
+            Error::BadRequest(format!(
+                "the input does not fit plugin {}, a {}: {problem}",
+                plugin.manifest.name, plugin.manifest.kind
+            ))
+        };
+        let now = self.now_unix_ms();
+        let host = &self.plugins;
+        let (output, report) = match plugin.manifest.kind {
+            Kind::TraitValidator => {
+                let input: ValidateInput =
+                    serde_json::from_value(input.clone()).map_err(|e| bad_input(e.to_string()))?;
+                let report =
+                    host.validate(&plugin, &input.schema_id, &input.traits.to_string(), now)?;
+                let output = match &report.output {
+                    Ok(()) => json!({"accepted": true}),
+                    Err(errors) => json!({"accepted": false, "errors": errors}),
+                };
+                (output, report.with_output(()))
+            }
+            Kind::InviteDelivery => {
+                let input: InviteInput =
+                    serde_json::from_value(input.clone()).map_err(|e| bad_input(e.to_string()))?;
+                let invite = Invite {
+                    recipient: input.recipient,
+                    recovery_link: input.recovery_link,
+                    recovery_code: input.recovery_code,
+                    expires_unix_ms: input
+                        .expires_unix_ms
+                        .unwrap_or(now.saturating_add(72 * 3600 * 1000)),
+                    traits_json: input.traits.to_string(),
+                };
+                let report = host.deliver(&plugin, &invite, now)?;
+                let output = plan_json(&report.output);
+                (output, report.with_output(()))
+            }
+            Kind::ImportMapper => {
+                let report = host.map_record(&plugin, &input.to_string(), now)?;
+                let output = match &report.output {
+                    Ok(body) => json!({"body": body}),
+                    Err(errors) => json!({"errors": errors}),
+                };
+                (output, report.with_output(()))
+            }
+        };
+        let limits = plugin.limits();
+        Ok(RunReport {
+            plugin: plugin.manifest.name.clone(),
+            version: plugin.manifest.version.clone(),
+            kind: plugin.manifest.kind,
+            output,
+            fuel_used: report.fuel_used,
+            fuel_limit: limits.fuel,
+            peak_memory_bytes: report.peak_memory_bytes,
+            memory_limit_bytes: limits.memory_bytes,
+            logs: report.logs,
+            logs_dropped: report.logs_dropped,
+            stdio: report.stdio,
+            duration_ms: report.duration.as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Runs every enabled validator that covers `schema_id`, in name order. The first
+    /// refusal or fault ends the write: validators fail closed.
+    pub(super) fn run_validators(&self, schema_id: &str, traits: &Value) -> Result<()> {
+        let validators = self
+            .validators
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut covering = validators
+            .iter()
+            .filter(|p| p.manifest.covers_schema(schema_id))
+            .peekable();
+        if covering.peek().is_none() {
+            return Ok(());
+        }
+        let text = traits.to_string();
+        let now = self.now_unix_ms();
+        for plugin in covering {
+            let report = self.plugins.validate(plugin, schema_id, &text, now)?;
+            if let Err(errors) = report.output {
+                return Err(Error::PluginRejected {
+                    plugin: plugin.manifest.name.clone(),
+                    version: plugin.manifest.version.clone(),
+                    errors,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the enabled validators into memory (see the module docs for why).
+    pub(super) fn reload_validators(&self) -> Result<()> {
+        let loaded = self.read(load_validators)?;
+        *self.validators.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
+        Ok(())
+    }
+
+    fn now_unix_ms(&self) -> u64 {
+        u64::try_from(self.clock.now().unix_millis()).unwrap_or(0)
+    }
+}
+
+/// The enabled validators in `tx`, ready to call.
+pub(super) fn load_validators(tx: &Tx<'_>) -> Result<Vec<Plugin>> {
+    tx.enabled_plugins(Kind::TraitValidator.as_str())?
+        .into_iter()
+        .map(plugin_of)
+        .collect()
+}
+
+fn plan_json(plan: &Plan) -> Value {
+    match plan {
+        Plan::Nothing => json!({"plan": "nothing"}),
+        Plan::Outbox(files) => json!({
+            "plan": "outbox",
+            "files": files.iter().map(|f| json!({
+                "name": f.name,
+                "content_type": f.content_type,
+                "bytes": f.body.len(),
+                "body": String::from_utf8_lossy(&f.body),
+            })).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+fn read_plugin_dir(dir: &Path) -> Result<(Manifest, Vec<u8>)> {
+    let folder = dir.display().to_string();
+    let invalid = |problem: String| Error::PluginInvalid {
+        plugin: folder.clone(),
+        problem,
+    };
+    let text = std::fs::read_to_string(dir.join("plugin.toml"))
+        .map_err(|e| invalid(format!("cannot read {folder}/plugin.toml: {e}")))?;
+    let manifest = Manifest::parse(&text).map_err(|e| invalid(e.to_string()))?;
+    let wasm_path = dir.join(&manifest.wasm);
+    let wasm = std::fs::read(&wasm_path).map_err(|e| Error::PluginInvalid {
+        plugin: manifest.name.clone(),
+        problem: format!(
+            "cannot read its component {}: {e}; build the plugins first \
+             (cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2)",
+            wasm_path.display()
+        ),
+    })?;
+    Ok((manifest, wasm))
+}
+
+fn plugin_of(record: PluginRecord) -> Result<Plugin> {
+    let manifest: Manifest = serde_json::from_str(&record.manifest).map_err(corrupt)?;
+    let config: BTreeMap<String, String> = serde_json::from_str(&record.config).map_err(corrupt)?;
+    Ok(Plugin {
+        manifest,
+        config,
+        wasm: Arc::new(record.wasm),
+        sha256: record.sha256,
+    })
+}
+
+fn installed(record: &PluginRecord) -> Result<InstalledPlugin> {
+    let manifest: Manifest = serde_json::from_str(&record.manifest).map_err(corrupt)?;
+    Ok(InstalledPlugin {
+        name: record.name.clone(),
+        version: record.version.clone(),
+        kind: manifest.kind,
+        enabled: record.enabled,
+        description: manifest.description,
+        schemas: manifest.schemas,
+        config: serde_json::from_str(&record.config).map_err(corrupt)?,
+        grants: serde_json::from_str(&record.grants).map_err(corrupt)?,
+        sha256: record.sha256.clone(),
+        installed_at: record.installed_at.clone(),
+    })
+}
+
+fn corrupt(error: serde_json::Error) -> Error {
+    Error::Internal(format!(
+        "a stored plugin cannot be read back ({error}); reinstall it"
+    ))
+}
+
+fn internal(error: serde_json::Error) -> Error {
+    Error::Internal(error.to_string())
+}

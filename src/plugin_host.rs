@@ -1,0 +1,283 @@
+//! plugin_host: runs sandboxed WebAssembly plugins, and the only module that names wasmtime.
+//!
+//! A plugin is a WebAssembly component of one of the worlds of `plugins/wit`
+//! (`kith:plugin@0.1.0`). This module checks components before they are stored (header,
+//! import allow-list, exports against the kind), compiles them through a disk cache, and runs
+//! each call in a fresh store under fuel, memory, wall-clock and size limits. Every
+//! misbehaviour becomes a [`Fault`] naming the plugin and its version; nothing a plugin does
+//! may crash or hang kith. It does not know about the store or the flows: the flows hand it
+//! bytes and config, and decide what a verdict means.
+
+mod cache;
+mod call;
+mod inspect;
+mod limits;
+mod manifest;
+mod runtime;
+mod worlds;
+
+pub use cache::CompileCache;
+pub use call::{LogLine, Report};
+pub use inspect::Inspection;
+pub use limits::{Limits, MAX_WASM_BYTES};
+pub use manifest::{API_VERSION, KNOWN_CAPABILITIES, Kind, LimitRequest, Manifest};
+pub use worlds::{Invite, OutboxFile, Plan};
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// One refusal of one field, as a plugin reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// RFC 6901 pointer into the plugin's input (the traits, for validators).
+    pub pointer: String,
+    /// A stable machine-readable code, e.g. `domain_denied`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Why a component is refused at install (or cannot be loaded).
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("plugin.toml: {0}")]
+    Manifest(String),
+    #[error("the file is not WebAssembly (it does not start with \\0asm)")]
+    NotWasm,
+    #[error(
+        "the file is a core WebAssembly module, not a component; build it for wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule,
+    #[error("the component is malformed or truncated: {0}")]
+    Malformed(String),
+    #[error("the component is {size} bytes; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("the component imports `{import}`, which kith never grants: {why}")]
+    ForbiddenImport { import: String, why: &'static str },
+    #[error(
+        "the component imports `{import}`, which kith does not provide (allowed: kith:plugin/log and the wasi cli, io, clocks, random and filesystem interfaces)"
+    )]
+    UnknownImport { import: String },
+    #[error(
+        "the component does not export `{expected}@{API_VERSION}.x` as a {kind} must (it exports: {found})"
+    )]
+    WrongKind {
+        kind: Kind,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("the wasm runtime could not start: {0}")]
+    Runtime(String),
+}
+
+/// What went wrong inside (or around) one plugin call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The call used up its fuel (an endless or too-long computation).
+    OutOfFuel,
+    /// The call ran past its wall-clock deadline.
+    Timeout,
+    /// The plugin asked for more memory than its limit.
+    MemoryExhausted,
+    /// The plugin recursed past the wasm stack.
+    StackOverflow,
+    /// The plugin panicked (or aborted); the message is its own when it gave one.
+    Panic,
+    /// The plugin logged or printed far past its quota.
+    LogFlood,
+    /// The input was larger than the plugin's kind accepts.
+    InputTooLarge,
+    /// The result was larger than the plugin's kind may return.
+    OutputTooLarge,
+    /// The result broke the contract (not JSON, an unsafe file name, ...).
+    BadOutput,
+    /// The plugin refused the call itself (a delivery plugin's error string).
+    Failed,
+    /// Any other trap, or the plugin could not be loaded or instantiated.
+    Trap,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::OutOfFuel => "out of fuel",
+            FaultKind::Timeout => "timeout",
+            FaultKind::MemoryExhausted => "memory exhausted",
+            FaultKind::StackOverflow => "stack overflow",
+            FaultKind::Panic => "panic",
+            FaultKind::LogFlood => "log flood",
+            FaultKind::InputTooLarge => "input too large",
+            FaultKind::OutputTooLarge => "output too large",
+            FaultKind::BadOutput => "bad output",
+            FaultKind::Failed => "failed",
+            FaultKind::Trap => "trap",
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A plugin call that did not produce a usable result, naming the plugin and its version.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("plugin {plugin} {version}: {kind}: {message}")]
+pub struct Fault {
+    pub plugin: String,
+    pub version: String,
+    pub kind: FaultKind,
+    pub message: String,
+}
+
+/// A plugin ready to call: what the store keeps, without the store.
+#[derive(Clone, Debug)]
+pub struct Plugin {
+    pub manifest: Manifest,
+    /// The effective config: the manifest's defaults with install-time overrides.
+    pub config: BTreeMap<String, String>,
+    pub wasm: Arc<Vec<u8>>,
+    /// Hex sha256 of `wasm`.
+    pub sha256: String,
+}
+
+impl Plugin {
+    pub fn limits(&self) -> Limits {
+        Limits::for_plugin(self.manifest.kind, &self.manifest.limits)
+    }
+
+    fn fault(&self, kind: FaultKind, message: impl Into<String>) -> Fault {
+        Fault {
+            plugin: self.manifest.name.clone(),
+            version: self.manifest.version.clone(),
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compiled plugins of one kith handle: a disk cache and what this process has loaded.
+pub struct PluginHost {
+    cache: CompileCache,
+    loaded: Mutex<HashMap<(String, Kind), Arc<runtime::Loaded>>>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PluginHost {
+    fn default() -> Self {
+        Self::new(CompileCache::from_env())
+    }
+}
+
+impl PluginHost {
+    pub fn new(cache: CompileCache) -> Self {
+        Self {
+            cache,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Uses `dir` for compiled code instead of the platform cache dir.
+    pub fn with_cache_dir(dir: impl Into<PathBuf>) -> Self {
+        Self::new(CompileCache::at(dir.into()))
+    }
+
+    /// Checks `wasm` as a component of `kind`: size, header, imports, exports. Compiles it
+    /// (warming the cache) on the way.
+    ///
+    /// # Errors
+    /// The [`PluginError`] that says what is wrong, naming the import or export at fault.
+    pub fn inspect(&self, kind: Kind, wasm: &[u8]) -> Result<Inspection, PluginError> {
+        let runtime = runtime::Runtime::get()?;
+        inspect::inspect(runtime, &self.cache, kind, wasm)
+    }
+
+    /// The compiled, linked form of `plugin`, from this process's memory or the disk cache.
+    fn load(&self, plugin: &Plugin) -> Result<Arc<runtime::Loaded>, Fault> {
+        let key = (plugin.sha256.clone(), plugin.manifest.kind);
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = loaded.get(&key) {
+            return Ok(found.clone());
+        }
+        let runtime =
+            runtime::Runtime::get().map_err(|e| plugin.fault(FaultKind::Trap, e.to_string()))?;
+        if sha256_hex(&plugin.wasm) != plugin.sha256 {
+            return Err(plugin.fault(
+                FaultKind::Trap,
+                "the stored component does not match its sha256; reinstall the plugin",
+            ));
+        }
+        let (component, _) = self
+            .cache
+            .load_or_compile(runtime.engine(), &plugin.wasm, &plugin.sha256)
+            .map_err(|e| plugin.fault(FaultKind::Trap, format!("could not compile: {e}")))?;
+        let ready = runtime
+            .link(plugin.manifest.kind, component)
+            .map_err(|e| plugin.fault(FaultKind::Trap, e.to_string()))?;
+        let ready = Arc::new(ready);
+        loaded.insert(key, ready.clone());
+        Ok(ready)
+    }
+
+    /// Runs a trait validator on `traits` (JSON) of `schema_id`.
+    ///
+    /// # Errors
+    /// A [`Fault`] when the plugin misbehaved; a refusal is `Ok(Report { output: Err(..) })`.
+    pub fn validate(
+        &self,
+        plugin: &Plugin,
+        schema_id: &str,
+        traits_json: &str,
+        now_unix_ms: u64,
+    ) -> Result<Report<Result<(), Vec<FieldError>>>, Fault> {
+        let loaded = self.load(plugin)?;
+        worlds::validate(&loaded, plugin, schema_id, traits_json, now_unix_ms)
+    }
+
+    /// Runs a delivery plugin on `invite`; the plan's file names are checked here.
+    ///
+    /// # Errors
+    /// A [`Fault`] when the plugin misbehaved or failed.
+    pub fn deliver(
+        &self,
+        plugin: &Plugin,
+        invite: &Invite,
+        now_unix_ms: u64,
+    ) -> Result<Report<Plan>, Fault> {
+        let loaded = self.load(plugin)?;
+        worlds::deliver(&loaded, plugin, invite, now_unix_ms)
+    }
+
+    /// Runs an import mapper on one foreign record; `Ok` holds createIdentityBody JSON.
+    ///
+    /// # Errors
+    /// A [`Fault`] when the plugin misbehaved or returned something that is not a JSON object.
+    pub fn map_record(
+        &self,
+        plugin: &Plugin,
+        record_json: &str,
+        now_unix_ms: u64,
+    ) -> Result<Report<Result<serde_json::Value, Vec<FieldError>>>, Fault> {
+        let loaded = self.load(plugin)?;
+        worlds::map_record(&loaded, plugin, record_json, now_unix_ms)
+    }
+}

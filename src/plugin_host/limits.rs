@@ -1,0 +1,206 @@
+//! Per-call limits: defaults per kind, manifest requests clamped to host maxima, and the
+//! store limiter that enforces memory and records its peak.
+//!
+//! Numbers follow the research (§9.3 of `wasm-plugin-host.md`). Fuel is the deterministic
+//! CPU bound; the epoch deadline is the wall-clock backstop for what fuel misses.
+
+use super::manifest::{Kind, LimitRequest};
+use std::time::Duration;
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+
+/// How often the epoch ticker advances the engine's epoch.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Largest component kith accepts (checked before compiling).
+pub const MAX_WASM_BYTES: usize = 20 << 20;
+
+/// The wasm stack of every call (set on the engine; a thread needs more than this).
+pub const MAX_WASM_STACK: usize = 512 << 10;
+
+const MIB: u64 = 1 << 20;
+
+/// The limits one call runs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub fuel: u64,
+    pub memory_bytes: u64,
+    pub timeout: Duration,
+    /// Largest input (traits, invite or record JSON) handed to the plugin.
+    pub max_input_bytes: usize,
+    /// Largest result, counted over every string and byte list in it.
+    pub max_output_bytes: usize,
+    /// Most field errors a result may carry.
+    pub max_field_errors: usize,
+    /// Log lines kept; past ten times this many the call traps.
+    pub log_lines: usize,
+    /// Longest log line kept (longer ones are cut).
+    pub log_line_bytes: usize,
+    /// What stdout and stderr may hold; writing past it traps.
+    pub stdio_bytes: usize,
+}
+
+impl Limits {
+    /// The defaults for a kind of plugin.
+    pub fn defaults(kind: Kind) -> Self {
+        let base = Limits {
+            fuel: 100_000_000,
+            memory_bytes: 64 * MIB,
+            timeout: Duration::from_secs(1),
+            max_input_bytes: 256 << 10,
+            max_output_bytes: 1 << 20,
+            max_field_errors: 1000,
+            log_lines: 200,
+            log_line_bytes: 2 << 10,
+            stdio_bytes: 64 << 10,
+        };
+        match kind {
+            Kind::TraitValidator => base,
+            Kind::InviteDelivery => Limits {
+                fuel: 200_000_000,
+                timeout: Duration::from_secs(5),
+                max_input_bytes: 64 << 10,
+                max_output_bytes: 2 << 20,
+                ..base
+            },
+            Kind::ImportMapper => Limits {
+                fuel: 20_000_000,
+                memory_bytes: 128 * MIB,
+                max_input_bytes: 1 << 20,
+                max_output_bytes: 1 << 20,
+                ..base
+            },
+        }
+    }
+
+    /// The host's ceiling, whatever a manifest asks for.
+    pub fn maxima() -> Self {
+        Limits {
+            fuel: 10_000_000_000,
+            memory_bytes: 512 * MIB,
+            timeout: Duration::from_secs(300),
+            ..Limits::defaults(Kind::ImportMapper)
+        }
+    }
+
+    /// The defaults for `kind` with `request` applied, each clamped to [`Limits::maxima`].
+    pub fn for_plugin(kind: Kind, request: &LimitRequest) -> Self {
+        let max = Self::maxima();
+        let mut limits = Self::defaults(kind);
+        if let Some(fuel) = request.fuel {
+            limits.fuel = fuel.clamp(1, max.fuel);
+        }
+        if let Some(mib) = request.memory_mib {
+            limits.memory_bytes = mib.saturating_mul(MIB).clamp(MIB, max.memory_bytes);
+        }
+        if let Some(ms) = request.timeout_ms {
+            limits.timeout = Duration::from_millis(ms).clamp(EPOCH_TICK, max.timeout);
+        }
+        limits
+    }
+
+    /// The timeout in epoch ticks, plus one so a call always gets its full time.
+    pub fn epoch_ticks(&self) -> u64 {
+        (self.timeout.as_millis() / EPOCH_TICK.as_millis()) as u64 + 1
+    }
+}
+
+/// [`StoreLimits`] plus what a report needs: the peak memory asked for, and whether a grow
+/// was refused (a Rust guest turns that into an abort, which would otherwise read as a panic).
+pub struct Meter {
+    limits: StoreLimits,
+    memory_cap: usize,
+    pub peak_memory_bytes: usize,
+    pub memory_denied: bool,
+}
+
+impl Meter {
+    pub fn new(limits: &Limits) -> Self {
+        let memory_cap = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+        Meter {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(memory_cap)
+                .instances(16)
+                .tables(16)
+                .memories(4)
+                .table_elements(50_000)
+                .build(),
+            memory_cap,
+            peak_memory_bytes: 0,
+            memory_denied: false,
+        }
+    }
+}
+
+impl ResourceLimiter for Meter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        } else {
+            self.memory_denied = self.memory_denied || desired > self.memory_cap;
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_clamped_to_the_host_maxima() {
+        let greedy = LimitRequest {
+            fuel: Some(u64::MAX),
+            memory_mib: Some(1 << 40),
+            timeout_ms: Some(u64::MAX),
+        };
+        let limits = Limits::for_plugin(Kind::TraitValidator, &greedy);
+        let max = Limits::maxima();
+        assert_eq!(limits.fuel, max.fuel);
+        assert_eq!(limits.memory_bytes, max.memory_bytes);
+        assert_eq!(limits.timeout, max.timeout);
+    }
+
+    #[test]
+    fn modest_requests_are_kept_and_defaults_differ_by_kind() {
+        let modest = LimitRequest {
+            fuel: Some(5_000),
+            memory_mib: Some(16),
+            timeout_ms: Some(250),
+        };
+        let limits = Limits::for_plugin(Kind::TraitValidator, &modest);
+        assert_eq!(limits.fuel, 5_000);
+        assert_eq!(limits.memory_bytes, 16 * MIB);
+        assert_eq!(limits.epoch_ticks(), 26);
+        assert_ne!(
+            Limits::defaults(Kind::TraitValidator).timeout,
+            Limits::defaults(Kind::InviteDelivery).timeout
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! `plugin.toml`: what a plugin says about itself, parsed and checked before any wasm is read.
+//!
+//! The manifest is data only; whether its requests are granted, and how its limits are
+//! clamped, is decided in `limits` and by the install flow.
+
+use super::PluginError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The plugin contract version this kith speaks (`kith:plugin@0.1.0`).
+pub const API_VERSION: &str = "0.1";
+
+/// Which world a plugin implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// `world trait-validator`: checks traits after JSON Schema.
+    TraitValidator,
+    /// `world invite-delivery`: turns an invite into a delivery plan.
+    InviteDelivery,
+    /// `world import-mapper`: maps one foreign record to a createIdentityBody.
+    ImportMapper,
+}
+
+impl Kind {
+    /// The name used in `plugin.toml` and in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::TraitValidator => "trait-validator",
+            Kind::InviteDelivery => "invite-delivery",
+            Kind::ImportMapper => "import-mapper",
+        }
+    }
+
+    /// Parses the `plugin.toml` name of a kind.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "trait-validator" => Some(Kind::TraitValidator),
+            "invite-delivery" => Some(Kind::InviteDelivery),
+            "import-mapper" => Some(Kind::ImportMapper),
+            _ => None,
+        }
+    }
+
+    /// The interface a component of this kind must export (unversioned).
+    pub fn export_interface(self) -> &'static str {
+        match self {
+            Kind::TraitValidator => "kith:plugin/validator",
+            Kind::InviteDelivery => "kith:plugin/delivery",
+            Kind::ImportMapper => "kith:plugin/mapper",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Limits a plugin asks for; the host clamps each to its maximum.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRequest {
+    /// Fuel per call (about one unit per wasm instruction).
+    pub fuel: Option<u64>,
+    /// Linear memory, in MiB.
+    pub memory_mib: Option<u64>,
+    /// Wall-clock time per call, in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+/// A parsed `plugin.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The plugin's unique name in the store: lowercase letters, digits and `-`.
+    pub name: String,
+    /// The plugin's own version (semver).
+    pub version: String,
+    pub kind: Kind,
+    /// The contract version the plugin was built against; must be [`API_VERSION`].
+    pub api: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The compiled component, relative to the plugin's folder.
+    pub wasm: String,
+    /// Validators: the schema ids they check (`"*"` for every schema). Empty means all.
+    #[serde(default)]
+    pub schemas: Vec<String>,
+    /// Capabilities the plugin asks for; each needs a `--grant` at install.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub limits: LimitRequest,
+    /// Default configuration, handed to every call; `--config KEY=VALUE` overrides it.
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Value>,
+}
+
+impl Manifest {
+    /// Parses and checks `plugin.toml` text.
+    ///
+    /// # Errors
+    /// [`PluginError::Manifest`] saying what is wrong and where.
+    pub fn parse(text: &str) -> Result<Self, PluginError> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| PluginError::Manifest(e.to_string()))?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<(), PluginError> {
+        let bad = |problem: String| Err(PluginError::Manifest(problem));
+        if self.name.is_empty()
+            || self.name.len() > 64
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            || self.name.starts_with('-')
+        {
+            return bad(format!(
+                "name `{}` must be 1 to 64 lowercase letters, digits and dashes",
+                self.name
+            ));
+        }
+        if self.version.is_empty() || self.version.len() > 64 {
+            return bad("version must be set, e.g. \"0.1.0\"".into());
+        }
+        if self.api != API_VERSION {
+            return bad(format!(
+                "api \"{}\" is not supported; this kith speaks plugin api \"{API_VERSION}\" (kith:plugin@0.1.0)",
+                self.api
+            ));
+        }
+        if self.wasm.is_empty() {
+            return bad("wasm must name the compiled component, relative to the folder".into());
+        }
+        for capability in &self.capabilities {
+            if !KNOWN_CAPABILITIES.contains(&capability.as_str()) {
+                return bad(format!(
+                    "unknown capability `{capability}`; known: {}",
+                    KNOWN_CAPABILITIES.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The default config as strings (TOML numbers and booleans written as text).
+    pub fn default_config(&self) -> BTreeMap<String, String> {
+        self.config
+            .iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    toml::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (key.clone(), text)
+            })
+            .collect()
+    }
+
+    /// True when this validator checks identities of `schema_id`.
+    pub fn covers_schema(&self, schema_id: &str) -> bool {
+        self.schemas.is_empty() || self.schemas.iter().any(|s| s == "*" || s == schema_id)
+    }
+}
+
+/// Capabilities a manifest may request. None grants any ambient authority: plugins never
+/// get files, environment, clock or network; these only let the host act on a plugin's plan.
+pub const KNOWN_CAPABILITIES: &[&str] = &["outbox:write"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        name = "email-domain-policy"
+        version = "0.1.0"
+        kind = "trait-validator"
+        api = "0.1"
+        wasm = "plugin.wasm"
+        [config]
+        denied_domains = "x.org"
+        retries = 3
+    "#;
+
+    #[test]
+    fn a_good_manifest_parses_with_its_config_as_text() -> Result<(), PluginError> {
+        let manifest = Manifest::parse(GOOD)?;
+        assert_eq!(manifest.kind, Kind::TraitValidator);
+        let config = manifest.default_config();
+        assert_eq!(config["denied_domains"], "x.org");
+        assert_eq!(config["retries"], "3");
+        assert!(manifest.covers_schema("anything"));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_manifests_are_refused_with_the_reason() {
+        let cases = [
+            (GOOD.replace("0.1\"", "9.0\""), "not supported"),
+            (GOOD.replace("email-domain-policy", "Bad Name"), "lowercase"),
+            (
+                GOOD.replace("trait-validator", "validator"),
+                "unknown variant",
+            ),
+            (format!("surprise = 1\n{GOOD}"), "unknown field"),
+            (
+                GOOD.replace("[config]", "capabilities = [\"net\"]\n[config]"),
+                "unknown capability",
+            ),
+        ];
+        for (text, expected) in cases {
+            match Manifest::parse(&text) {
+                Err(PluginError::Manifest(message)) => {
+                    assert!(message.contains(expected), "{message} lacks {expected}")
+                }
+                other => panic!("expected a manifest error with {expected}, got {other:?}"),
+            }
+        }
+    }
+}

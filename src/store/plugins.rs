@@ -1,0 +1,134 @@
+//! Installed plugins: manifest, config, grants and the component's bytes, in the file.
+//!
+//! Rows only; what a manifest means and whether a component is acceptable is decided in
+//! `plugin_host` and the flows before anything reaches this table.
+
+use super::{Result, Tx};
+use rusqlite::{OptionalExtension, params};
+
+/// One installed plugin as stored. `manifest`, `config` and `grants` are JSON text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginRecord {
+    pub name: String,
+    pub version: String,
+    pub kind: String,
+    pub manifest: String,
+    pub config: String,
+    pub grants: String,
+    pub sha256: String,
+    pub enabled: bool,
+    pub installed_at: String,
+    /// Empty unless the query asked for the bytes.
+    pub wasm: Vec<u8>,
+}
+
+const COLUMNS: &str =
+    "name, version, kind, manifest, config, grants, sha256, enabled, installed_at";
+
+fn record(row: &rusqlite::Row<'_>, with_wasm: bool) -> rusqlite::Result<PluginRecord> {
+    Ok(PluginRecord {
+        name: row.get(0)?,
+        version: row.get(1)?,
+        kind: row.get(2)?,
+        manifest: row.get(3)?,
+        config: row.get(4)?,
+        grants: row.get(5)?,
+        sha256: row.get(6)?,
+        enabled: row.get(7)?,
+        installed_at: row.get(8)?,
+        wasm: if with_wasm { row.get(9)? } else { Vec::new() },
+    })
+}
+
+impl Tx<'_> {
+    /// Stores a checked plugin.
+    ///
+    /// # Errors
+    /// [`super::StoreError::Conflict`] when a plugin of that name is installed.
+    pub fn insert_plugin(&self, plugin: &PluginRecord) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO plugins (name, version, kind, manifest, config, grants, sha256, \
+                 enabled, installed_at, wasm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                plugin.name,
+                plugin.version,
+                plugin.kind,
+                plugin.manifest,
+                plugin.config,
+                plugin.grants,
+                plugin.sha256,
+                plugin.enabled,
+                plugin.installed_at,
+                plugin.wasm,
+            ])?;
+        Ok(())
+    }
+
+    /// Every installed plugin by name, without the component bytes.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn list_plugins(&self) -> Result<Vec<PluginRecord>> {
+        let rows = self
+            .tx
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM plugins ORDER BY name"))?
+            .query_map([], |row| record(row, false))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The enabled plugins of `kind`, by name, with their component bytes.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn enabled_plugins(&self, kind: &str) -> Result<Vec<PluginRecord>> {
+        let rows = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS}, wasm FROM plugins WHERE kind = ?1 AND enabled ORDER BY name"
+            ))?
+            .query_map([kind], |row| record(row, true))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// One plugin with its component bytes.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn get_plugin(&self, name: &str) -> Result<Option<PluginRecord>> {
+        Ok(self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS}, wasm FROM plugins WHERE name = ?1"
+            ))?
+            .query_row([name], |row| record(row, true))
+            .optional()?)
+    }
+
+    /// Removes a plugin; false when none had that name.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn delete_plugin(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("DELETE FROM plugins WHERE name = ?1")?
+            .execute([name])?
+            > 0)
+    }
+
+    /// Turns a plugin on or off; false when none had that name.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn set_plugin_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("UPDATE plugins SET enabled = ?2 WHERE name = ?1")?
+            .execute(params![name, enabled])?
+            > 0)
+    }
+}
