@@ -82,6 +82,9 @@ pub enum Command {
     /// Revoke an invite.
     #[command(subcommand)]
     Revoke(invite::RevokeCommand),
+    /// Resend an invite through the delivery plugins.
+    #[command(subcommand)]
+    Resend(invite::ResendCommand),
     /// Add a custom identity schema.
     #[command(subcommand)]
     Add(schema::AddCommand),
@@ -193,6 +196,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Invite(args) => invite::invite(&kith, &out, args),
         Command::Accept(command) => invite::accept(&kith, &out, command),
         Command::Revoke(command) => invite::revoke(&kith, &out, command),
+        Command::Resend(command) => invite::resend(&kith, &out, command),
         Command::List(ListCommand::Invites(args)) => invite::list(&kith, &out, args),
         Command::Create(identity::CreateCommand::RecoveryCode(args)) => {
             invite::recovery_code(&kith, &out, args)

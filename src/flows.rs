@@ -9,7 +9,7 @@ mod export;
 mod identity;
 mod import;
 mod invite;
-mod plugins;
+pub(crate) mod plugins;
 mod schemas;
 mod settings;
 mod verify;
@@ -19,8 +19,8 @@ pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
 };
 pub use invite::{
-    DeliveryReport, Invitation, InviteRequest, InviteStatus, InviteSummary, RecoveryCode,
-    RecoveryLink, Redeemed, Redemption,
+    DeliveryReport, Invitation, InviteRequest, InviteStatus, InviteSummary, MAX_INVITE_LIFESPAN,
+    MIN_INVITE_LIFESPAN, RecoveryCode, RecoveryLink, Redeemed, Redemption,
 };
 pub use plugins::{InstalledPlugin, RunReport};
 pub use schemas::SchemaEntry;
@@ -59,6 +59,8 @@ pub struct Kith {
     plugins: PluginHost,
     /// The enabled trait validators, read when the store opens (see `flows::plugins`).
     validators: RwLock<Arc<Vec<Plugin>>>,
+    /// The store file, when there is one: the default outbox sits beside it.
+    path: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Kith {
@@ -75,7 +77,9 @@ impl Kith {
     /// # Errors
     /// The file cannot be opened or created, or was written by a newer kith.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::with_store(Store::open(path.as_ref())?)
+        let mut kith = Self::with_store(Store::open(path.as_ref())?)?;
+        kith.path = Some(path.as_ref().to_path_buf());
+        Ok(kith)
     }
 
     /// A store that lives in memory: for tests, fixtures and embedders.
@@ -95,6 +99,7 @@ impl Kith {
             actor: "library".to_string(),
             plugins: PluginHost::default(),
             validators: RwLock::new(Arc::new(Vec::new())),
+            path: None,
         };
         kith.reload_validators()?;
         Ok(kith)

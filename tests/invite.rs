@@ -364,3 +364,224 @@ fn admin_recovery_codes_and_links_as_kratos_answers() -> TestResult {
     );
     Ok(())
 }
+
+fn outbox_files(env: &Env) -> Vec<std::path::PathBuf> {
+    let folder = env.dir.path().join("outbox").join("new");
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The README's story: install eml-outbox, invite, open the .eml in the outbox, accept, verify.
+#[test]
+fn eml_outbox_delivers_the_invite_into_the_maildir() -> TestResult {
+    let env = Env::new();
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("eml-outbox"),
+        "--grant",
+        "outbox:write",
+    ])
+    .ok();
+    let invitation = invite(
+        &env,
+        &[
+            "lin@example.org",
+            "--traits",
+            r#"{"email":"lin@example.org","name":{"first":"Lin"}}"#,
+        ],
+    );
+    assert_eq!(invitation["deliveries"][0]["plugin"], "eml-outbox");
+    assert_eq!(invitation["deliveries"][0]["status"], "delivered");
+    let files = outbox_files(&env);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let message = std::fs::read_to_string(&files[0])?;
+    assert!(message.contains("To: lin@example.org"), "{message}");
+    assert!(message.contains("multipart/alternative"), "{message}");
+    assert!(
+        std::fs::read_dir(env.dir.path().join("outbox").join("tmp"))?
+            .next()
+            .is_none()
+    );
+    let listed = env
+        .run(&["list", "invites", "--status", "delivered"])
+        .ok()
+        .json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+
+    let code = invitation["recovery_code"].as_str().unwrap_or_default();
+    accept_code(&env, &invitation, code, "from the outbox").ok();
+    env.run_with(
+        &[
+            "verify",
+            "password",
+            "--identifier",
+            "lin@example.org",
+            "--password-stdin",
+        ],
+        "from the outbox\n",
+    )
+    .ok();
+    Ok(())
+}
+
+#[test]
+fn a_trapping_delivery_keeps_the_invite_and_resend_works_after_a_fix() -> TestResult {
+    let env = Env::new();
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("hostile-delivery"),
+        "--grant",
+        "outbox:write",
+    ])
+    .ok();
+    let invitation = invite(&env, &["kept@example.org"]);
+    assert_eq!(
+        invitation["deliveries"][0]["status"], "failed",
+        "{invitation}"
+    );
+    assert!(
+        invitation["deliveries"][0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("hostile-delivery"),
+        "the failure names the plugin: {invitation}"
+    );
+    let failed = env
+        .run(&["list", "invites", "--status", "delivery-failed"])
+        .ok()
+        .json();
+    assert_eq!(failed.as_array().map(Vec::len), Some(1));
+
+    env.run(&["disable", "plugin", "hostile-delivery"]).ok();
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("eml-outbox"),
+        "--grant",
+        "outbox:write",
+    ])
+    .ok();
+    let invite_id = invitation["invite_id"].as_str().unwrap_or_default();
+    let resent = env.run(&["resend", "invite", invite_id]).ok().json();
+    assert_eq!(resent["invite_id"], invite_id);
+    assert_ne!(
+        resent["recovery_code"], invitation["recovery_code"],
+        "a resend draws new secrets"
+    );
+    let delivered: Vec<_> = resent["deliveries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["status"] == "delivered")
+        .collect();
+    assert_eq!(delivered.len(), 1, "{resent}");
+    assert_eq!(outbox_files(&env).len(), 1);
+    let old = accept_code(
+        &env,
+        &invitation,
+        invitation["recovery_code"].as_str().unwrap_or_default(),
+        "pw",
+    );
+    assert_eq!(
+        old.code, 1,
+        "the code from before the resend no longer works"
+    );
+    accept_code(
+        &env,
+        &resent,
+        resent["recovery_code"].as_str().unwrap_or_default(),
+        "pw",
+    )
+    .ok();
+    Ok(())
+}
+
+#[test]
+fn plans_whose_file_names_play_path_tricks_are_refused() -> TestResult {
+    let env = Env::new();
+    let dir = crate::plugins::plugin_dir("hostile-delivery");
+    env.run(&[
+        "install",
+        "plugin",
+        &dir,
+        "--grant",
+        "outbox:write",
+        "--config",
+        "mode=file",
+        "--config",
+        "name=../x",
+    ])
+    .ok();
+    // A NUL cannot travel in argv; `write_outbox`'s unit test covers it.
+    let long = "x".repeat(200);
+    for name in [
+        "../x",
+        "/etc/passwd",
+        "",
+        "a\\b",
+        "sub/dir.eml",
+        ".hidden",
+        long.as_str(),
+    ] {
+        env.run(&["remove", "plugin", "hostile-delivery"]).ok();
+        let config = format!("name={name}");
+        env.run(&[
+            "install",
+            "plugin",
+            &dir,
+            "--grant",
+            "outbox:write",
+            "--config",
+            "mode=file",
+            "--config",
+            &config,
+        ])
+        .ok();
+        let invitation = invite(&env, &["tricks@example.org"]);
+        assert_eq!(
+            invitation["deliveries"][0]["status"], "failed",
+            "{name:?}: {invitation}"
+        );
+    }
+    assert!(outbox_files(&env).is_empty());
+    assert!(!env.dir.path().join("x").exists());
+    env.run(&["remove", "plugin", "hostile-delivery"]).ok();
+    env.run(&[
+        "install",
+        "plugin",
+        &dir,
+        "--grant",
+        "outbox:write",
+        "--config",
+        "mode=file",
+        "--config",
+        "name=ok.eml",
+    ])
+    .ok();
+    let good = invite(&env, &["tricks@example.org"]);
+    assert_eq!(good["deliveries"][0]["status"], "delivered", "{good}");
+    assert_eq!(outbox_files(&env).len(), 1);
+    Ok(())
+}
+
+#[test]
+fn no_deliver_skips_the_plugins() -> TestResult {
+    let env = Env::new();
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("eml-outbox"),
+        "--grant",
+        "outbox:write",
+    ])
+    .ok();
+    let invitation = invite(&env, &["quiet@example.org", "--no-deliver"]);
+    assert_eq!(invitation["deliveries"], json!([]));
+    assert!(outbox_files(&env).is_empty());
+    Ok(())
+}

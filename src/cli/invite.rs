@@ -3,7 +3,7 @@
 use super::Format;
 use super::output::{CliError, Output};
 use crate::Kith;
-use crate::flows::{InviteRequest, InviteStatus, Redemption};
+use crate::flows::{Invitation, InviteRequest, InviteStatus, Redemption};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use uuid::Uuid;
@@ -69,6 +69,12 @@ pub struct ListInvitesArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ResendCommand {
+    /// Resend an open invite: a new code and link (the old ones stop working), delivered again.
+    Invite { id: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum RevokeCommand {
     /// Revoke an open invite: its code and link stop working.
     Invite { id: String },
@@ -96,18 +102,12 @@ pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliErro
         traits,
         expires_in: args.expires_in,
     };
-    let _ = args.no_deliver;
-    let invitation = kith.issue_invite(&request)?;
-    match out.format {
-        Format::Table => out.pairs(vec![
-            ("INVITE", invitation.invite_id.to_string()),
-            ("IDENTITY", invitation.identity_id.to_string()),
-            ("RECOVERY LINK", invitation.recovery_link.clone()),
-            ("RECOVERY CODE", invitation.recovery_code.clone()),
-            ("EXPIRES AT", invitation.expires_at.to_string()),
-        ]),
-        _ => out.json(&invitation),
+    let mut invitation = kith.issue_invite(&request)?;
+    if !args.no_deliver {
+        // The invite is stored by now: a delivery that fails is recorded, never fatal.
+        kith.deliver_invite(&mut invitation)?;
     }
+    print_invitation(out, &invitation);
     if args.qr {
         let code = qrcode::QrCode::new(invitation.recovery_link.as_bytes())
             .map_err(|e| CliError::usage(format!("the link does not fit a QR code: {e}")))?;
@@ -117,6 +117,39 @@ pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliErro
             .build();
         out.note(&picture);
     }
+    Ok(())
+}
+
+fn print_invitation(out: &Output, invitation: &Invitation) {
+    match out.format {
+        Format::Table => out.pairs(vec![
+            ("INVITE", invitation.invite_id.to_string()),
+            ("IDENTITY", invitation.identity_id.to_string()),
+            ("RECOVERY LINK", invitation.recovery_link.clone()),
+            ("RECOVERY CODE", invitation.recovery_code.clone()),
+            ("EXPIRES AT", invitation.expires_at.to_string()),
+        ]),
+        _ => out.json(invitation),
+    }
+    if out.format == Format::Table {
+        for delivery in &invitation.deliveries {
+            out.note(&format!(
+                "delivery by {}: {} ({})",
+                delivery.plugin,
+                delivery.status,
+                delivery.detail.as_deref().unwrap_or("")
+            ));
+        }
+        if invitation.deliveries.is_empty() {
+            out.note("no delivery plugin is enabled: hand the code and link over yourself");
+        }
+    }
+}
+
+pub fn resend(kith: &Kith, out: &Output, command: ResendCommand) -> Result<(), CliError> {
+    let ResendCommand::Invite { id } = command;
+    let invitation = kith.resend_invite(parse_uuid(&id, "an invite id")?)?;
+    print_invitation(out, &invitation);
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! An invite is single use, expires, allows at most five wrong submissions, and a newer
 //! invite for the same identity revokes the older ones.
 
+mod delivery;
 mod duration;
 
 pub use duration::positive_duration;
@@ -251,7 +252,7 @@ fn expiry(now: Timestamp, lifespan: Duration) -> Result<Timestamp> {
 }
 
 /// The secrets of a new flow and their stored form.
-struct Secrets {
+pub(super) struct Secrets {
     code: String,
     token: String,
     code_hash: String,
@@ -259,7 +260,7 @@ struct Secrets {
 }
 
 impl Kith {
-    fn new_secrets(&self, tx: &Tx<'_>) -> Result<Secrets> {
+    pub(super) fn new_secrets(&self, tx: &Tx<'_>) -> Result<Secrets> {
         let key = tx.secret(HMAC_KEY_SETTING, || {
             random_bytes::<32>()
                 .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
@@ -280,7 +281,7 @@ impl Kith {
         })
     }
 
-    fn recovery_base(&self, public_url: &str) -> String {
+    pub(super) fn recovery_base(&self, public_url: &str) -> String {
         format!("{}/self-service/recovery", public_url.trim_end_matches('/'))
     }
 

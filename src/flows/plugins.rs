@@ -365,7 +365,7 @@ fn read_plugin_dir(dir: &Path) -> Result<(Manifest, Vec<u8>)> {
     Ok((manifest, wasm))
 }
 
-fn plugin_of(record: PluginRecord) -> Result<Plugin> {
+pub(super) fn plugin_of(record: PluginRecord) -> Result<Plugin> {
     let manifest: Manifest = serde_json::from_str(&record.manifest).map_err(corrupt)?;
     let config: BTreeMap<String, String> = serde_json::from_str(&record.config).map_err(corrupt)?;
     Ok(Plugin {

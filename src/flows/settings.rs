@@ -37,6 +37,12 @@ const KEYS: &[Key] = &[
         check: check_lifespan,
     },
     Key {
+        name: "outbox_dir",
+        default: "",
+        description: "Maildir that delivery plugins' files go to (default: outbox/ beside the store)",
+        check: check_folder,
+    },
+    Key {
         name: "hashers.algorithm",
         default: "argon2id",
         description: "hasher for new passwords: argon2id or bcrypt",
@@ -94,6 +100,14 @@ fn check_lifespan(value: &str) -> std::result::Result<String, String> {
     Ok(value.trim().to_string())
 }
 
+fn check_folder(value: &str) -> std::result::Result<String, String> {
+    let path = std::path::Path::new(value.trim());
+    if value.trim().is_empty() || !path.is_absolute() {
+        return Err("must be an absolute folder path".into());
+    }
+    Ok(value.trim().to_string())
+}
+
 fn check_algorithm(value: &str) -> std::result::Result<String, String> {
     match value.trim() {
         algorithm @ ("argon2id" | "bcrypt") => Ok(algorithm.to_string()),
@@ -116,6 +130,8 @@ pub struct Settings {
     pub hasher: HasherConfig,
     /// Default lifetime of invites, a Go duration.
     pub invite_lifespan: String,
+    /// Where delivery plugins' files go; empty for the default beside the store.
+    pub outbox_dir: String,
 }
 
 impl Settings {
@@ -150,6 +166,7 @@ impl Settings {
             public_url: get("public_url"),
             hasher,
             invite_lifespan: get("invite.lifespan"),
+            outbox_dir: get("outbox_dir"),
         })
     }
 }

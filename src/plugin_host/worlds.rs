@@ -180,7 +180,7 @@ pub fn deliver(
 }
 
 /// A plan's file name must be a plain name inside the outbox, nothing more.
-fn check_file_name(name: &str) -> Result<(), &'static str> {
+pub fn check_file_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() || name.len() > 128 {
         return Err("must be 1 to 128 bytes");
     }

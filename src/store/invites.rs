@@ -291,3 +291,25 @@ impl Tx<'_> {
         Ok(value)
     }
 }
+
+impl Tx<'_> {
+    /// Replaces an open invite's secrets (a resend): the old code and link stop working.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn rotate_invite_secrets(
+        &self,
+        id: Uuid,
+        code_hash: &str,
+        token_hash: &str,
+    ) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE invites SET code_hash = ?2, token_hash = ?3 \
+                 WHERE id = ?1 AND used_at IS NULL AND revoked_at IS NULL",
+            )?
+            .execute(params![id, code_hash, token_hash])?;
+        Ok(changed > 0)
+    }
+}

@@ -1,0 +1,239 @@
+//! Delivering invites: every enabled delivery plugin turns the invite into a plan, and the
+//! host carries it out (for outbox files, an atomic write into a Maildir `new/` folder).
+//!
+//! A delivery runs after the invite is committed, so a failing plugin never loses the
+//! invite: it is recorded as `delivery-failed` and can be resent.
+
+use super::{Invitation, InviteStatus, Kith, report};
+use crate::error::{Error, Result};
+use crate::flows::plugins::plugin_of;
+use crate::plugin_host::{Invite, Kind, OutboxFile, Plan, check_outbox_name};
+use serde_json::json;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+impl Kith {
+    /// Hands an issued invite to every enabled delivery plugin and carries out their plans,
+    /// recording one delivery row per plugin. Fills `invitation.deliveries`.
+    ///
+    /// # Errors
+    /// Only if the store fails: a plugin's failure is recorded, not returned.
+    pub fn deliver_invite(&self, invitation: &mut Invitation) -> Result<()> {
+        let settings = self.settings()?;
+        let (plugins, invite, traits) = self.read(|tx| {
+            let plugins = tx
+                .enabled_plugins(Kind::InviteDelivery.as_str())?
+                .into_iter()
+                .map(plugin_of)
+                .collect::<Result<Vec<_>>>()?;
+            let invite = tx
+                .get_invite(invitation.invite_id)?
+                .ok_or(Error::InviteNotFound(invitation.invite_id))?;
+            let identity = tx
+                .get_identity(invite.identity_id, false)?
+                .ok_or(Error::IdentityNotFound(invite.identity_id))?;
+            Ok((plugins, invite, identity.traits))
+        })?;
+        let outbox = self.outbox_dir(&settings.outbox_dir)?;
+        let message = Invite {
+            recipient: invite.address.clone().unwrap_or_default(),
+            recovery_link: invitation.recovery_link.clone(),
+            recovery_code: invitation.recovery_code.clone(),
+            expires_unix_ms: u64::try_from(invitation.expires_at.unix_millis()).unwrap_or(0),
+            traits_json: traits.to_string(),
+        };
+        let now_ms = u64::try_from(self.clock.now().unix_millis()).unwrap_or(0);
+        for plugin in &plugins {
+            let outcome = self
+                .plugins
+                .deliver(plugin, &message, now_ms)
+                .map_err(|fault| fault.to_string())
+                .and_then(|report| match report.output {
+                    Plan::Nothing => Ok("the plugin planned nothing".to_string()),
+                    Plan::Outbox(files) => write_outbox(&outbox, invite.id, &files)
+                        .map(|paths| {
+                            paths
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .map_err(|e| {
+                            format!("could not write to the outbox {}: {e}", outbox.display())
+                        }),
+                });
+            let name = &plugin.manifest.name;
+            self.write(|tx| {
+                let now = self.clock.now();
+                let (delivered, detail) = match &outcome {
+                    Ok(detail) => (true, detail.as_str()),
+                    Err(error) => (false, error.as_str()),
+                };
+                tx.record_delivery(invite.id, name, delivered, Some(detail), now)?;
+                self.audit(
+                    tx,
+                    if delivered {
+                        "invite.delivered"
+                    } else {
+                        "invite.delivery_failed"
+                    },
+                    Some(invite.identity_id),
+                    Some(json!({"invite_id": invite.id, "plugin": name, "detail": detail})),
+                )
+            })?;
+        }
+        invitation.deliveries = self
+            .read(|tx| Ok(tx.deliveries(invite.id)?))?
+            .iter()
+            .map(report)
+            .collect();
+        Ok(())
+    }
+
+    /// Resends an open invite: new code and link (the old ones stop working: only their
+    /// hashes were kept, so they cannot be sent again), same expiry, delivered again.
+    ///
+    /// # Errors
+    /// 404 for an unknown invite; 400 when it is redeemed, revoked or expired.
+    pub fn resend_invite(&self, id: Uuid) -> Result<Invitation> {
+        let settings = self.settings()?;
+        let mut invitation = self.write(|tx| {
+            let invite = tx.get_invite(id)?.ok_or(Error::InviteNotFound(id))?;
+            let deliveries = tx.deliveries(invite.id)?;
+            let status = super::status(&invite, &deliveries, self.clock.now());
+            if matches!(
+                status,
+                InviteStatus::Redeemed | InviteStatus::Revoked | InviteStatus::Expired
+            ) {
+                let status = serde_json::to_value(status).unwrap_or_default();
+                return Err(Error::BadRequest(format!(
+                    "invite {id} is {}; issue a new one with `kith invite`",
+                    status.as_str().unwrap_or("closed")
+                )));
+            }
+            let secrets = self.new_secrets(tx)?;
+            tx.rotate_invite_secrets(invite.id, &secrets.code_hash, &secrets.token_hash)?;
+            self.audit(
+                tx,
+                "invite.resent",
+                Some(invite.identity_id),
+                Some(json!({"invite_id": invite.id})),
+            )?;
+            Ok(Invitation {
+                invite_id: invite.id,
+                identity_id: invite.identity_id,
+                recovery_link: format!(
+                    "{}?flow={}&token={}",
+                    self.recovery_base(&settings.public_url),
+                    invite.flow_id,
+                    secrets.token
+                ),
+                recovery_code: secrets.code,
+                expires_at: invite.expires_at,
+                deliveries: Vec::new(),
+            })
+        })?;
+        self.deliver_invite(&mut invitation)?;
+        Ok(invitation)
+    }
+
+    /// The outbox folder: the setting, or `outbox/` beside the store file.
+    fn outbox_dir(&self, setting: &str) -> Result<PathBuf> {
+        if !setting.is_empty() {
+            return Ok(PathBuf::from(setting));
+        }
+        match self.path.as_deref().and_then(Path::parent) {
+            Some(parent) if !parent.as_os_str().is_empty() => Ok(parent.join("outbox")),
+            Some(_) => Ok(PathBuf::from("outbox")),
+            None => Err(Error::InvalidSetting {
+                key: "outbox_dir".into(),
+                problem: "an in-memory store has no folder for its outbox; set outbox_dir".into(),
+            }),
+        }
+    }
+}
+
+/// Writes each file into `outbox/new/` the Maildir way: whole into `tmp/`, then linked into
+/// `new/` (which fails rather than replace an existing file), so readers never see half a
+/// message. Names are checked again here, and files are created fresh (`create_new` does not
+/// follow a planted symlink).
+fn write_outbox(
+    outbox: &Path,
+    invite: Uuid,
+    files: &[OutboxFile],
+) -> std::io::Result<Vec<PathBuf>> {
+    for folder in ["tmp", "new", "cur"] {
+        fs::create_dir_all(outbox.join(folder))?;
+    }
+    let stamp = chrono::Utc::now().timestamp_millis();
+    let mut written = Vec::new();
+    for file in files {
+        check_outbox_name(&file.name).map_err(|why| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("file name {:?} {why}", file.name),
+            )
+        })?;
+        let name = format!("{stamp}.{invite}.{}", file.name);
+        let temporary = outbox.join("tmp").join(&name);
+        let mut handle = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
+        handle.write_all(&file.body)?;
+        handle.sync_all()?;
+        drop(handle);
+        let target = outbox.join("new").join(&name);
+        let linked = fs::hard_link(&temporary, &target);
+        fs::remove_file(&temporary)?;
+        linked?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str) -> OutboxFile {
+        OutboxFile {
+            name: name.into(),
+            content_type: "message/rfc822".into(),
+            body: b"hello".to_vec(),
+        }
+    }
+
+    #[test]
+    fn files_land_in_new_and_path_tricks_are_refused() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let invite = Uuid::from_u128(1);
+        let written = write_outbox(dir.path(), invite, &[file("invite.eml")])?;
+        assert_eq!(written.len(), 1);
+        assert!(written[0].starts_with(dir.path().join("new")));
+        assert_eq!(fs::read(&written[0])?, b"hello");
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp"))?.count(),
+            0,
+            "nothing is left in tmp/"
+        );
+        for bad in [
+            "../x",
+            "/etc/passwd",
+            "a/b",
+            "nul\0",
+            "",
+            ".hidden",
+            "..\\x",
+        ] {
+            assert!(
+                write_outbox(dir.path(), invite, &[file(bad)]).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(!dir.path().join("x").exists());
+        Ok(())
+    }
+}
