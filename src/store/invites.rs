@@ -44,38 +44,60 @@ fn time(text: &str) -> Result<Timestamp> {
     Timestamp::parse(text).map_err(StoreError::Corrupt)
 }
 
-fn invite_from_row(
-    row: &Row<'_>,
-) -> rusqlite::Result<(InviteRow, [String; 2], [Option<String>; 2])> {
-    Ok((
-        InviteRow {
-            id: row.get(0)?,
-            flow_id: row.get(1)?,
-            identity_id: row.get(2)?,
-            kind: row.get(3)?,
-            address: row.get(4)?,
-            code_hash: row.get(5)?,
-            token_hash: row.get(6)?,
-            created_at: Timestamp(chrono::DateTime::<chrono::Utc>::MIN_UTC),
-            expires_at: Timestamp(chrono::DateTime::<chrono::Utc>::MIN_UTC),
-            submissions: row.get(9)?,
-            used_at: None,
-            revoked_at: None,
-            revoked_why: row.get(12)?,
-            created_by: row.get(13)?,
-        },
-        [row.get(7)?, row.get(8)?],
-        [row.get(10)?, row.get(11)?],
-    ))
+/// The `invites` row as stored, times still text; an [`InviteRow`] once they parse.
+struct RawInvite {
+    id: Uuid,
+    flow_id: Uuid,
+    identity_id: Uuid,
+    kind: String,
+    address: Option<String>,
+    code_hash: Option<String>,
+    token_hash: Option<String>,
+    created_at: String,
+    expires_at: String,
+    submissions: i64,
+    used_at: Option<String>,
+    revoked_at: Option<String>,
+    revoked_why: Option<String>,
+    created_by: String,
 }
 
-fn complete(parts: (InviteRow, [String; 2], [Option<String>; 2])) -> Result<InviteRow> {
-    let (mut invite, [created, expires], [used, revoked]) = parts;
-    invite.created_at = time(&created)?;
-    invite.expires_at = time(&expires)?;
-    invite.used_at = used.as_deref().map(time).transpose()?;
-    invite.revoked_at = revoked.as_deref().map(time).transpose()?;
-    Ok(invite)
+fn invite_from_row(row: &Row<'_>) -> rusqlite::Result<RawInvite> {
+    Ok(RawInvite {
+        id: row.get(0)?,
+        flow_id: row.get(1)?,
+        identity_id: row.get(2)?,
+        kind: row.get(3)?,
+        address: row.get(4)?,
+        code_hash: row.get(5)?,
+        token_hash: row.get(6)?,
+        created_at: row.get(7)?,
+        expires_at: row.get(8)?,
+        submissions: row.get(9)?,
+        used_at: row.get(10)?,
+        revoked_at: row.get(11)?,
+        revoked_why: row.get(12)?,
+        created_by: row.get(13)?,
+    })
+}
+
+fn complete(raw: RawInvite) -> Result<InviteRow> {
+    Ok(InviteRow {
+        id: raw.id,
+        flow_id: raw.flow_id,
+        identity_id: raw.identity_id,
+        kind: raw.kind,
+        address: raw.address,
+        code_hash: raw.code_hash,
+        token_hash: raw.token_hash,
+        created_at: time(&raw.created_at)?,
+        expires_at: time(&raw.expires_at)?,
+        submissions: raw.submissions,
+        used_at: raw.used_at.as_deref().map(time).transpose()?,
+        revoked_at: raw.revoked_at.as_deref().map(time).transpose()?,
+        revoked_why: raw.revoked_why,
+        created_by: raw.created_by,
+    })
 }
 
 impl Tx<'_> {
