@@ -363,3 +363,38 @@ fn export_writes_bodies_that_import_reads_back() -> TestResult {
         .ok_or("an inactive identity is refused")?;
     Ok(())
 }
+
+#[test]
+fn validator_plugins_check_imported_records_too() -> TestResult {
+    let env = Env::new();
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("email-domain-policy"),
+        "--config",
+        "denied_domains=blocked.example",
+    ])
+    .ok();
+    let input = [
+        email_record("fine@example.org"),
+        email_record("nope@blocked.example"),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+    let run = env.run_with(&["import", "identities"], &input);
+    assert_eq!(run.code, 1);
+    let report = lines(&run);
+    assert_eq!(report[0]["action"], "create");
+    assert_eq!(report[1]["action"], "error");
+    assert!(
+        report[1]["error"]
+            .to_string()
+            .contains("email-domain-policy"),
+        "{}",
+        report[1]
+    );
+    assert_eq!(env.count(), 1);
+    Ok(())
+}
