@@ -105,47 +105,44 @@ fn an_inactive_identity_is_refused_as_disabled() -> TestResult {
     Ok(())
 }
 
+/// `kith verify password` for `identifier` with `password` on stdin; must succeed.
+fn verified(env: &Env, identifier: &str, password: &str) -> serde_json::Value {
+    env.run_with(
+        &[
+            "verify",
+            "password",
+            "--identifier",
+            identifier,
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
+    .ok()
+    .json()
+}
+
+/// The stored password hash of an identity.
+fn stored_hash(env: &Env, id: &str) -> String {
+    let stored = env
+        .run(&["get", "identity", id, "-i", "password"])
+        .ok()
+        .json();
+    stored["credentials"]["password"]["config"]["hashed_password"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
 fn a_match_on_another_algorithm_upgrades_the_hash() -> TestResult {
     let env = Env::new();
     let id = user_with_password(&env, "legacy", json!({"hashed_password": BCRYPT_TEST}));
-    let first = env
-        .run_with(
-            &[
-                "verify",
-                "password",
-                "--identifier",
-                "legacy",
-                "--password-stdin",
-            ],
-            "test\n",
-        )
-        .ok()
-        .json();
-    assert_eq!(first["rehashed"], true);
-    let stored = env
-        .run(&["get", "identity", &id, "-i", "password"])
-        .ok()
-        .json();
-    let hash = stored["credentials"]["password"]["config"]["hashed_password"]
-        .as_str()
-        .unwrap_or_default();
+    assert_eq!(verified(&env, "legacy", "test")["rehashed"], true);
+    let hash = stored_hash(&env, &id);
     assert!(hash.starts_with("$argon2id$"), "{hash}");
-    let second = env
-        .run_with(
-            &[
-                "verify",
-                "password",
-                "--identifier",
-                "legacy",
-                "--password-stdin",
-            ],
-            "test\n",
-        )
-        .ok()
-        .json();
     assert_eq!(
-        second["rehashed"], false,
+        verified(&env, "legacy", "test")["rehashed"],
+        false,
         "an up-to-date hash is left alone"
     );
     let events = env.run(&["list", "events", "--identity", &id]).ok().json();
@@ -160,27 +157,8 @@ fn a_weaker_cost_of_the_configured_algorithm_is_upgraded_too() -> TestResult {
         .ok();
     env.run(&["set", "config", "hashers.bcrypt.cost", "5"]).ok();
     let id = user_with_password(&env, "weak", json!({"hashed_password": BCRYPT_TEST}));
-    let run = env
-        .run_with(
-            &[
-                "verify",
-                "password",
-                "--identifier",
-                "weak",
-                "--password-stdin",
-            ],
-            "test\n",
-        )
-        .ok()
-        .json();
-    assert_eq!(run["rehashed"], true);
-    let stored = env
-        .run(&["get", "identity", &id, "-i", "password"])
-        .ok()
-        .json();
-    let hash = stored["credentials"]["password"]["config"]["hashed_password"]
-        .as_str()
-        .unwrap_or_default();
+    assert_eq!(verified(&env, "weak", "test")["rehashed"], true);
+    let hash = stored_hash(&env, &id);
     assert!(
         hash.starts_with("$2b$05$") || hash.starts_with("$2a$05$"),
         "{hash}"

@@ -281,6 +281,28 @@ impl Kith {
         })
     }
 
+    /// An invite with its fresh secrets, as the issuer sees it (no deliveries yet).
+    pub(super) fn invitation(
+        &self,
+        public_url: &str,
+        invite: &InviteRow,
+        secrets: Secrets,
+    ) -> Invitation {
+        Invitation {
+            invite_id: invite.id,
+            identity_id: invite.identity_id,
+            recovery_link: format!(
+                "{}?flow={}&token={}",
+                self.recovery_base(public_url),
+                invite.flow_id,
+                secrets.token
+            ),
+            recovery_code: secrets.code,
+            expires_at: invite.expires_at,
+            deliveries: Vec::new(),
+        }
+    }
+
     pub(super) fn recovery_base(&self, public_url: &str) -> String {
         format!("{}/self-service/recovery", public_url.trim_end_matches('/'))
     }
@@ -332,20 +354,10 @@ impl Kith {
             });
             tx.revoke_invites(Some(identity.id), None, "replaced by a newer invite", now)?;
             let (invite, secrets) = self.open_flow(tx, identity.id, "invite", address, lifespan)?;
-            let invitation = Invitation {
-                invite_id: invite.id,
-                identity_id: identity.id,
-                recovery_link: format!(
-                    "{}?flow={}&token={}",
-                    self.recovery_base(&settings.public_url),
-                    invite.flow_id,
-                    secrets.token
-                ),
-                recovery_code: secrets.code,
-                expires_at: invite.expires_at,
-                deliveries: Vec::new(),
-            };
-            Ok((invitation, invite))
+            Ok((
+                self.invitation(&settings.public_url, &invite, secrets),
+                invite,
+            ))
         })?;
         Ok(invitation)
     }

@@ -121,19 +121,7 @@ impl Kith {
                 Some(invite.identity_id),
                 Some(json!({"invite_id": invite.id})),
             )?;
-            Ok(Invitation {
-                invite_id: invite.id,
-                identity_id: invite.identity_id,
-                recovery_link: format!(
-                    "{}?flow={}&token={}",
-                    self.recovery_base(&settings.public_url),
-                    invite.flow_id,
-                    secrets.token
-                ),
-                recovery_code: secrets.code,
-                expires_at: invite.expires_at,
-                deliveries: Vec::new(),
-            })
+            Ok(self.invitation(&settings.public_url, &invite, secrets))
         })?;
         self.deliver_invite(&mut invitation)?;
         Ok(invitation)
