@@ -4,7 +4,6 @@ use super::Format;
 use super::output::{CliError, Output};
 use crate::Kith;
 use clap::{Args, Subcommand};
-use uuid::Uuid;
 
 #[derive(Debug, Subcommand)]
 pub enum SetCommand {
@@ -61,10 +60,7 @@ pub fn list_events(kith: &Kith, out: &Output, args: ListEventsArgs) -> Result<()
     let identity = args
         .identity
         .as_deref()
-        .map(|id| {
-            Uuid::parse_str(id)
-                .map_err(|_| CliError::usage(format!("`{id}` is not an identity id (a UUID)")))
-        })
+        .map(|id| super::output::parse_uuid(id, "an identity id"))
         .transpose()?;
     let events = kith.list_events(identity, args.after, args.limit)?;
     match out.format {

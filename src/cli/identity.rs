@@ -128,8 +128,7 @@ pub(super) fn read_input(path: &str) -> Result<(String, String), CliError> {
 }
 
 fn parse_id(text: &str) -> Result<Uuid, CliError> {
-    Uuid::parse_str(text)
-        .map_err(|_| CliError::usage(format!("`{text}` is not an identity id (a UUID)")))
+    super::output::parse_uuid(text, "an identity id")
 }
 
 pub fn create(kith: &Kith, out: &Output, args: CreateIdentityArgs) -> Result<(), CliError> {

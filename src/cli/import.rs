@@ -9,7 +9,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use uuid::Uuid;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -209,12 +208,7 @@ pub fn delete_identities(
     out: &Output,
     args: DeleteIdentitiesArgs,
 ) -> Result<(), CliError> {
-    let run = Uuid::parse_str(&args.import_run).map_err(|_| {
-        CliError::usage(format!(
-            "`{}` is not an import run id (a UUID)",
-            args.import_run
-        ))
-    })?;
+    let run = super::output::parse_uuid(&args.import_run, "an import run id")?;
     let deleted = kith.delete_import_run(run)?;
     // People watching stderr get a sentence; programs (or an explicit --format json) get JSON.
     let human =

@@ -1,12 +1,11 @@
 //! `invite`, `accept invite`, `create recovery-code|recovery-link`, `list invites`, `revoke invite`.
 
 use super::Format;
-use super::output::{CliError, Output};
+use super::output::{CliError, Output, parse_uuid};
 use crate::Kith;
 use crate::flows::{Invitation, InviteRequest, InviteStatus, Redemption};
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use uuid::Uuid;
 
 #[derive(Debug, Args)]
 pub struct InviteArgs {
@@ -78,10 +77,6 @@ pub enum ResendCommand {
 pub enum RevokeCommand {
     /// Revoke an open invite: its code and link stop working.
     Invite { id: String },
-}
-
-fn parse_uuid(text: &str, what: &str) -> Result<Uuid, CliError> {
-    Uuid::parse_str(text).map_err(|_| CliError::usage(format!("`{text}` is not {what} (a UUID)")))
 }
 
 pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliError> {

@@ -79,6 +79,12 @@ impl CliError {
     }
 }
 
+/// `text` as a UUID, or a refusal naming what it should have been (`an identity id`).
+pub fn parse_uuid(text: &str, what: &str) -> Result<uuid::Uuid, CliError> {
+    uuid::Uuid::parse_str(text)
+        .map_err(|_| CliError::usage(format!("`{text}` is not {what} (a UUID)")))
+}
+
 impl From<Error> for CliError {
     fn from(error: Error) -> Self {
         CliError::Kith {

@@ -36,10 +36,7 @@ impl Tx<'_> {
     /// Only if SQLite fails.
     pub fn record_event(&self, event: &NewAuditEvent<'_>) -> Result<()> {
         self.tx
-            .prepare_cached(
-                "INSERT INTO audit_events (occurred_at, actor, action, identity_id, detail) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
+            .prepare_cached(super::identities::INSERT_EVENT)?
             .execute(params![
                 event.occurred_at.to_string(),
                 event.actor,

@@ -259,7 +259,7 @@ const INSERT_VERIFIABLE: &str = "INSERT INTO verifiable_addresses (id, identity_
      status, verified_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 const INSERT_RECOVERY: &str = "INSERT INTO recovery_addresses (id, identity_id, via, value, created_at, \
      updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-const INSERT_EVENT: &str = "INSERT INTO audit_events (occurred_at, actor, action, identity_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+pub(super) const INSERT_EVENT: &str = "INSERT INTO audit_events (occurred_at, actor, action, identity_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// Inserts identities with statements prepared once, for callers writing many in one
 /// transaction (an import writes a chunk of them).
@@ -554,17 +554,6 @@ impl Tx<'_> {
             )?
             .execute(params![id, kind, config.to_string(), now.to_string()])?;
         Ok(changed > 0)
-    }
-
-    /// How many identities the store holds.
-    ///
-    /// # Errors
-    /// Only if SQLite fails.
-    pub fn count_identities(&self) -> Result<u64> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT COUNT(*) FROM identities")?
-            .query_row([], |row| row.get::<_, i64>(0))? as u64)
     }
 
     fn complete(&self, row: IdentityRow, with_credentials: bool) -> Result<Identity> {

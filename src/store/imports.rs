@@ -72,17 +72,6 @@ impl Tx<'_> {
             .is_some())
     }
 
-    /// Marks `identity` as created by import run `run`.
-    ///
-    /// # Errors
-    /// Only if SQLite fails.
-    pub fn set_import_run(&self, identity: Uuid, run: Uuid) -> Result<()> {
-        self.tx
-            .prepare_cached("UPDATE identities SET import_run = ?2 WHERE id = ?1")?
-            .execute(params![identity, run])?;
-        Ok(())
-    }
-
     /// The identities import run `run` created, in id order.
     ///
     /// # Errors
