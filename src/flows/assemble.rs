@@ -59,9 +59,12 @@ pub(super) struct Draft {
 
 impl Draft {
     /// Takes the credentials of a create or update body into the draft.
-    pub fn set_credentials(&mut self, credentials: Option<CredentialsBody>) {
+    ///
+    /// # Errors
+    /// An oidc or saml provider link without a provider or a subject.
+    pub fn set_credentials(&mut self, credentials: Option<CredentialsBody>) -> Result<()> {
         let Some(credentials) = credentials else {
-            return;
+            return Ok(());
         };
         if let Some(password) = credentials.password {
             let config = password.config;
@@ -81,7 +84,20 @@ impl Draft {
         if let Some(saml) = credentials.saml {
             self.saml = saml.config.providers;
         }
+        check_providers("oidc", &self.oidc)?;
+        check_providers("saml", &self.saml)
     }
+}
+
+fn check_providers(kind: &str, providers: &[OidcProviderBody]) -> Result<()> {
+    for (index, provider) in providers.iter().enumerate() {
+        if provider.provider.trim().is_empty() || provider.subject.trim().is_empty() {
+            return Err(Error::BadRequest(format!(
+                "credentials.{kind}.config.providers[{index}] needs a provider and a subject"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Kith {

@@ -4,9 +4,7 @@ use super::Kith;
 use super::assemble::{Draft, PasswordChange, SchemaResolver};
 use super::settings::Settings;
 use crate::error::{Error, Result};
-use crate::model::{
-    CreateIdentityBody, Identity, OidcProviderBody, UpdateIdentityBody, VerifiableAddressBody,
-};
+use crate::model::{CreateIdentityBody, Identity, UpdateIdentityBody, VerifiableAddressBody};
 use crate::schema::normalize_identifier;
 use crate::store::{IdentifierQuery, IdentityRows};
 use serde_json::{Value, json};
@@ -63,17 +61,6 @@ fn check_include(include: &[String]) -> Result<()> {
     }
 }
 
-fn check_providers(kind: &str, providers: &[OidcProviderBody]) -> Result<()> {
-    for (index, provider) in providers.iter().enumerate() {
-        if provider.provider.trim().is_empty() || provider.subject.trim().is_empty() {
-            return Err(Error::BadRequest(format!(
-                "credentials.{kind}.config.providers[{index}] needs a provider and a subject"
-            )));
-        }
-    }
-    Ok(())
-}
-
 impl Kith {
     /// Creates an identity from a `createIdentityBody`, as `POST /admin/identities` does.
     /// The result carries credentials without their config.
@@ -111,9 +98,7 @@ impl Kith {
             recovery_addresses: body.recovery_addresses.unwrap_or_default(),
             ..Draft::default()
         };
-        draft.set_credentials(body.credentials);
-        check_providers("oidc", &draft.oidc)?;
-        check_providers("saml", &draft.saml)?;
+        draft.set_credentials(body.credentials)?;
         if draft.schema_id.is_empty() {
             return Err(Error::UnknownSchema(String::new()));
         }
@@ -207,9 +192,7 @@ impl Kith {
             external_id: body.external_id.filter(|e| !e.is_empty()),
             ..Draft::default()
         };
-        draft.set_credentials(body.credentials);
-        check_providers("oidc", &draft.oidc)?;
-        check_providers("saml", &draft.saml)?;
+        draft.set_credentials(body.credentials)?;
         self.replace_with(id, "identity.updated", |existing| {
             if draft.schema_id.is_empty() {
                 draft.schema_id = existing.schema_id.clone();
