@@ -9,6 +9,7 @@ mod invite;
 mod output;
 mod plugin;
 mod schema;
+mod serve;
 
 use crate::Kith;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -106,6 +107,8 @@ pub enum Command {
     /// Run one call of a plugin, for plugin authors.
     #[command(subcommand)]
     Run(plugin::RunCommand),
+    /// Serve the Kratos admin API and the invite redemption page over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +145,8 @@ pub enum ListCommand {
     Events(config::ListEventsArgs),
     /// List installed plugins.
     Plugins,
+    /// List the API tokens of `kith serve` (names only; tokens are shown once).
+    Tokens,
 }
 
 /// The default store file: `<platform data dir>/kith.db`.
@@ -169,8 +174,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             .or_else(|_| std::env::var("LOGNAME"))
             .unwrap_or_else(|_| "unknown".into())
     );
+    if let Command::Serve(args) = cli.command {
+        return serve::serve(&db, &out, args, actor);
+    }
     let kith = Kith::open(&db)?.with_actor(actor);
     match cli.command {
+        Command::Serve(_) => unreachable!("kith serve opens its own store, above"),
+        Command::Create(identity::CreateCommand::Token(args)) => {
+            serve::create_token(&kith, &out, args)
+        }
+        Command::List(ListCommand::Tokens) => serve::list_tokens(&kith, &out),
+        Command::Revoke(invite::RevokeCommand::Token { name }) => {
+            serve::revoke_token(&kith, &out, &name)
+        }
         Command::Create(identity::CreateCommand::Identity(args)) => {
             identity::create(&kith, &out, args)
         }
@@ -195,7 +211,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Add(command) => schema::add(&kith, &out, command),
         Command::Invite(args) => invite::invite(&kith, &out, args),
         Command::Accept(command) => invite::accept(&kith, &out, command),
-        Command::Revoke(command) => invite::revoke(&kith, &out, command),
+        Command::Revoke(invite::RevokeCommand::Invite { id }) => invite::revoke(&kith, &out, &id),
         Command::Resend(command) => invite::resend(&kith, &out, command),
         Command::List(ListCommand::Invites(args)) => invite::list(&kith, &out, args),
         Command::Create(identity::CreateCommand::RecoveryCode(args)) => {

@@ -114,6 +114,26 @@ pub enum Error {
         kind: FaultKind,
         message: String,
     },
+    /// Another process held the store's write lock too long; retrying later can succeed.
+    #[error("{0}")]
+    Busy(StoreError),
+    /// An API token of this name exists already.
+    #[error(
+        "a token named `{0}` exists already; revoke it first (kith revoke token {0}) or pick another name"
+    )]
+    TokenExists(String),
+    /// No API token has this name.
+    #[error("no token is named `{0}` (see kith list tokens)")]
+    TokenNotFound(String),
+    /// A request to the admin API without a valid bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// An identity has no credential of this type.
+    #[error("You tried to remove a {0} but this user have no {0} set up.")]
+    CredentialNotFound(String),
+    /// An oidc or saml credential has no link with this `provider:subject`.
+    #[error("The identifier `{identifier}` was not found among {kind} credentials.")]
+    NotAmongLinks { identifier: String, kind: String },
     /// Persistence failed below the flows.
     #[error(transparent)]
     Store(StoreError),
@@ -149,8 +169,16 @@ impl Error {
             | Error::SchemaNotFound(_)
             | Error::ImportRunNotFound(_)
             | Error::InviteNotFound(_)
-            | Error::PluginNotFound(_) => 404,
-            Error::Conflict { .. } | Error::SchemaExists(_) | Error::PluginExists(_) => 409,
+            | Error::PluginNotFound(_)
+            | Error::TokenNotFound(_)
+            | Error::CredentialNotFound(_)
+            | Error::NotAmongLinks { .. } => 404,
+            Error::Conflict { .. }
+            | Error::SchemaExists(_)
+            | Error::PluginExists(_)
+            | Error::TokenExists(_) => 409,
+            Error::Unauthorized(_) => 401,
+            Error::Busy(_) => 503,
             Error::PluginFault { .. } => 500,
             Error::StoreTooNew { .. } | Error::Internal(_) => 500,
             Error::Store(_) => 500,

@@ -4,6 +4,7 @@
 //! nothing below them, so validation, hashing and audit hold the same on every path.
 
 mod assemble;
+mod batch;
 mod events;
 mod export;
 mod identity;
@@ -12,19 +13,23 @@ mod invite;
 pub(crate) mod plugins;
 mod schemas;
 mod settings;
+mod tokens;
 mod verify;
 
+pub use batch::{BatchOutcome, MAX_BATCH, MAX_BATCH_CLEARTEXT};
 pub use identity::{IdentityPage, ListIdentities, VALID_CREDENTIAL_TYPES};
 pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
 };
 pub use invite::{
-    DeliveryReport, Invitation, InviteRequest, InviteStatus, InviteSummary, MAX_INVITE_LIFESPAN,
-    MIN_INVITE_LIFESPAN, RecoveryCode, RecoveryLink, Redeemed, Redemption,
+    DeliveryReport, FlowState, Invitation, InviteRequest, InviteStatus, InviteSummary,
+    MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, MIN_PASSWORD_LENGTH, RecoveryCode, RecoveryLink,
+    Redeemed, Redemption,
 };
 pub use plugins::{InstalledPlugin, RunReport};
 pub use schemas::SchemaEntry;
 pub use settings::{Setting, Settings};
+pub use tokens::NewToken;
 pub use verify::PasswordMatch;
 
 use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
@@ -37,6 +42,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
+
+thread_local! {
+    /// The actor [`Kith::acting_as`] set for this thread, if any.
+    static ACTOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
 
 /// An open kith store with every flow on it.
 ///
@@ -61,6 +71,8 @@ pub struct Kith {
     validators: RwLock<Arc<Vec<Plugin>>>,
     /// The store file, when there is one: the default outbox sits beside it.
     path: Option<std::path::PathBuf>,
+    /// The `public_url` to use while the setting is unset (a server's real public address).
+    default_public_url: Option<String>,
 }
 
 impl std::fmt::Debug for Kith {
@@ -100,6 +112,7 @@ impl Kith {
             plugins: PluginHost::default(),
             validators: RwLock::new(Arc::new(Vec::new())),
             path: None,
+            default_public_url: None,
         };
         kith.reload_validators()?;
         Ok(kith)
@@ -124,6 +137,14 @@ impl Kith {
     #[must_use]
     pub fn with_ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
         self.ids = ids;
+        self
+    }
+
+    /// Uses `url` as the public URL (schema_url, recovery links) while the `public_url`
+    /// setting is unset: `kith serve` passes its public listener's real address.
+    #[must_use]
+    pub fn with_default_public_url(mut self, url: impl Into<String>) -> Self {
+        self.default_public_url = Some(url.into());
         self
     }
 
@@ -157,6 +178,28 @@ impl Kith {
         work(&tx)
     }
 
+    /// Runs `work` with the audit trail crediting `actor` (`http:ci`) for every change it
+    /// makes on this thread, instead of this handle's actor. A server shares one `Kith`
+    /// between callers and runs each request's work on one blocking thread, so the actor is
+    /// scoped to that thread and restored afterwards.
+    pub fn acting_as<T>(&self, actor: &str, work: impl FnOnce() -> T) -> T {
+        struct Restore(Option<String>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                ACTOR.with(|current| *current.borrow_mut() = self.0.take());
+            }
+        }
+        let _restore = Restore(ACTOR.with(|current| current.replace(Some(actor.to_string()))));
+        work()
+    }
+
+    /// Who the audit trail credits right now on this thread.
+    fn current_actor(&self) -> String {
+        ACTOR
+            .with(|current| current.borrow().clone())
+            .unwrap_or_else(|| self.actor.clone())
+    }
+
     fn audit(
         &self,
         tx: &Tx<'_>,
@@ -166,7 +209,7 @@ impl Kith {
     ) -> Result<()> {
         tx.record_event(&NewAuditEvent {
             occurred_at: self.clock.now(),
-            actor: &self.actor,
+            actor: &self.current_actor(),
             action,
             identity_id,
             detail,
@@ -182,6 +225,7 @@ impl From<StoreError> for Error {
                 field: Some(field.to_string()),
             },
             StoreError::TooNew { found, supported } => Error::StoreTooNew { found, supported },
+            StoreError::Busy => Error::Busy(StoreError::Busy),
             other => Error::Store(other),
         }
     }

@@ -28,6 +28,7 @@ pub mod cli;
 pub mod clock;
 pub mod error;
 pub mod flows;
+pub mod http;
 pub mod model;
 pub mod password;
 pub mod plugin_host;

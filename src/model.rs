@@ -9,9 +9,9 @@ mod identity;
 mod time;
 
 pub use body::{
-    BodyError, CreateIdentityBody, CredentialsBody, OidcConfigBody, OidcCredentialBody,
-    OidcProviderBody, PasswordConfigBody, PasswordCredentialBody, RecoveryAddressBody,
-    UpdateIdentityBody, VerifiableAddressBody, parse_body,
+    BatchPatchBody, BodyError, CreateIdentityBody, CredentialsBody, IdentityPatch, OidcConfigBody,
+    OidcCredentialBody, OidcProviderBody, PasswordConfigBody, PasswordCredentialBody,
+    RecoveryAddressBody, UpdateIdentityBody, VerifiableAddressBody, parse_body,
 };
 pub use envelope::{ErrorBody, ErrorEnvelope};
 pub use identity::{

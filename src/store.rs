@@ -12,6 +12,7 @@ mod migrations;
 mod plugins;
 mod schemas;
 mod settings;
+mod tokens;
 
 pub use events::{AuditEvent, NewAuditEvent};
 pub use identities::{EventRow, IdentifierQuery, IdentityRows, IdentityWriter};
@@ -19,6 +20,7 @@ pub use imports::UniqueValues;
 pub use invites::{DeliveryRow, InviteRow};
 pub use migrations::SCHEMA_VERSION;
 pub use plugins::PluginRecord;
+pub use tokens::TokenRecord;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -51,6 +53,9 @@ pub enum StoreError {
     /// A stored value kith cannot read back: the file was edited by hand or is damaged.
     #[error("the store holds a value kith cannot read ({0}); was the file edited by hand?")]
     Corrupt(String),
+    /// Another process held the write lock for the whole busy timeout.
+    #[error("the store is busy: another process held its write lock for {}s", BUSY_TIMEOUT.as_secs())]
+    Busy,
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
 }
@@ -67,6 +72,14 @@ impl From<rusqlite::Error> for StoreError {
             return StoreError::Conflict {
                 field: conflicting_field(message),
             };
+        }
+        if let rusqlite::Error::SqliteFailure(code, _) = &error
+            && matches!(
+                code.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+        {
+            return StoreError::Busy;
         }
         StoreError::Sqlite(error)
     }

@@ -17,6 +17,8 @@ pub enum CreateCommand {
     RecoveryCode(super::invite::RecoveryArgs),
     /// Issue an admin recovery link, as POST /admin/recovery/link does.
     RecoveryLink(super::invite::RecoveryArgs),
+    /// Make an API token for `kith serve`; it is printed once and stored only as a hash.
+    Token(super::serve::CreateTokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +187,7 @@ pub fn list(kith: &Kith, out: &Output, args: ListIdentitiesArgs) -> Result<(), C
         page_token: args.page_token,
         identifier: args.identifier,
         include_credential: args.include_credential,
+        ids: Vec::new(),
     })?;
     out.identities(&page.identities);
     if let Some(token) = page.next_page_token {

@@ -77,6 +77,8 @@ pub enum ResendCommand {
 pub enum RevokeCommand {
     /// Revoke an open invite: its code and link stop working.
     Invite { id: String },
+    /// Revoke an API token of `kith serve`: requests bearing it are refused from now on.
+    Token { name: String },
 }
 
 pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliError> {
@@ -245,9 +247,8 @@ pub fn list(kith: &Kith, out: &Output, args: ListInvitesArgs) -> Result<(), CliE
     Ok(())
 }
 
-pub fn revoke(kith: &Kith, out: &Output, command: RevokeCommand) -> Result<(), CliError> {
-    let RevokeCommand::Invite { id } = command;
-    let id = parse_uuid(&id, "an invite id")?;
+pub fn revoke(kith: &Kith, out: &Output, id: &str) -> Result<(), CliError> {
+    let id = parse_uuid(id, "an invite id")?;
     kith.revoke_invite(id)?;
     if !out.quiet {
         out.note(&format!("invite {id} revoked"));

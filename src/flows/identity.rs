@@ -27,6 +27,27 @@ pub const VALID_CREDENTIAL_TYPES: &[&str] = &[
 
 const DEFAULT_PAGE_SIZE: usize = 250;
 const MAX_PAGE_SIZE: usize = 500;
+const MAX_IDS: usize = 500;
+
+/// The `ids` filter, checked as Kratos checks it: UUIDs only, at most 500, no repeats.
+fn parse_ids(ids: &[String]) -> Result<Vec<Uuid>> {
+    if ids.len() > MAX_IDS {
+        return Err(Error::BadRequest(format!(
+            "The maximum number of ids that can be requested at once is {MAX_IDS}."
+        )));
+    }
+    let mut parsed = ids
+        .iter()
+        .map(|text| {
+            Uuid::parse_str(text).map_err(|_| {
+                Error::BadRequest(format!("Invalid UUID value `{text}` for parameter `ids`."))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    parsed.sort_unstable();
+    parsed.dedup();
+    Ok(parsed)
+}
 
 /// What `list identities` asks for.
 #[derive(Clone, Debug, Default)]
@@ -39,6 +60,8 @@ pub struct ListIdentities {
     pub identifier: Option<String>,
     /// Credential types whose config to include.
     pub include_credential: Vec<String>,
+    /// Exactly these identities (at most 500, no pagination); unknown ids are left out.
+    pub ids: Vec<String>,
 }
 
 /// One page of identities and the token of the next page, if there is one.
@@ -130,6 +153,11 @@ impl Kith {
     /// 400 for a page token that is not a UUID or an unknown credential type.
     pub fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage> {
         check_include(&query.include_credential)?;
+        if !query.ids.is_empty() && query.identifier.is_some() {
+            return Err(Error::BadRequest(
+                "You cannot combine multiple filters in this API".into(),
+            ));
+        }
         let page_size = match query.page_size {
             Some(size) if size > 0 => (size as usize).min(MAX_PAGE_SIZE),
             _ => DEFAULT_PAGE_SIZE,
@@ -142,7 +170,15 @@ impl Kith {
         };
         let settings = self.settings()?;
         let with_credentials = query.identifier.is_some() || !query.include_credential.is_empty();
+        let ids = parse_ids(&query.ids)?;
         let mut identities = self.read(|tx| match &query.identifier {
+            None if !ids.is_empty() => {
+                let mut found = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    found.extend(tx.get_identity(*id, with_credentials)?);
+                }
+                Ok(found)
+            }
             None => Ok(tx.list_identities(after, page_size + 1, with_credentials)?),
             Some(identifier) => {
                 let ids = tx.identity_ids_by_identifier(&IdentifierQuery {
@@ -158,7 +194,7 @@ impl Kith {
                 Ok(found)
             }
         })?;
-        let next_page_token = if identities.len() > page_size {
+        let next_page_token = if ids.is_empty() && identities.len() > page_size {
             identities.truncate(page_size);
             identities.last().map(|i| i.id)
         } else {
@@ -381,5 +417,127 @@ impl Kith {
         tx.insert_identity(&IdentityRows::from(&identity), None)?;
         drop(tx);
         Ok(identity)
+    }
+}
+
+/// Credential types `DELETE /admin/identities/{id}/credentials/{type}` may remove.
+const DELETABLE_CREDENTIALS: &[&str] = &[
+    "password",
+    "oidc",
+    "saml",
+    "totp",
+    "lookup_secret",
+    "webauthn",
+];
+
+/// First-factor credential types, counted as Kratos counts them: one per type in use.
+fn active_first_factors(identity: &Identity) -> usize {
+    let Some(credentials) = &identity.credentials else {
+        return 0;
+    };
+    credentials
+        .values()
+        .filter(|credential| match credential.kind.as_str() {
+            "password" => credential.config.as_ref().is_some_and(|config| {
+                config
+                    .get("hashed_password")
+                    .and_then(Value::as_str)
+                    .is_some_and(|hash| !hash.is_empty())
+                    || config.get("use_password_migration_hook") == Some(&Value::Bool(true))
+            }),
+            "oidc" | "saml" => credential
+                .config
+                .as_ref()
+                .and_then(|config| config.get("providers"))
+                .and_then(Value::as_array)
+                .is_some_and(|providers| !providers.is_empty()),
+            _ => false,
+        })
+        .count()
+}
+
+impl Kith {
+    /// Removes one credential of an identity, as
+    /// `DELETE /admin/identities/{id}/credentials/{type}` does: a password is emptied, one
+    /// oidc or saml link (named by `identifier`, `provider:subject`) is removed, totp and
+    /// lookup secrets are dropped. The last first factor cannot be removed.
+    ///
+    /// # Errors
+    /// 404 for an unknown identity, a type it does not have, or an unknown link; 400 for a
+    /// type that cannot be deleted, a missing `identifier`, or the last first factor.
+    pub fn delete_credential(&self, id: Uuid, kind: &str, identifier: Option<&str>) -> Result<()> {
+        if !DELETABLE_CREDENTIALS.contains(&kind) {
+            return Err(Error::BadRequest(format!(
+                "Credentials type {kind} cannot be deleted."
+            )));
+        }
+        self.write(|tx| {
+            let mut identity = tx
+                .get_identity(id, true)?
+                .ok_or(Error::IdentityNotFound(id))?;
+            let before = active_first_factors(&identity);
+            let now = self.clock.now();
+            let credentials = identity.credentials.get_or_insert_with(Default::default);
+            let Some(credential) = credentials.get_mut(kind) else {
+                return Err(Error::CredentialNotFound(kind.to_string()));
+            };
+            match kind {
+                "password" => {
+                    credential.config = Some(json!({}));
+                    credential.updated_at = now;
+                }
+                "oidc" | "saml" => {
+                    let Some(identifier) = identifier.filter(|i| !i.is_empty()) else {
+                        return Err(Error::BadRequest(format!(
+                            "The query parameter `identifier` is required to delete a {kind} credential."
+                        )));
+                    };
+                    let mut providers = credential
+                        .config
+                        .as_ref()
+                        .and_then(|c| c.get("providers"))
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let link = |p: &Value| {
+                        format!(
+                            "{}:{}",
+                            p.get("provider").and_then(Value::as_str).unwrap_or_default(),
+                            p.get("subject").and_then(Value::as_str).unwrap_or_default()
+                        )
+                    };
+                    let Some(index) = providers.iter().position(|p| link(p) == identifier) else {
+                        return Err(Error::NotAmongLinks {
+                            identifier: identifier.to_string(),
+                            kind: kind.to_uppercase(),
+                        });
+                    };
+                    providers.remove(index);
+                    credential.identifiers.retain(|i| i != identifier);
+                    credential.updated_at = now;
+                    if providers.is_empty() {
+                        credentials.remove(kind);
+                    } else if let Some(config) = credential.config.as_mut() {
+                        config["providers"] = Value::Array(providers);
+                    }
+                }
+                _ => {
+                    credentials.remove(kind);
+                }
+            }
+            if matches!(kind, "password" | "oidc" | "saml") && before < 2 {
+                return Err(Error::BadRequest(
+                    "You cannot remove the last first factor credential.".into(),
+                ));
+            }
+            identity.updated_at = now;
+            tx.replace_identity(&IdentityRows::from(&identity))?;
+            self.audit(
+                tx,
+                "credential.deleted",
+                Some(id),
+                Some(json!({"type": kind, "identifier": identifier})),
+            )
+        })
     }
 }

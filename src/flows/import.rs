@@ -373,7 +373,7 @@ fn read_chunks(sources: Vec<ImportSource>, chunk_size: usize, raw: &SyncSender<V
 
 /// A record's error as Kratos' batch endpoint reports it: the error object itself, with
 /// the batch wording for conflicts.
-fn batch_error(error: &Error) -> ErrorBody {
+pub(super) fn batch_error(error: &Error) -> ErrorBody {
     let mut body = error.to_envelope().error;
     if body.code == 409 {
         body.message =

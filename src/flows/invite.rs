@@ -27,6 +27,8 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+/// Kratos' default `min_password_length` for passwords a user chooses.
+pub const MIN_PASSWORD_LENGTH: usize = 8;
 /// Wrong submissions a flow survives; the next one kills it (Kratos' `max_submissions`).
 pub const MAX_WRONG_SUBMISSIONS: i64 = 5;
 /// Shortest and longest lifetime an invite may be given.
@@ -179,7 +181,7 @@ fn report(delivery: &DeliveryRow) -> DeliveryReport {
 }
 
 /// Secrets drawn from the operating system's random source.
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+pub(super) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes)
         .map_err(|e| Error::Internal(format!("no randomness available: {e}")))?;
@@ -491,7 +493,7 @@ impl Kith {
             used_at: None,
             revoked_at: None,
             revoked_why: None,
-            created_by: self.actor.clone(),
+            created_by: self.current_actor(),
         };
         tx.insert_invite(&invite)?;
         self.audit(
@@ -514,6 +516,13 @@ impl Kith {
     /// too many wrong submissions (each wrong one is counted, even though the call fails);
     /// `identity_disabled` for an inactive identity, whose code is then not consumed.
     pub fn redeem(&self, redemption: &Redemption, password: &str) -> Result<Redeemed> {
+        // Refused before the secret is looked at, so a short password costs no attempt.
+        let length = password.chars().count();
+        if length < MIN_PASSWORD_LENGTH {
+            return Err(Error::BadRequest(format!(
+                "The password must be at least {MIN_PASSWORD_LENGTH} characters long, but got {length}."
+            )));
+        }
         let (flow, secret, by_code) = match redemption {
             Redemption::Code { flow, code } => (*flow, code.trim().to_string(), true),
             Redemption::Link(link) => {
@@ -708,5 +717,41 @@ mod tests {
         let link = format!("http://x/self-service/recovery?flow={flow}&token=abc");
         assert_eq!(parse_link(&link).ok(), Some((flow, "abc".to_string())));
         assert!(parse_link("http://x/?flow=nope&token=a").is_err());
+    }
+}
+
+/// Where a recovery flow stands, as the redemption page needs to know before it asks for
+/// anything: never the identity, the address or a secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowState {
+    /// Waiting for its code (or token) and a password.
+    Open,
+    /// Redeemed already.
+    Used,
+    /// Past its expiry.
+    Expired,
+    /// Revoked by an admin, a newer invite, or too many wrong codes.
+    Revoked,
+    /// No flow has this id.
+    Unknown,
+}
+
+impl Kith {
+    /// The state of the recovery flow `flow`, for the redemption page.
+    ///
+    /// # Errors
+    /// Only if the store fails.
+    pub fn recovery_flow_state(&self, flow: Uuid) -> Result<FlowState> {
+        let now = self.clock.now();
+        self.read(|tx| {
+            Ok(match tx.get_invite(flow)?.filter(|i| i.flow_id == flow) {
+                None => FlowState::Unknown,
+                Some(invite) if invite.used_at.is_some() => FlowState::Used,
+                Some(invite) if invite.revoked_at.is_some() => FlowState::Revoked,
+                Some(invite) if now > invite.expires_at => FlowState::Expired,
+                Some(_) => FlowState::Open,
+            })
+        })
     }
 }

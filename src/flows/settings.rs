@@ -177,7 +177,15 @@ impl Kith {
     /// # Errors
     /// Only if the store fails.
     pub fn settings(&self) -> Result<Settings> {
-        self.read(Settings::load)
+        self.read(|tx| {
+            let mut settings = Settings::load(tx)?;
+            if let Some(url) = &self.default_public_url
+                && tx.get_setting("public_url")?.is_none()
+            {
+                settings.public_url.clone_from(url);
+            }
+            Ok(settings)
+        })
     }
 
     /// Every setting kith knows with its value, set or default.

@@ -291,3 +291,18 @@ mod tests {
         assert_eq!(path_to_pointer("x/y"), "/x~1y");
     }
 }
+
+/// `PATCH /admin/identities`: identities to create in one request (Kratos' batch).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchPatchBody {
+    pub identities: Vec<IdentityPatch>,
+}
+
+/// One entry of a batch: an identity to create, and the caller's id for it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdentityPatch {
+    #[serde(default)]
+    pub patch_id: Option<Uuid>,
+    #[serde(default)]
+    pub create: Option<CreateIdentityBody>,
+}

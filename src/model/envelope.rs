@@ -93,6 +93,7 @@ pub fn default_message(code: u16) -> &'static str {
         409 => "The resource could not be created due to a conflict",
         415 => "The request is using an unknown content type",
         502 => "Upstream error",
+        503 => "The service is temporarily unavailable, please retry",
         _ => "An internal server error occurred, please contact the system administrator",
     }
 }

@@ -156,6 +156,15 @@ const MIGRATIONS: &[&str] = &[
         installed_at TEXT NOT NULL
     );
     "#,
+    // 5: API tokens of `kith serve`: only a SHA-256 of each token is kept.
+    r#"
+    CREATE TABLE tokens (
+        name       TEXT PRIMARY KEY,
+        hash       TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this kith writes.

@@ -1,0 +1,255 @@
+//! The public listener: the invite redemption page, `/schemas` and health. Nothing here
+//! needs a token; the page needs the invite's own secret.
+
+use super::page::{self, Page};
+use super::reply::{ApiError, json, no_store_on_get};
+use super::{AppState, version};
+use crate::error::Error;
+use crate::flows::{FlowState, Redemption};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::json as value;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+/// The redemption form is small; anything bigger is not from it.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+pub(super) const CSRF_COOKIE: &str = "kith_csrf";
+
+pub(super) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/self-service/recovery", get(show_redemption).post(redeem))
+        .merge(shared_routes())
+        .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()) })
+        .layer(axum::middleware::from_fn(no_store_on_get))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .with_state(state)
+}
+
+/// Health, version and schemas: served on both listeners, without a token.
+pub(super) fn shared_routes() -> Router<AppState> {
+    Router::new()
+        .route("/health/alive", get(alive))
+        .route("/health/ready", get(ready))
+        .route(
+            "/version",
+            get(|| async { json(StatusCode::OK, &value!({"version": version()})) }),
+        )
+        .route("/schemas", get(list_schemas))
+        .route("/schemas/{*id}", get(get_schema))
+}
+
+async fn alive() -> Response {
+    json(StatusCode::OK, &value!({"status": "ok"}))
+}
+
+/// Ready when the store answers a read.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.blocking(|kith| Ok(kith.settings()?)).await {
+        Ok(_) => json(StatusCode::OK, &value!({"status": "ok"})),
+        Err(error) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &value!({"errors": {"store": error.body.reason.unwrap_or(error.body.message)}}),
+        ),
+    }
+}
+
+async fn list_schemas(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let schemas = state.blocking(|kith| Ok(kith.list_schemas()?)).await?;
+    let mut response = json(StatusCode::OK, &schemas);
+    response
+        .headers_mut()
+        .insert("x-total-count", schemas.len().into());
+    Ok(response)
+}
+
+async fn get_schema(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let entry = state
+        .blocking(move |kith| Ok(kith.get_schema(&id)?))
+        .await?;
+    Ok(json(StatusCode::OK, &entry.schema))
+}
+
+/// `flow` and `token` from a recovery link's query.
+fn link_params(raw: Option<String>) -> (Option<Uuid>, Option<String>) {
+    let mut flow = None;
+    let mut token = None;
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "flow" => flow = Uuid::parse_str(&value).ok(),
+            "token" if !value.is_empty() => token = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    (flow, token)
+}
+
+/// What the page says about a flow that cannot be redeemed.
+fn closed_flow_message(state: FlowState) -> Option<&'static str> {
+    match state {
+        FlowState::Open => None,
+        FlowState::Used => Some("This link was used already. Please request another code."),
+        FlowState::Expired => {
+            Some("This link has expired. Please ask whoever invited you for a new one.")
+        }
+        FlowState::Revoked => Some(
+            "This link is no longer valid: it was replaced or revoked, or the code was entered wrongly too often. Please request another code.",
+        ),
+        FlowState::Unknown => Some(
+            "This link is not valid. Please check that you opened the whole link you were sent.",
+        ),
+    }
+}
+
+async fn show_redemption(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let (flow, token) = link_params(raw);
+    let Some(flow) = flow else {
+        return page::render(Page::closed(
+            StatusCode::NOT_FOUND,
+            closed_flow_message(FlowState::Unknown).unwrap_or_default(),
+        ));
+    };
+    let flow_state = state
+        .blocking(move |kith| Ok(kith.recovery_flow_state(flow)?))
+        .await;
+    match flow_state {
+        Ok(FlowState::Open) => page::render(Page::form(flow, token, None)),
+        Ok(closed) => page::render(Page::closed(
+            if closed == FlowState::Unknown {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::GONE
+            },
+            closed_flow_message(closed).unwrap_or_default(),
+        )),
+        Err(_) => page::render(Page::closed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service cannot check this link right now. Please try again in a moment.",
+        )),
+    }
+}
+
+/// The form's fields, as the browser posts them.
+#[derive(Default)]
+struct RedeemForm {
+    csrf_token: String,
+    code: Option<String>,
+    token: Option<String>,
+    password: String,
+}
+
+impl RedeemForm {
+    fn parse(body: &[u8]) -> Self {
+        let mut form = Self::default();
+        for (key, value) in form_urlencoded::parse(body) {
+            match &*key {
+                "csrf_token" => form.csrf_token = value.into_owned(),
+                "code" => form.code = Some(value.into_owned()),
+                "token" if !value.is_empty() => form.token = Some(value.into_owned()),
+                "password" => form.password = value.into_owned(),
+                _ => {}
+            }
+        }
+        form
+    }
+}
+
+/// The double-submit check: the form's token must equal the cookie the page set. A page on
+/// another site can neither read this cookie nor make the browser send it (SameSite=Strict).
+fn csrf_ok(headers: &HeaderMap, form: &RedeemForm) -> bool {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == CSRF_COOKIE)
+        .map(|(_, value)| value.to_string());
+    match cookie {
+        Some(cookie) if !cookie.is_empty() && !form.csrf_token.is_empty() => {
+            bool::from(cookie.as_bytes().ct_eq(form.csrf_token.as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+async fn redeem(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let Ok(body) = body else {
+        return page::render(Page::closed(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The form sent more than this page ever asks for.",
+        ));
+    };
+    let form = RedeemForm::parse(&body);
+    let (flow, link_token) = link_params(raw);
+    let Some(flow) = flow else {
+        return page::render(Page::closed(
+            StatusCode::NOT_FOUND,
+            closed_flow_message(FlowState::Unknown).unwrap_or_default(),
+        ));
+    };
+    let token = form.token.clone().or(link_token);
+    if !csrf_ok(&headers, &form) {
+        return page::render(Page::closed(
+            StatusCode::FORBIDDEN,
+            "This form could not be verified: it was sent from another page or has expired. Please open your link again.",
+        ));
+    }
+    let redemption = match (&token, &form.code) {
+        (Some(token), _) => Redemption::Link(format!("?flow={flow}&token={token}")),
+        (None, Some(code)) => Redemption::Code {
+            flow,
+            code: code.clone(),
+        },
+        (None, None) => {
+            return page::render(Page::form(
+                flow,
+                None,
+                Some("Please enter the recovery code you were sent."),
+            ));
+        }
+    };
+    let password = form.password;
+    let outcome = state
+        .blocking(move |kith| {
+            let redeemed = kith.acting_as("http:redemption-page", || {
+                kith.redeem(&redemption, &password)
+            });
+            // A refusal leaves the form up only while the flow can still be redeemed.
+            let still_open = match &redeemed {
+                Ok(_) => false,
+                Err(_) => kith.recovery_flow_state(flow)? == FlowState::Open,
+            };
+            Ok((redeemed, still_open))
+        })
+        .await;
+    match outcome {
+        Ok((Ok(_), _)) => page::render(Page::done()),
+        Ok((Err(Error::IdentityDisabled(_)), _)) => page::render(Page::closed(
+            StatusCode::BAD_REQUEST,
+            "This account has been disabled. Please contact support for assistance.",
+        )),
+        Ok((Err(error), true)) => page::render(
+            Page::form(flow, token, Some(&error.to_string())).with_status(StatusCode::BAD_REQUEST),
+        ),
+        Ok((Err(error), false)) => {
+            page::render(Page::closed(StatusCode::BAD_REQUEST, &error.to_string()))
+        }
+        Err(_) => page::render(Page::closed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service cannot complete this right now. Please try again in a moment.",
+        )),
+    }
+}
