@@ -133,6 +133,8 @@ test('five wrong codes are allowed, the sixth submission is refused', async (t) 
   for (let i = 1; i <= 5; i++) {
     await submit(page, { code: wrong, password: PASSWORD });
     assert.equal(await alertText(page), INVALID_CODE, `wrong code #${i}`);
+    // "Please try again" needs a form to try again with; Kratos refuses only the 6th submission.
+    assert.equal(await page.getByLabel('Recovery code').count(), 1, `the form is still offered after wrong code #${i}`);
   }
   await submit(page, { code: wrong, password: PASSWORD });
   assert.equal(await alertText(page), TOO_OFTEN, 'wrong code #6');
@@ -286,4 +288,58 @@ test('the page is labelled, titled and in a declared language', async (t) => {
   assert.match(tokenPage.lang, /\S/);
   assert.ok(tokenPage.title.length > 0);
   assert.deepEqual(tokenPage.unlabelled, []);
+});
+
+test('a disabled (inactive) identity cannot redeem', async (t) => {
+  const { srv, address, api, who, page } = await setup(t);
+  await api.patchIdentity({ id: who.id, jsonPatch: [{ op: 'replace', path: '/state', value: 'inactive' }] });
+  // Kratos issues codes for inactive identities and refuses them at redemption.
+  const { recovery_link, recovery_code } = await codeLink(api, who.id);
+
+  await page.goto(recovery_link);
+  if (await page.getByLabel('Recovery code').count()) {
+    await submit(page, { code: recovery_code, password: PASSWORD });
+  }
+  assert.equal(await alertText(page), 'This account has been disabled. Please contact support for assistance.');
+  assert.equal(await succeeded(page), false);
+  assert.equal(await passwordMatches(srv, address, PASSWORD), false);
+});
+
+test('an expired link explains itself and sets nothing', async (t) => {
+  const { srv, address, api, who, page } = await setup(t);
+  const res = await api.createRecoveryLinkForIdentity({
+    createRecoveryLinkForIdentityBody: { identity_id: who.id, expires_in: '1s' },
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+
+  await page.goto(res.data.recovery_link);
+  assert.match(await alertText(page), /\S/);
+  if (await page.getByLabel('New password').count()) {
+    await submit(page, { password: PASSWORD });
+    assert.equal(await succeeded(page), false, 'an expired link sets no password');
+  }
+  assert.equal(await passwordMatches(srv, address, PASSWORD), false);
+});
+
+test('a password the policy refuses keeps the form and the link', async (t) => {
+  const { srv, address, api, who, page } = await setup(t);
+  const { recovery_link, recovery_code } = await codeLink(api, who.id);
+
+  await page.goto(recovery_link);
+  const pw = page.getByLabel('New password');
+  await pw.fill('short');
+  assert.equal(await pw.evaluate((el) => el.validity.valid), false, 'the browser checks the length first');
+
+  // Past the browser's check (old browsers, scripts), the server says why.
+  await page.evaluate(() => { document.forms[0].noValidate = true; });
+  await submit(page, { code: recovery_code, password: 'short' });
+  assert.match(await alertText(page), /8/, 'the message names the minimum length');
+  assert.equal(await succeeded(page), false);
+  assert.equal(await passwordMatches(srv, address, 'short'), false);
+
+  // The code was not spent on a password that was refused.
+  assert.equal(await page.getByLabel('Recovery code').count(), 1, 'the form is still there');
+  await submit(page, { code: recovery_code, password: PASSWORD });
+  await page.getByRole('heading', { level: 1, name: 'Password set' }).waitFor();
+  assert.equal(await passwordMatches(srv, address, PASSWORD), true);
 });
