@@ -45,6 +45,9 @@ pub enum Error {
     /// A unique identifier, address or external_id is held by another identity.
     #[error("This identity conflicts with another identity that already exists.")]
     Conflict { field: Option<String> },
+    /// A recovery code or link token that is wrong, expired or unknown (Kratos' 4060006).
+    #[error("The recovery code is invalid or has already been used. Please try again.")]
+    RecoveryCodeInvalid,
     /// No invite has this id.
     #[error("invite {0} could not be found")]
     InviteNotFound(Uuid),
@@ -230,7 +233,7 @@ impl Error {
                 }
             }
             Error::IdentityNotFound(_) => body.with_message("Unable to locate the resource"),
-            Error::SchemaNotFound(_) => body.with_message(self.to_string()),
+            Error::SchemaNotFound(_) => body.with_reason(self.to_string()),
             Error::PatchDeniedPath(path) => body
                 .with_reason("failed to apply JSON patch")
                 .with_message(format!("patch includes denied path: {path}")),

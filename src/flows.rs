@@ -24,7 +24,7 @@ pub use import::{
 pub use invite::{
     DeliveryReport, FlowState, Invitation, InviteRequest, InviteStatus, InviteSummary,
     MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, MIN_PASSWORD_LENGTH, RecoveryCode, RecoveryLink,
-    Redeemed, Redemption,
+    Redeemed, Redemption, SUBMITTED_TOO_OFTEN,
 };
 pub use plugins::{InstalledPlugin, RunReport};
 pub use schemas::SchemaEntry;
@@ -36,12 +36,19 @@ use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
 use crate::plugin_host::{Plugin, PluginHost};
 use crate::schema::IdentitySchema;
-use crate::store::{NewAuditEvent, Store, StoreError, Tx};
+use crate::store::{EventRow, IdentityRows, NewAuditEvent, Store, StoreError, Tx};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
+
+/// An identity a creating thread has handed to the group commit, and where its outcome goes.
+struct PendingInsert {
+    rows: IdentityRows,
+    event: EventRow,
+    done: std::sync::mpsc::Sender<Result<()>>,
+}
 
 thread_local! {
     /// The actor [`Kith::acting_as`] set for this thread, if any.
@@ -62,6 +69,11 @@ thread_local! {
 /// ```
 pub struct Kith {
     store: Mutex<Store>,
+    /// A second connection for reads, when asked for ([`Kith::with_reader_connection`]):
+    /// WAL lets it read while the first one writes, so reads never queue behind a commit.
+    reader: Option<Mutex<Store>>,
+    /// Identities waiting for whichever creating thread holds the store next (group commit).
+    pending_inserts: Mutex<Vec<PendingInsert>>,
     schemas: RwLock<HashMap<String, Arc<IdentitySchema>>>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -105,6 +117,8 @@ impl Kith {
     fn with_store(store: Store) -> Result<Self> {
         let kith = Self {
             store: Mutex::new(store),
+            reader: None,
+            pending_inserts: Mutex::new(Vec::new()),
             schemas: RwLock::new(HashMap::new()),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),
@@ -116,6 +130,18 @@ impl Kith {
         };
         kith.reload_validators()?;
         Ok(kith)
+    }
+
+    /// Opens a second connection to the store file for reads, so that many threads sharing
+    /// this handle (a server) read while one of them writes. Without a file it changes nothing.
+    ///
+    /// # Errors
+    /// The file cannot be opened a second time.
+    pub fn with_reader_connection(mut self) -> Result<Self> {
+        if let Some(path) = &self.path {
+            self.reader = Some(Mutex::new(Store::open(path)?));
+        }
+        Ok(self)
     }
 
     /// Keeps compiled plugin code in `dir` instead of the platform cache dir (or
@@ -173,9 +199,86 @@ impl Kith {
 
     /// Runs `work` on one consistent snapshot.
     fn read<T>(&self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut store = self.store();
+        let mut store = match &self.reader {
+            Some(reader) => reader.lock().unwrap_or_else(|p| p.into_inner()),
+            None => self.store(),
+        };
         let tx = store.read()?;
         work(&tx)
+    }
+
+    /// Inserts one whole identity with its audit event. Threads creating at the same time
+    /// share transactions: whoever gets the store writes every identity waiting, in one
+    /// commit, and hands each its own outcome; a conflict is one identity's alone.
+    fn insert_grouped(&self, rows: IdentityRows, event: EventRow) -> Result<()> {
+        let (done, outcome) = std::sync::mpsc::channel();
+        self.pending().push(PendingInsert { rows, event, done });
+        loop {
+            let mut store = self.store();
+            // Answered while waiting for the lock: another thread wrote it.
+            if let Ok(result) = outcome.try_recv() {
+                return result;
+            }
+            let batch = std::mem::take(&mut *self.pending());
+            if !batch.is_empty() {
+                self.insert_batch(&mut store, batch);
+            }
+            drop(store);
+            if let Ok(result) = outcome.try_recv() {
+                return result;
+            }
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Vec<PendingInsert>> {
+        self.pending_inserts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes `batch` in one transaction, or, when that fails for a reason other than a
+    /// conflict, each identity in its own, so no caller gets an error that is not theirs.
+    fn insert_batch(&self, store: &mut Store, batch: Vec<PendingInsert>) {
+        let together = (|| -> Result<Vec<Result<()>>> {
+            let tx = store.write()?;
+            let mut results = Vec::with_capacity(batch.len());
+            {
+                let mut writer = tx.identity_writer()?;
+                for item in &batch {
+                    results.push(match writer.insert(&item.rows, None, Some(&item.event)) {
+                        Err(error) if error.is_conflict() => Err(error.into()),
+                        other => other.map_err(Error::from),
+                    });
+                }
+            }
+            if results
+                .iter()
+                .any(|r| matches!(r, Err(e) if !matches!(e, Error::Conflict { .. })))
+            {
+                return Err(Error::Internal("a grouped insert failed".into()));
+            }
+            tx.commit()?;
+            Ok(results)
+        })();
+        match together {
+            Ok(results) => {
+                for (item, result) in batch.into_iter().zip(results) {
+                    let _ = item.done.send(result);
+                }
+            }
+            Err(_) => {
+                for item in batch {
+                    let alone = (|| -> Result<()> {
+                        let tx = store.write()?;
+                        tx.identity_writer()?
+                            .insert(&item.rows, None, Some(&item.event))?;
+                        tx.commit()?;
+                        Ok(())
+                    })();
+                    let _ = item.done.send(alone);
+                }
+            }
+        }
     }
 
     /// Runs `work` with the audit trail crediting `actor` (`http:ci`) for every change it

@@ -106,6 +106,7 @@ async fn run(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
         .map_err(|e| Error::Internal(e.to_string()))?;
     let public_url = format!("http://{public_address}");
     let kith = Kith::open(&options.db)?
+        .with_reader_connection()?
         .with_actor(options.actor.clone())
         .with_default_public_url(public_url.clone());
     let tokens = kith.has_tokens()?;

@@ -22,9 +22,9 @@ pub use migrations::SCHEMA_VERSION;
 pub use plugins::PluginRecord;
 pub use tokens::TokenRecord;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -113,6 +113,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// An open store file (or an in-memory store for tests and embedders).
 pub struct Store {
     conn: Connection,
+    /// Where a writer that waits for another process says so (see [`WaitMarker`]).
+    wait_marker: Option<PathBuf>,
 }
 
 impl Store {
@@ -134,13 +136,17 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::prepare(conn, true).map_err(|error| match error {
+        let mut store = Self::prepare(conn, true).map_err(|error| match error {
             StoreError::Sqlite(source) => StoreError::Open {
                 path: path.to_path_buf(),
                 source,
             },
             other => other,
-        })
+        })?;
+        let mut marker = path.as_os_str().to_owned();
+        marker.push("-writer-waiting");
+        store.wait_marker = Some(PathBuf::from(marker));
+        Ok(store)
     }
 
     /// A store that lives in memory and vanishes when dropped.
@@ -162,9 +168,15 @@ impl Store {
         // Imports insert into several unique indexes at random keys: a larger page cache
         // keeps them in memory (negative = KiB).
         conn.pragma_update(None, "cache_size", -32768)?;
+        // A statement that fails inside a transaction (a conflicting insert) is undone from
+        // a statement journal; in a temporary file that costs milliseconds per conflict.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(64);
         migrations::migrate(&mut conn)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            wait_marker: None,
+        })
     }
 
     /// Starts a write transaction. It takes the write lock at once (`BEGIN IMMEDIATE`), so
@@ -173,11 +185,29 @@ impl Store {
     /// # Errors
     /// The lock could not be had within the busy timeout.
     pub fn write(&mut self) -> Result<Tx<'_>> {
-        Ok(Tx {
-            tx: self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?,
-        })
+        if let Some(marker) = &self.wait_marker {
+            WaitMarker::yield_to_other(marker);
+        }
+        // SQLite's own busy handler sleeps longer and longer, so a process that writes chunk
+        // after chunk (an import) can take the lock again and again before it wakes. Polling
+        // every millisecond, with a marker that asks such writers to pause, is fair instead.
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let mut waiting: Option<WaitMarker> = None;
+        let begun = loop {
+            match Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate) {
+                Err(error) if is_busy(&error) && Instant::now() < deadline => {
+                    if waiting.is_none() {
+                        waiting = self.wait_marker.as_deref().map(WaitMarker::raise);
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                other => break other,
+            }
+        };
+        drop(waiting);
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(Tx { tx: begun? })
     }
 
     /// Starts a read transaction: one consistent snapshot for a whole call.
@@ -200,6 +230,64 @@ impl Store {
         Ok(self
             .conn
             .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(code, _)
+            if matches!(code.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A file beside the store (`kith.db-writer-waiting`) that a writer raises while another
+/// process holds the write lock, and removes once it has the lock. Writers that see
+/// another process's marker pause briefly before taking the lock, so the waiting writer
+/// gets its turn. A marker left by a crashed process goes stale and is ignored.
+struct WaitMarker {
+    path: PathBuf,
+}
+
+/// How long a writer defers to a waiting one at most, and when a marker is stale.
+const YIELD_AT_MOST: Duration = Duration::from_millis(50);
+const MARKER_STALE: Duration = Duration::from_secs(15);
+
+impl WaitMarker {
+    fn raise(path: &Path) -> Self {
+        // Best effort: without the marker, waiting still works, only less fairly.
+        let _ = std::fs::write(path, std::process::id().to_string());
+        Self {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Waits while another process's fresh marker is up, at most [`YIELD_AT_MOST`].
+    fn yield_to_other(path: &Path) {
+        let started = Instant::now();
+        while started.elapsed() < YIELD_AT_MOST && Self::other_is_waiting(path) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn other_is_waiting(path: &Path) -> bool {
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return false;
+        };
+        let fresh = metadata
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age < MARKER_STALE);
+        let mine = std::fs::read_to_string(path)
+            .is_ok_and(|pid| pid.trim() == std::process::id().to_string());
+        fresh && !mine
+    }
+}
+
+impl Drop for WaitMarker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

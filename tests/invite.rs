@@ -129,7 +129,7 @@ fn five_wrong_codes_kill_the_flow() -> TestResult {
         .to_string();
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for attempt in 1..=6 {
-        let run = accept_code(&env, &invitation, wrong, "pw");
+        let run = accept_code(&env, &invitation, wrong, "pass phrase");
         assert_eq!(run.code, 1, "attempt {attempt}");
         let reason = run.error()["reason"].clone();
         let expected = if attempt <= 5 {
@@ -139,7 +139,7 @@ fn five_wrong_codes_kill_the_flow() -> TestResult {
         };
         assert_eq!(reason, expected, "attempt {attempt}");
     }
-    let right = accept_code(&env, &invitation, &code, "pw");
+    let right = accept_code(&env, &invitation, &code, "pass phrase");
     assert_eq!(right.code, 1, "the right code no longer helps");
     assert_eq!(
         right.error()["reason"],
@@ -166,7 +166,7 @@ fn a_new_invite_revokes_the_older_and_revoke_stops_a_code() -> TestResult {
         &env,
         &first,
         first["recovery_code"].as_str().unwrap_or_default(),
-        "pw",
+        "pass phrase",
     );
     assert_eq!(old.code, 1);
     assert_eq!(
@@ -180,7 +180,7 @@ fn a_new_invite_revokes_the_older_and_revoke_stops_a_code() -> TestResult {
         &env,
         &second,
         second["recovery_code"].as_str().unwrap_or_default(),
-        "pw",
+        "pass phrase",
     );
     assert_eq!(revoked.code, 1);
     let again = env.run(&["revoke", "invite", invite_id]);
@@ -205,7 +205,7 @@ fn an_inactive_identity_cannot_redeem_and_keeps_its_code() -> TestResult {
         r#"[{"op":"replace","path":"/state","value":"inactive"}]"#,
     )
     .ok();
-    let refused = accept_code(&env, &invitation, &code, "pw");
+    let refused = accept_code(&env, &invitation, &code, "pass phrase");
     assert_eq!(refused.code, 1);
     assert_eq!(refused.error()["id"], "identity_disabled");
     env.run_with(
@@ -213,7 +213,7 @@ fn an_inactive_identity_cannot_redeem_and_keeps_its_code() -> TestResult {
         r#"[{"op":"replace","path":"/state","value":"active"}]"#,
     )
     .ok();
-    accept_code(&env, &invitation, &code, "pw").ok();
+    accept_code(&env, &invitation, &code, "pass phrase").ok();
     Ok(())
 }
 
@@ -345,7 +345,7 @@ fn admin_recovery_codes_and_links_as_kratos_answers() -> TestResult {
                 link_answer["recovery_link"].as_str().unwrap_or_default(),
                 "--password-stdin",
             ],
-            "pw\n",
+            "pass phrase\n",
         )
         .ok()
         .json();
@@ -485,7 +485,7 @@ fn a_trapping_delivery_keeps_the_invite_and_resend_works_after_a_fix() -> TestRe
         &env,
         &invitation,
         invitation["recovery_code"].as_str().unwrap_or_default(),
-        "pw",
+        "pass phrase",
     );
     assert_eq!(
         old.code, 1,
@@ -495,7 +495,7 @@ fn a_trapping_delivery_keeps_the_invite_and_resend_works_after_a_fix() -> TestRe
         &env,
         &resent,
         resent["recovery_code"].as_str().unwrap_or_default(),
-        "pw",
+        "pass phrase",
     )
     .ok();
     Ok(())

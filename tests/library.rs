@@ -198,15 +198,13 @@ fn expired_invites_are_refused() -> Result<(), Box<dyn std::error::Error>> {
             flow,
             code: invitation.recovery_code.clone(),
         },
-        "pw",
+        "pass phrase",
     );
     match expired {
-        Err(kith::Error::BadRequest(reason)) => {
-            assert_eq!(
-                reason,
-                "The recovery code is invalid or has already been used. Please try again."
-            )
-        }
+        Err(error @ kith::Error::RecoveryCodeInvalid) => assert_eq!(
+            error.to_string(),
+            "The recovery code is invalid or has already been used. Please try again."
+        ),
         other => panic!("expected a refusal, got {other:?}"),
     }
     let listed = kith.list_invites(None)?;

@@ -86,7 +86,7 @@ fn presets_can_be_read_by_id_and_by_their_schema_url_form() -> TestResult {
     assert_eq!(missing.code, 1);
     assert_eq!(missing.error()["code"], 404);
     assert_eq!(
-        missing.error()["message"],
+        missing.error()["reason"],
         "Identity schema `nope` could not be found."
     );
     Ok(())

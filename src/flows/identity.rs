@@ -6,7 +6,7 @@ use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{CreateIdentityBody, Identity, UpdateIdentityBody, VerifiableAddressBody};
 use crate::schema::normalize_identifier;
-use crate::store::{IdentifierQuery, IdentityRows};
+use crate::store::{EventRow, IdentifierQuery, IdentityRows};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -94,10 +94,13 @@ impl Kith {
     pub fn create_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let settings = self.settings()?;
         let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
-        self.write(|tx| {
-            tx.insert_identity(&IdentityRows::from(&identity), None)?;
-            self.audit(tx, "identity.created", Some(identity.id), None)
-        })?;
+        let event = EventRow {
+            occurred_at: self.clock.now().to_string(),
+            actor: self.current_actor(),
+            action: "identity.created",
+            detail: None,
+        };
+        self.insert_grouped(IdentityRows::from(&identity), event)?;
         identity.redact_credentials(&[]);
         Ok(identity)
     }

@@ -37,9 +37,8 @@ pub const MAX_INVITE_LIFESPAN: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Kratos' default lifespan of admin recovery codes and links.
 const ADMIN_RECOVERY_LIFESPAN: &str = "1h";
 const HMAC_KEY_SETTING: &str = "secrets.recovery_hmac_key";
-const INVALID_CODE: &str =
-    "The recovery code is invalid or has already been used. Please try again.";
-const SUBMITTED_TOO_OFTEN: &str =
+/// Kratos' answer to a submission after too many wrong codes.
+pub const SUBMITTED_TOO_OFTEN: &str =
     "The request was submitted too often. Please request another code.";
 const CODE_USED: &str = "The code was already used. Please request another code.";
 const REVOKED_FOR_ATTEMPTS: &str = "too many wrong submissions";
@@ -535,7 +534,7 @@ impl Kith {
         // submissions are committed even though the call is refused.
         self.write(|tx| {
             let Some(invite) = tx.get_invite(flow)?.filter(|i| i.flow_id == flow) else {
-                return Ok(Err(Error::BadRequest(INVALID_CODE.into())));
+                return Ok(Err(Error::RecoveryCodeInvalid));
             };
             if invite.used_at.is_some() {
                 return Ok(Err(Error::BadRequest(CODE_USED.into())));
@@ -552,10 +551,10 @@ impl Kith {
                     tx.revoke_invites(None, Some(invite.id), REVOKED_FOR_ATTEMPTS, now)?;
                 }
                 self.audit(tx, "invite.wrong_code", Some(invite.identity_id), Some(json!({"invite_id": invite.id})))?;
-                return Ok(Err(Error::BadRequest(INVALID_CODE.into())));
+                return Ok(Err(Error::RecoveryCodeInvalid));
             }
             if invite.revoked_at.is_some() || now > invite.expires_at {
-                return Ok(Err(Error::BadRequest(INVALID_CODE.into())));
+                return Ok(Err(Error::RecoveryCodeInvalid));
             }
             let mut identity = tx
                 .get_identity(invite.identity_id, true)?
@@ -731,8 +730,10 @@ pub enum FlowState {
     Used,
     /// Past its expiry.
     Expired,
-    /// Revoked by an admin, a newer invite, or too many wrong codes.
+    /// Revoked by an admin or a newer invite.
     Revoked,
+    /// Killed by too many wrong codes.
+    TooManyAttempts,
     /// No flow has this id.
     Unknown,
 }
@@ -748,6 +749,9 @@ impl Kith {
             Ok(match tx.get_invite(flow)?.filter(|i| i.flow_id == flow) {
                 None => FlowState::Unknown,
                 Some(invite) if invite.used_at.is_some() => FlowState::Used,
+                Some(invite) if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) => {
+                    FlowState::TooManyAttempts
+                }
                 Some(invite) if invite.revoked_at.is_some() => FlowState::Revoked,
                 Some(invite) if now > invite.expires_at => FlowState::Expired,
                 Some(_) => FlowState::Open,

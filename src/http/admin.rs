@@ -199,7 +199,6 @@ async fn get_identity(
 async fn list_identities(
     State(state): State<AppState>,
     headers: HeaderMap,
-    uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let query = Query::parse(raw);
@@ -239,7 +238,6 @@ async fn list_identities(
     if paginated {
         let link = link_header(
             &base_url(&headers),
-            uri.path(),
             &query,
             page.page_size,
             page.next_page_token,
@@ -253,13 +251,7 @@ async fn list_identities(
 
 /// Kratos' keyset `Link` header: `first` always, `next` unless this is the last page. The
 /// filters of the request are carried along, so following `next` keeps them.
-fn link_header(
-    base: &str,
-    path: &str,
-    query: &Query,
-    page_size: usize,
-    next: Option<Uuid>,
-) -> String {
+fn link_header(base: &str, query: &Query, page_size: usize, next: Option<Uuid>) -> String {
     let page_url = |token: &str| {
         let mut serializer = form_urlencoded::Serializer::new(String::new());
         serializer.append_pair("page_size", &page_size.to_string());
@@ -269,7 +261,7 @@ fn link_header(
                 serializer.append_pair(key, value);
             }
         }
-        format!("{base}{path}?{}", serializer.finish())
+        format!("{base}/admin/identities?{}", serializer.finish())
     };
     let mut link = format!("<{}>; rel=\"first\"", page_url(&Uuid::nil().to_string()));
     if let Some(next) = next {

@@ -5,7 +5,7 @@ use super::page::{self, Page};
 use super::reply::{ApiError, json, no_store_on_get};
 use super::{AppState, version};
 use crate::error::Error;
-use crate::flows::{FlowState, Redemption};
+use crate::flows::{FlowState, Redemption, SUBMITTED_TOO_OFTEN};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -100,8 +100,9 @@ fn closed_flow_message(state: FlowState) -> Option<&'static str> {
             Some("This link has expired. Please ask whoever invited you for a new one.")
         }
         FlowState::Revoked => Some(
-            "This link is no longer valid: it was replaced or revoked, or the code was entered wrongly too often. Please request another code.",
+            "This link is no longer valid: it was replaced by a newer one or revoked. Please request another code.",
         ),
+        FlowState::TooManyAttempts => Some(SUBMITTED_TOO_OFTEN),
         FlowState::Unknown => Some(
             "This link is not valid. Please check that you opened the whole link you were sent.",
         ),
@@ -227,9 +228,15 @@ async fn redeem(
             let redeemed = kith.acting_as("http:redemption-page", || {
                 kith.redeem(&redemption, &password)
             });
-            // A refusal leaves the form up only while the flow can still be redeemed.
+            // A refusal leaves the form up while the flow can take another submission. As in
+            // Kratos, the wrong code that uses up the last attempt still shows the form; the
+            // next submission is the one refused as too frequent.
             let still_open = match &redeemed {
                 Ok(_) => false,
+                Err(Error::RecoveryCodeInvalid) => matches!(
+                    kith.recovery_flow_state(flow)?,
+                    FlowState::Open | FlowState::TooManyAttempts
+                ),
                 Err(_) => kith.recovery_flow_state(flow)? == FlowState::Open,
             };
             Ok((redeemed, still_open))

@@ -165,6 +165,25 @@ const MIGRATIONS: &[&str] = &[
         created_by TEXT NOT NULL
     );
     "#,
+    // 6: credential identifiers keyed by their identity first. A DELETE on a WITHOUT ROWID
+    // table walks its primary key; keyed by (type, identifier), every cascade from a deleted
+    // credential (delete, update, a conflicting import record) scanned all identifiers of
+    // that type. Uniqueness moves to its own index; the number of B-trees stays the same.
+    r#"
+    CREATE TABLE credential_identifiers_by_identity (
+        type        TEXT NOT NULL,
+        identifier  TEXT NOT NULL,
+        identity_id BLOB NOT NULL,
+        position    INTEGER NOT NULL,
+        PRIMARY KEY (identity_id, type, identifier),
+        FOREIGN KEY (identity_id, type) REFERENCES credentials (identity_id, type) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    INSERT INTO credential_identifiers_by_identity (type, identifier, identity_id, position)
+        SELECT type, identifier, identity_id, position FROM credential_identifiers;
+    DROP TABLE credential_identifiers;
+    ALTER TABLE credential_identifiers_by_identity RENAME TO credential_identifiers;
+    CREATE UNIQUE INDEX credential_identifiers_unique ON credential_identifiers (type, identifier);
+    "#,
 ];
 
 /// The schema version this kith writes.

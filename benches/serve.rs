@@ -1,0 +1,281 @@
+//! Load on `kith serve`: concurrent keep-alive clients on loopback drive
+//! `POST /admin/identities` (no cleartext passwords), without and with a trait validator
+//! plugin, and report requests/s and latency percentiles. Figures, not assertions.
+//!
+//! `cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2`, then
+//! `cargo bench --bench serve [-- SECONDS CONNECTIONS]` (default 10 s, 32 connections).
+//! A second run against the same server with a CLI writer on the side shows that busy
+//! SQLite locks never become 500s.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const KITH: &str = env!("CARGO_BIN_EXE_kith");
+
+fn kith(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(KITH)
+        .env("KITH_CACHE_DIR", dir.join("cache"))
+        .arg("--db")
+        .arg(dir.join("kith.db"))
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .expect("kith runs");
+    assert!(
+        output.status.success(),
+        "kith {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+struct Server {
+    child: Child,
+    admin: String,
+    token: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Self {
+        let made: serde_json::Value =
+            serde_json::from_str(&kith(dir, &["create", "token", "--name", "bench"])).unwrap();
+        let mut child = Command::new(KITH)
+            .env("KITH_CACHE_DIR", dir.join("cache"))
+            .arg("--db")
+            .arg(dir.join("kith.db"))
+            .args([
+                "--format",
+                "json",
+                "serve",
+                "--admin",
+                "127.0.0.1:0",
+                "--public",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("kith serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("the ready line");
+        let ready: serde_json::Value = serde_json::from_str(&line).expect("a JSON ready line");
+        Self {
+            child,
+            admin: ready["admin"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("http://")
+                .to_string(),
+            token: made["token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("kith serve exits");
+        assert!(status.success(), "kith serve exited with {status}");
+    }
+}
+
+/// One keep-alive connection that sends a request and reads one whole response.
+struct Connection {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Connection {
+    fn open(address: &str) -> Self {
+        let stream = TcpStream::connect(address).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Self {
+            writer: stream.try_clone().expect("clone"),
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// Returns the status code.
+    fn post(&mut self, host: &str, token: &str, path: &str, body: &str) -> u16 {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.writer.write_all(request.as_bytes()).expect("send");
+        let mut status_line = String::new();
+        self.reader
+            .read_line(&mut status_line)
+            .expect("status line");
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            self.reader.read_line(&mut header).expect("header");
+            if header == "\r\n" || header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).expect("body");
+        status
+    }
+}
+
+struct Figures {
+    requests: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    by_status: Vec<(u16, u64)>,
+}
+
+fn load(server: &Server, seconds: u64, connections: usize, label: &str) -> Figures {
+    let stop = Arc::new(AtomicBool::new(false));
+    let counter = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|worker| {
+            let stop = Arc::clone(&stop);
+            let counter = Arc::clone(&counter);
+            let host = server.admin.clone();
+            let token = server.token.clone();
+            let label = label.to_string();
+            std::thread::spawn(move || {
+                let mut connection = Connection::open(&host);
+                let mut latencies = Vec::new();
+                let mut statuses = std::collections::BTreeMap::new();
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = format!(
+                        r#"{{"schema_id":"preset://email","traits":{{"email":"{label}-{worker}-{i}@example.org"}},"metadata_public":{{"n":{i}}}}}"#
+                    );
+                    let sent = Instant::now();
+                    let status = connection.post(&host, &token, "/admin/identities", &body);
+                    latencies.push(sent.elapsed());
+                    *statuses.entry(status).or_insert(0u64) += 1;
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+                (latencies, statuses)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut statuses = std::collections::BTreeMap::new();
+    for worker in workers {
+        let (l, s) = worker.join().expect("a client thread");
+        latencies.extend(l);
+        for (status, n) in s {
+            *statuses.entry(status).or_insert(0) += n;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Figures {
+        requests: counter.load(Ordering::Relaxed),
+        elapsed,
+        latencies,
+        by_status: statuses.into_iter().collect(),
+    }
+}
+
+fn print(what: &str, figures: &Figures) {
+    let at =
+        |q: f64| figures.latencies[((figures.latencies.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{what:<44} {:>7.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  max {:>8.2?}  statuses {:?}",
+        figures.requests as f64 / figures.elapsed.as_secs_f64(),
+        at(0.5),
+        at(0.99),
+        figures.latencies.last().copied().unwrap_or_default(),
+        figures.by_status,
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let seconds: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let connections: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(32);
+    println!("POST /admin/identities, {connections} keep-alive connections, {seconds} s each");
+
+    let bare = tempfile::tempdir().expect("a temporary folder");
+    let server = Server::start(bare.path());
+    load(&server, 1, connections, "warm");
+    print("no plugin", &load(&server, seconds, connections, "bare"));
+
+    // A CLI process importing beside the server: the two share the file's write lock.
+    let records: String = (0..20_000)
+        .map(|i| format!("{{\"schema_id\":\"preset://email\",\"traits\":{{\"email\":\"side-{i}@example.org\"}}}}\n"))
+        .collect();
+    let side_file = bare.path().join("side.ndjson");
+    std::fs::write(&side_file, records).expect("the side import file");
+    let side = {
+        let dir = bare.path().to_path_buf();
+        let file = side_file.clone();
+        std::thread::spawn(move || {
+            for round in 0..1000 {
+                if round > 0 && !file.exists() {
+                    break;
+                }
+                let _ = Command::new(KITH)
+                    .env("KITH_CACHE_DIR", dir.join("cache"))
+                    .arg("--db")
+                    .arg(dir.join("kith.db"))
+                    .args([
+                        "--format",
+                        "json",
+                        "import",
+                        "identities",
+                        "--on-conflict",
+                        "skip",
+                    ])
+                    .arg(&file)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        })
+    };
+    print(
+        "no plugin, a CLI import writing alongside",
+        &load(&server, seconds, connections, "contended"),
+    );
+    std::fs::remove_file(&side_file).expect("stop the side import");
+    side.join().expect("the side import");
+    server.stop();
+
+    let validated = tempfile::tempdir().expect("a temporary folder");
+    let plugin: PathBuf =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins/email-domain-policy");
+    kith(
+        validated.path(),
+        &["install", "plugin", &plugin.to_string_lossy()],
+    );
+    let server = Server::start(validated.path());
+    load(&server, 1, connections, "warm");
+    print(
+        "email-domain-policy validator",
+        &load(&server, seconds, connections, "checked"),
+    );
+    server.stop();
+}
