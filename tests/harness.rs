@@ -67,6 +67,17 @@ impl Env {
         cmd
     }
 
+    /// `kith --db <file>` as a plain process, for commands that keep running (`serve`).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kith"));
+        cmd.env_remove("KITH_DB")
+            .env("USER", "tester")
+            .env("KITH_CACHE_DIR", self.dir.path().join("cache"))
+            .arg("--db")
+            .arg(&self.db);
+        cmd
+    }
+
     /// Runs kith with `args` and `stdin`; output is JSON unless `args` pick a format.
     pub fn run_with(&self, args: &[&str], stdin: &str) -> Run {
         let mut cmd = self.cmd();

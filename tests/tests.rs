@@ -10,5 +10,6 @@ mod library;
 mod manage;
 mod plugins;
 mod schema;
+mod serve;
 mod store;
 mod verify;
