@@ -28,6 +28,7 @@ pub mod cli;
 pub mod clock;
 pub mod error;
 pub mod flows;
+mod hex;
 pub mod http;
 pub mod model;
 pub mod password;

@@ -51,6 +51,10 @@ pub enum PluginError {
     CoreModule,
     #[error("the component is malformed or truncated: {0}")]
     Malformed(String),
+    /// The component compiles, but kith cannot instantiate it: a mistyped export, or a
+    /// memory or table that is bigger from the start than any plugin may have.
+    #[error("the component cannot be loaded as kith runs plugins: {0}")]
+    Unloadable(String),
     #[error("the component is {size} bytes; the limit is {limit}")]
     TooLarge { size: usize, limit: usize },
     #[error("the component imports `{import}`, which kith never grants: {why}")]
@@ -162,10 +166,7 @@ impl Plugin {
 /// Hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower_hex(&sha2::Sha256::digest(bytes))
 }
 
 /// Compiled plugins of one kith handle: a disk cache and what this process has loaded.

@@ -593,7 +593,10 @@ fn sigterm_lets_a_running_request_finish_then_exits_0() -> TestResult {
         )
     });
     std::thread::sleep(Duration::from_millis(300));
-    assert!(!running.is_finished(), "the request is still running when SIGTERM comes");
+    assert!(
+        !running.is_finished(),
+        "the request is still running when SIGTERM comes"
+    );
     let status = server.stop();
     let reply = running.join().expect("the request");
 

@@ -218,12 +218,7 @@ fn keyed_hash(key: &str, secret: &str) -> Result<String> {
     let mut mac = <Hmac<Sha512_256> as KeyInit>::new_from_slice(key.as_bytes())
         .map_err(|e| Error::Internal(format!("recovery key: {e}")))?;
     mac.update(secret.as_bytes());
-    Ok(mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(crate::hex::lower_hex(&mac.finalize().into_bytes()))
 }
 
 fn hashes_match(stored: Option<&str>, computed: &str) -> bool {
@@ -264,7 +259,7 @@ impl Kith {
     pub(super) fn new_secrets(&self, tx: &Tx<'_>) -> Result<Secrets> {
         let key = tx.secret(HMAC_KEY_SETTING, || {
             random_bytes::<32>()
-                .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+                .map(|b| crate::hex::lower_hex(&b))
                 .unwrap_or_default()
         })?;
         if key.is_empty() {

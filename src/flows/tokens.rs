@@ -10,7 +10,6 @@ use crate::store::TokenRecord;
 use base64::Engine;
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 /// Every token starts with this, so secret scanners and people can tell what it is.
 const TOKEN_PREFIX: &str = "kith_pat_";
@@ -24,10 +23,7 @@ pub struct NewToken {
 }
 
 fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::plugin_host::sha256_hex(token.as_bytes())
 }
 
 fn check_token_name(name: &str) -> Result<()> {

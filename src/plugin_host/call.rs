@@ -147,6 +147,7 @@ pub(super) fn run<T>(
             ),
         ));
     }
+    let _slot = super::runtime::Slot::take();
     let stdio = MemoryOutputPipe::new(limits.stdio_bytes);
     let wasi = WasiCtxBuilder::new()
         .stdout(stdio.clone())

@@ -77,7 +77,7 @@ pub fn inspect(
     // Links it as the call will: catches a mistyped export or an import kith cannot satisfy.
     runtime
         .link(kind, component)
-        .map_err(|e| PluginError::Malformed(format!("{e:#}")))?;
+        .map_err(|e| PluginError::Unloadable(format!("{e:#}")))?;
     Ok(Inspection {
         sha256,
         imports,

@@ -8,8 +8,9 @@ use super::PluginError;
 use super::limits::{EPOCH_TICK, MAX_WASM_STACK};
 use super::manifest::Kind;
 use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Generated host bindings for the worlds of `plugins/wit`.
 pub mod bindings {
@@ -64,6 +65,52 @@ pub struct Runtime {
 
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 
+/// Instances the pool holds. Calls running at once are fewer still (see [`Slot`]), so the
+/// pool is never exhausted: a call waits for a slot instead of failing.
+const POOL_SLOTS: u32 = 64;
+/// The most memory any plugin kind may be granted (an import mapper's ceiling).
+const MAX_PLUGIN_MEMORY: usize = 512 << 20;
+
+/// Counts calls in flight.
+static IN_FLIGHT: (Mutex<u32>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Calls that may run at once: two per core. Calls are CPU-bound; more at once only adds
+/// context switches (a server may have dozens of threads calling validators).
+fn max_in_flight() -> u32 {
+    static MAX: OnceLock<u32> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        u32::try_from(cores * 2)
+            .unwrap_or(POOL_SLOTS)
+            .clamp(2, POOL_SLOTS)
+    })
+}
+
+/// A permit to run one call, held for its length.
+pub struct Slot(());
+
+impl Slot {
+    /// Waits until fewer than [`max_in_flight`] calls run and takes a place.
+    pub fn take() -> Slot {
+        let limit = max_in_flight();
+        let (count, freed) = &IN_FLIGHT;
+        let mut count = count.lock().unwrap_or_else(|p| p.into_inner());
+        while *count >= limit {
+            count = freed.wait(count).unwrap_or_else(|p| p.into_inner());
+        }
+        *count += 1;
+        Slot(())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (count, freed) = &IN_FLIGHT;
+        *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        freed.notify_one();
+    }
+}
+
 impl Runtime {
     /// The process's runtime, started on first use (with its epoch ticker thread).
     pub fn get() -> Result<&'static Runtime, PluginError> {
@@ -82,6 +129,19 @@ impl Runtime {
             .wasm_component_model(true)
             .concurrency_support(false)
             .wasm_gc(false);
+        // Every call gets a fresh instance; the pooling allocator hands out memory and
+        // table slots made once, instead of an mmap and munmap per call (whose TLB
+        // shootdowns cost more than the call itself once many threads call at once).
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_SLOTS)
+            .total_core_instances(POOL_SLOTS * 8)
+            .total_memories(POOL_SLOTS * 2)
+            .total_tables(POOL_SLOTS * 8)
+            .max_memory_size(MAX_PLUGIN_MEMORY)
+            // Small plugins touch little memory: zero it in place rather than fault it in again.
+            .linear_memory_keep_resident(256 << 10)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
         // The ticker holds a weak handle, so it never keeps an engine alive on its own.
         let weak = engine.weak();
