@@ -105,6 +105,7 @@ async fn run(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::Internal(e.to_string()))?;
     let public_url = format!("http://{public_address}");
+    crate::plugin_host::pool_instances();
     let kith = Kith::open(&options.db)?
         .with_reader_connection()?
         .with_actor(options.actor.clone())

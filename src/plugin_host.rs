@@ -21,6 +21,7 @@ pub use call::{LogLine, Report};
 pub use inspect::Inspection;
 pub use limits::{Limits, MAX_WASM_BYTES};
 pub use manifest::{API_VERSION, KNOWN_CAPABILITIES, Kind, LimitRequest, Manifest};
+pub use runtime::pool_instances;
 pub use worlds::{Invite, OutboxFile, Plan, check_file_name as check_outbox_name};
 
 use serde::{Deserialize, Serialize};

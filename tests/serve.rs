@@ -688,3 +688,39 @@ fn ory_sdk_and_browser_suite() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_validator_plugin_checks_http_creates_from_the_instance_pool() -> TestResult {
+    let env = Env::new();
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("email-domain-policy"),
+    ])
+    .ok();
+    let server = Server::start(&env);
+    for i in 0..20 {
+        let good = server.admin(
+            "POST",
+            "/admin/identities",
+            Some(&email_body(&format!("ok-{i}@example.org"))),
+        );
+        assert_eq!(good.status, 201, "{}", good.body);
+    }
+    let refused = server.admin(
+        "POST",
+        "/admin/identities",
+        Some(&email_body("throwaway@mailinator.com")),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let error = refused.json()["error"].clone();
+    assert_eq!(error["details"]["plugin"], "email-domain-policy");
+    assert!(
+        error["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("mailinator.com"),
+        "{error}"
+    );
+    Ok(())
+}

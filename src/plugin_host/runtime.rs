@@ -8,6 +8,7 @@ use super::PluginError;
 use super::limits::{EPOCH_TICK, MAX_WASM_STACK};
 use super::manifest::Kind;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -71,6 +72,31 @@ const POOL_SLOTS: u32 = 64;
 /// The most memory any plugin kind may be granted (an import mapper's ceiling).
 const MAX_PLUGIN_MEMORY: usize = 512 << 20;
 
+/// Set by [`pool_instances`] before the runtime starts.
+static POOLED: AtomicBool = AtomicBool::new(false);
+
+/// Makes this process take plugin instances from wasmtime's pooling allocator: memory and
+/// table slots made once, instead of an mmap and munmap per call (whose TLB shootdowns
+/// cost more than the call itself once many threads call at once). Reserving the pool
+/// costs milliseconds at startup, so only long-running processes (`kith serve`) ask for
+/// it, before the first plugin is loaded; later calls change nothing.
+pub fn pool_instances() {
+    POOLED.store(true, Ordering::Relaxed);
+}
+
+fn pool_config() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_SLOTS)
+        .total_core_instances(POOL_SLOTS * 8)
+        .total_memories(POOL_SLOTS * 2)
+        .total_tables(POOL_SLOTS * 8)
+        .max_memory_size(MAX_PLUGIN_MEMORY)
+        // Small plugins touch little memory: zero it in place rather than fault it in again.
+        .linear_memory_keep_resident(256 << 10)
+        .table_keep_resident(64 << 10);
+    pool
+}
+
 /// Counts calls in flight.
 static IN_FLIGHT: (Mutex<u32>, Condvar) = (Mutex::new(0), Condvar::new());
 
@@ -129,19 +155,9 @@ impl Runtime {
             .wasm_component_model(true)
             .concurrency_support(false)
             .wasm_gc(false);
-        // Every call gets a fresh instance; the pooling allocator hands out memory and
-        // table slots made once, instead of an mmap and munmap per call (whose TLB
-        // shootdowns cost more than the call itself once many threads call at once).
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(POOL_SLOTS)
-            .total_core_instances(POOL_SLOTS * 8)
-            .total_memories(POOL_SLOTS * 2)
-            .total_tables(POOL_SLOTS * 8)
-            .max_memory_size(MAX_PLUGIN_MEMORY)
-            // Small plugins touch little memory: zero it in place rather than fault it in again.
-            .linear_memory_keep_resident(256 << 10)
-            .table_keep_resident(64 << 10);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if POOLED.load(Ordering::Relaxed) {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config()));
+        }
         let engine = Engine::new(&config)?;
         // The ticker holds a weak handle, so it never keeps an engine alive on its own.
         let weak = engine.weak();
