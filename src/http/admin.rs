@@ -119,18 +119,8 @@ fn base_url(headers: &HeaderMap) -> String {
 
 /// A path id: a bad UUID reads as an unknown identity, as in Kratos.
 fn identity_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text)
-        .map_err(|_| ApiError::from(Error::BadRequest(String::new())).with_not_found())
-}
-
-impl ApiError {
-    fn with_not_found(mut self) -> Self {
-        self.status = 404;
-        self.body = Box::new(
-            crate::model::ErrorBody::new(404).with_message("Unable to locate the resource"),
-        );
-        self
-    }
+    // The envelope of an unknown identity; it names no id, so the nil one stands in.
+    Uuid::parse_str(text).map_err(|_| ApiError::from(Error::IdentityNotFound(Uuid::nil())))
 }
 
 /// Query parameters, repeatable ones included (`ids=a&ids=b`).

@@ -209,6 +209,14 @@ async fn redeem(
         ));
     }
     let redemption = match (&token, &form.code) {
+        // Tokens are alphanumeric; anything else cannot match and must not reach the link
+        // parser, where `&` would start another parameter.
+        (Some(token), _) if !token.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            return page::render(
+                Page::form(flow, None, Some(&Error::RecoveryCodeInvalid.to_string()))
+                    .with_status(StatusCode::BAD_REQUEST),
+            );
+        }
         (Some(token), _) => Redemption::Link(format!("?flow={flow}&token={token}")),
         (None, Some(code)) => Redemption::Code {
             flow,
