@@ -239,12 +239,26 @@ impl Kith {
     /// Writes `batch` in one transaction, or, when that fails for a reason other than a
     /// conflict, each identity in its own, so no caller gets an error that is not theirs.
     fn insert_batch(&self, store: &mut Store, batch: Vec<PendingInsert>) {
-        let together = (|| -> Result<Vec<Result<()>>> {
-            let tx = store.write()?;
-            let mut results = Vec::with_capacity(batch.len());
+        // Without the write lock no insert can run, alone or together: everyone gets the
+        // refusal (a busy store is a 503 to try again), not ten more seconds each.
+        let tx = match store.write() {
+            Ok(tx) => tx,
+            Err(error) => {
+                for item in batch {
+                    let _ = item.done.send(Err(match &error {
+                        StoreError::Busy => Error::Busy(StoreError::Busy),
+                        other => Error::Internal(format!("could not start a write: {other}")),
+                    }));
+                }
+                return;
+            }
+        };
+        let items = &batch;
+        let together = (move || -> Result<Vec<Result<()>>> {
+            let mut results = Vec::with_capacity(items.len());
             {
                 let mut writer = tx.identity_writer()?;
-                for item in &batch {
+                for item in items {
                     results.push(match writer.insert(&item.rows, None, Some(&item.event)) {
                         Err(error) if error.is_conflict() => Err(error.into()),
                         other => other.map_err(Error::from),
