@@ -73,12 +73,7 @@ impl From<rusqlite::Error> for StoreError {
                 field: conflicting_field(message),
             };
         }
-        if let rusqlite::Error::SqliteFailure(code, _) = &error
-            && matches!(
-                code.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            )
-        {
+        if is_busy(&error) {
             return StoreError::Busy;
         }
         StoreError::Sqlite(error)

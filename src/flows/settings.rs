@@ -135,7 +135,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub(super) fn load(tx: &Tx<'_>) -> Result<Self> {
+    /// Reads every setting; `default_public_url` stands in for `public_url` while it is unset.
+    pub(super) fn load(tx: &Tx<'_>, default_public_url: Option<&str>) -> Result<Self> {
         let stored: std::collections::HashMap<String, String> =
             tx.all_settings()?.into_iter().collect();
         let get = |key: &str| -> String {
@@ -163,7 +164,10 @@ impl Settings {
             },
         };
         Ok(Self {
-            public_url: get("public_url"),
+            public_url: match (stored.get("public_url"), default_public_url) {
+                (None, Some(url)) => url.to_string(),
+                _ => get("public_url"),
+            },
             hasher,
             invite_lifespan: get("invite.lifespan"),
             outbox_dir: get("outbox_dir"),
@@ -177,15 +181,7 @@ impl Kith {
     /// # Errors
     /// Only if the store fails.
     pub fn settings(&self) -> Result<Settings> {
-        self.read(|tx| {
-            let mut settings = Settings::load(tx)?;
-            if let Some(url) = &self.default_public_url
-                && tx.get_setting("public_url")?.is_none()
-            {
-                settings.public_url.clone_from(url);
-            }
-            Ok(settings)
-        })
+        self.read(|tx| Settings::load(tx, self.default_public_url.as_deref()))
     }
 
     /// Every setting kith knows with its value, set or default.
@@ -231,7 +227,7 @@ impl Kith {
         self.write(|tx| {
             let previous = tx.get_setting(key)?;
             tx.set_setting(key, &value)?;
-            let settings = Settings::load(tx)?;
+            let settings = Settings::load(tx, self.default_public_url.as_deref())?;
             settings
                 .hasher
                 .validate()
