@@ -24,7 +24,7 @@ pub use import::{
 pub use invite::{
     DeliveryReport, FlowState, Invitation, InviteRequest, InviteStatus, InviteSummary,
     MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, MIN_PASSWORD_LENGTH, RecoveryCode, RecoveryLink,
-    Redeemed, Redemption, SUBMITTED_TOO_OFTEN,
+    Redeemed, Redemption, SUBMITTED_TOO_OFTEN, link_parameters,
 };
 pub use plugins::{InstalledPlugin, RunReport};
 pub use schemas::SchemaEntry;

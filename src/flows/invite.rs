@@ -97,6 +97,8 @@ pub struct RecoveryLink {
 pub enum Redemption {
     /// The whole `recovery_link` (its `flow` and `token` parameters).
     Link(String),
+    /// The flow id and the link's token, already taken out of the link.
+    Token { flow: Uuid, token: String },
     /// The flow id and the 6-digit code.
     Code { flow: Uuid, code: String },
 }
@@ -519,6 +521,7 @@ impl Kith {
         }
         let (flow, secret, by_code) = match redemption {
             Redemption::Code { flow, code } => (*flow, code.trim().to_string(), true),
+            Redemption::Token { flow, token } => (*flow, token.clone(), false),
             Redemption::Link(link) => {
                 let (flow, token) = parse_link(link)?;
                 (flow, token, false)
@@ -658,19 +661,24 @@ fn set_password(identity: &mut Identity, hash: String, now: Timestamp) {
 }
 
 /// The `flow` and `token` of a recovery link.
-fn parse_link(link: &str) -> Result<(Uuid, String)> {
-    let query = link.split_once('?').map_or("", |(_, q)| q);
+/// The `flow` and `token` parameters of a recovery link, or of its query alone.
+pub fn link_parameters(link: &str) -> (Option<Uuid>, Option<String>) {
+    let query = link.split_once('?').map_or(link, |(_, q)| q);
     let query = query.split('#').next().unwrap_or_default();
     let mut flow = None;
     let mut token = None;
-    for pair in query.split('&') {
-        match pair.split_once('=') {
-            Some(("flow", value)) => flow = Uuid::parse_str(value).ok(),
-            Some(("token", value)) => token = Some(value.to_string()),
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match &*key {
+            "flow" => flow = Uuid::parse_str(&value).ok(),
+            "token" => token = Some(value.into_owned()),
             _ => {}
         }
     }
-    match (flow, token) {
+    (flow, token)
+}
+
+fn parse_link(link: &str) -> Result<(Uuid, String)> {
+    match link_parameters(link) {
         (Some(flow), Some(token)) => Ok((flow, token)),
         _ => Err(Error::BadRequest(
             "the link has no flow and token; pass the recovery_link kith printed, or --flow and --code".into(),

@@ -5,7 +5,7 @@ use super::page::{self, Page};
 use super::reply::{ApiError, json, no_store_on_get};
 use super::{AppState, version};
 use crate::error::Error;
-use crate::flows::{FlowState, Redemption, SUBMITTED_TOO_OFTEN};
+use crate::flows::{FlowState, Redemption, SUBMITTED_TOO_OFTEN, link_parameters};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -77,18 +77,10 @@ async fn get_schema(
     Ok(json(StatusCode::OK, &entry.schema))
 }
 
-/// `flow` and `token` from a recovery link's query.
+/// `flow` and `token` from the page's query; an empty token is no token.
 fn link_params(raw: Option<String>) -> (Option<Uuid>, Option<String>) {
-    let mut flow = None;
-    let mut token = None;
-    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        match &*key {
-            "flow" => flow = Uuid::parse_str(&value).ok(),
-            "token" if !value.is_empty() => token = Some(value.into_owned()),
-            _ => {}
-        }
-    }
-    (flow, token)
+    let (flow, token) = link_parameters(&raw.unwrap_or_default());
+    (flow, token.filter(|t| !t.is_empty()))
 }
 
 /// What the page says about a flow that cannot be redeemed.
@@ -209,15 +201,10 @@ async fn redeem(
         ));
     }
     let redemption = match (&token, &form.code) {
-        // Tokens are alphanumeric; anything else cannot match and must not reach the link
-        // parser, where `&` would start another parameter.
-        (Some(token), _) if !token.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            return page::render(
-                Page::form(flow, None, Some(&Error::RecoveryCodeInvalid.to_string()))
-                    .with_status(StatusCode::BAD_REQUEST),
-            );
-        }
-        (Some(token), _) => Redemption::Link(format!("?flow={flow}&token={token}")),
+        (Some(token), _) => Redemption::Token {
+            flow,
+            token: token.clone(),
+        },
         (None, Some(code)) => Redemption::Code {
             flow,
             code: code.clone(),
