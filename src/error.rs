@@ -57,6 +57,9 @@ pub enum Error {
     /// No identity has this id.
     #[error("identity {0} could not be found")]
     IdentityNotFound(Uuid),
+    /// A recovery code was asked for an identity that does not exist (Kratos' wording).
+    #[error("could not find identity")]
+    RecoveryIdentityNotFound(Uuid),
     /// The state is not `active` or `inactive`.
     #[error("identity state is not valid")]
     InvalidState(String),
@@ -169,6 +172,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::IdentityNotFound(_)
+            | Error::RecoveryIdentityNotFound(_)
             | Error::SchemaNotFound(_)
             | Error::ImportRunNotFound(_)
             | Error::InviteNotFound(_)

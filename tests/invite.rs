@@ -356,6 +356,7 @@ fn admin_recovery_codes_and_links_as_kratos_answers() -> TestResult {
     let missing = "01900000-0000-7000-8000-000000000000";
     let unknown_code = env.run(&["create", "recovery-code", missing]);
     assert_eq!(unknown_code.error()["code"], 404);
+    assert_eq!(unknown_code.error()["reason"], "could not find identity");
     let unknown_link = env.run(&["create", "recovery-link", missing]);
     assert_eq!(unknown_link.error()["code"], 400);
     assert_eq!(

@@ -406,7 +406,7 @@ impl Kith {
     /// Issues an admin recovery code, as `POST /admin/recovery/code` does (default 1h).
     ///
     /// # Errors
-    /// 404 "could not find identity" for an unknown id; 400 for a bad `expires_in`.
+    /// [`Error::RecoveryIdentityNotFound`] (404 "could not find identity") for an unknown id; 400 for a bad `expires_in`.
     pub fn create_recovery_code(
         &self,
         identity_id: Uuid,
@@ -416,7 +416,7 @@ impl Kith {
         let lifespan = lifespan(expires_in, ADMIN_RECOVERY_LIFESPAN, None)?;
         self.write(|tx| {
             tx.get_identity(identity_id, false)?
-                .ok_or(Error::IdentityNotFound(identity_id))?;
+                .ok_or(Error::RecoveryIdentityNotFound(identity_id))?;
             let (invite, secrets) =
                 self.open_flow(tx, identity_id, "recovery_code", None, lifespan)?;
             Ok(RecoveryCode {

@@ -375,19 +375,7 @@ async fn create_recovery_code(
     let code = state
         .admin(&headers, move |kith| {
             let body = recovery_body(body)?;
-            kith.create_recovery_code(body.identity_id, body.expires_in.as_deref())
-                .map_err(|error| match error {
-                    // Kratos' wording for this endpoint.
-                    Error::IdentityNotFound(_) => {
-                        let mut api = ApiError::from(error);
-                        api.body = Box::new(
-                            crate::model::ErrorBody::new(404)
-                                .with_reason("could not find identity"),
-                        );
-                        api
-                    }
-                    other => other.into(),
-                })
+            Ok(kith.create_recovery_code(body.identity_id, body.expires_in.as_deref())?)
         })
         .await?;
     Ok(json(StatusCode::CREATED, &code))
