@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench import` (100,000 records); `cargo bench --bench import -- 1000000`
 //! for another size. Prints the median of three runs of each: identities/s, and kith's peak RSS.
+//! `KITH_BENCH_BASELINE=/path/to/an/older/kith` runs that binary too, interleaved with this
+//! build's in the same run, so a change is measured before and after on the same machine state.
 
 use rusqlite::params;
 use std::io::Write;
@@ -35,49 +37,73 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         size as f64 / (1 << 20) as f64
     );
 
-    // Three runs each, into fresh files; the median is reported.
-    let mut runs = Vec::new();
+    // Three runs of each binary, interleaved, into fresh files; the median is reported.
+    let binaries = binaries();
+    let mut runs = vec![Vec::new(); binaries.len()];
     for run in 0..3 {
-        let db = dir.path().join(format!("kith-{run}.db"));
-        let started = Instant::now();
-        let output = Command::new(env!("CARGO_BIN_EXE_kith"))
-            .arg("--db")
-            .arg(&db)
-            .args(["--format", "json", "import", "identities"])
-            .arg(&input)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()?;
-        let wall = started.elapsed().as_secs_f64();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let summary: serde_json::Value =
-            serde_json::from_str(stderr.lines().last().unwrap_or("{}"))?;
-        assert_eq!(
-            summary["created"], records as u64,
-            "every record imports: {stderr}"
-        );
-        let peak = summary["peak_rss_bytes"].as_u64().unwrap_or(0) as f64 / (1 << 20) as f64;
-        runs.push((wall, peak));
-        std::fs::remove_file(&db)?;
+        for (which, (_, binary)) in binaries.iter().enumerate() {
+            runs[which].push(import_once(binary, dir.path(), &input, records, run)?);
+        }
     }
-    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (wall, peak) = runs[1];
-    let kith_rate = records as f64 / wall;
-
     let mut floors = (0..3)
         .map(|run| floor(dir.path(), records, run))
         .collect::<Result<Vec<_>, _>>()?;
     floors.sort_by(f64::total_cmp);
     let floor = floors[1];
-    println!(
-        "kith import   {kith_rate:>9.0} identities/s  ({wall:.2} s wall, peak RSS {peak:.0} MiB)"
-    );
-    println!("rusqlite floor {floor:>8.0} identities/s");
-    println!(
-        "ratio          {:>8.2}x the floor's time",
-        floor / kith_rate
-    );
+    for ((label, _), mut runs) in binaries.iter().zip(runs) {
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (wall, peak) = runs[1];
+        let kith_rate = records as f64 / wall;
+        println!(
+            "kith import ({label:<8}) {kith_rate:>9.0} identities/s  ({wall:.2} s wall, peak RSS {peak:.0} MiB, {:.2}x the floor's time)",
+            floor / kith_rate
+        );
+    }
+    println!("rusqlite floor        {floor:>9.0} identities/s");
     Ok(())
+}
+
+/// This build's kith, and the baseline named by `KITH_BENCH_BASELINE` when set.
+fn binaries() -> Vec<(&'static str, std::path::PathBuf)> {
+    let mut binaries = vec![("this", std::path::PathBuf::from(env!("CARGO_BIN_EXE_kith")))];
+    if let Some(baseline) = std::env::var_os("KITH_BENCH_BASELINE") {
+        binaries.insert(0, ("baseline", baseline.into()));
+    }
+    binaries
+}
+
+/// One import into a fresh file: wall seconds and peak RSS in MiB.
+fn import_once(
+    binary: &std::path::Path,
+    dir: &std::path::Path,
+    input: &std::path::Path,
+    records: usize,
+    run: usize,
+) -> Result<(f64, f64), Box<dyn std::error::Error>> {
+    let db = dir.join(format!("kith-{run}.db"));
+    let started = Instant::now();
+    let output = Command::new(binary)
+        .arg("--db")
+        .arg(&db)
+        .args(["--format", "json", "import", "identities"])
+        .arg(input)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
+    let wall = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap_or("{}"))?;
+    assert_eq!(
+        summary["created"], records as u64,
+        "every record imports: {stderr}"
+    );
+    let peak = summary["peak_rss_bytes"].as_u64().unwrap_or(0) as f64 / (1 << 20) as f64;
+    for suffix in ["", "-wal", "-shm", ".key"] {
+        let mut file = db.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+    Ok((wall, peak))
 }
 
 /// The same rows kith writes for each record, inserted with prepared statements in

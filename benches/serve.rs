@@ -5,7 +5,8 @@
 //! `cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2`, then
 //! `cargo bench --bench serve [-- SECONDS CONNECTIONS]` (default 10 s, 32 connections).
 //! A second run against the same server with a CLI writer on the side shows that busy
-//! SQLite locks never become 500s.
+//! SQLite locks never become 500s. `KITH_BENCH_BASELINE=/path/to/an/older/kith` measures that
+//! binary too, in the same run, each in a store of its own, so a change is seen before and after.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -17,8 +18,17 @@ use std::time::{Duration, Instant};
 
 const KITH: &str = env!("CARGO_BIN_EXE_kith");
 
-fn kith(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(KITH)
+/// This build's kith, and the baseline named by `KITH_BENCH_BASELINE` when set.
+fn binaries() -> Vec<(&'static str, PathBuf)> {
+    let mut binaries = vec![("this", PathBuf::from(KITH))];
+    if let Some(baseline) = std::env::var_os("KITH_BENCH_BASELINE") {
+        binaries.insert(0, ("baseline", baseline.into()));
+    }
+    binaries
+}
+
+fn kith(binary: &Path, dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(binary)
         .env("KITH_CACHE_DIR", dir.join("cache"))
         .arg("--db")
         .arg(dir.join("kith.db"))
@@ -41,10 +51,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &Path) -> Self {
+    fn start(binary: &Path, dir: &Path) -> Self {
         let made: serde_json::Value =
-            serde_json::from_str(&kith(dir, &["create", "token", "--name", "bench"])).unwrap();
-        let mut child = Command::new(KITH)
+            serde_json::from_str(&kith(binary, dir, &["create", "token", "--name", "bench"]))
+                .unwrap();
+        let mut child = Command::new(binary)
             .env("KITH_CACHE_DIR", dir.join("cache"))
             .arg("--db")
             .arg(dir.join("kith.db"))
@@ -218,12 +229,37 @@ fn main() {
     let connections: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(32);
     println!("POST /admin/identities, {connections} keep-alive connections, {seconds} s each");
 
-    let bare = tempfile::tempdir().expect("a temporary folder");
-    let server = Server::start(bare.path());
-    load(&server, 1, connections, "warm");
-    print("no plugin", &load(&server, seconds, connections, "bare"));
+    for (label, binary) in binaries() {
+        let bare = tempfile::tempdir().expect("a temporary folder");
+        let server = Server::start(&binary, bare.path());
+        load(&server, 1, connections, "warm");
+        print(
+            &format!("{label}: no plugin"),
+            &load(&server, seconds, connections, "bare"),
+        );
+        server.stop();
+
+        let validated = tempfile::tempdir().expect("a temporary folder");
+        let plugin: PathBuf =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins/email-domain-policy");
+        kith(
+            &binary,
+            validated.path(),
+            &["install", "plugin", &plugin.to_string_lossy()],
+        );
+        let server = Server::start(&binary, validated.path());
+        load(&server, 1, connections, "warm");
+        print(
+            &format!("{label}: email-domain-policy validator"),
+            &load(&server, seconds, connections, "checked"),
+        );
+        server.stop();
+    }
 
     // A CLI process importing beside the server: the two share the file's write lock.
+    let bare = tempfile::tempdir().expect("a temporary folder");
+    let server = Server::start(Path::new(KITH), bare.path());
+    load(&server, 1, connections, "warm");
     let records: String = (0..20_000)
         .map(|i| format!("{{\"schema_id\":\"preset://email\",\"traits\":{{\"email\":\"side-{i}@example.org\"}}}}\n"))
         .collect();
@@ -262,20 +298,5 @@ fn main() {
     );
     std::fs::remove_file(&side_file).expect("stop the side import");
     side.join().expect("the side import");
-    server.stop();
-
-    let validated = tempfile::tempdir().expect("a temporary folder");
-    let plugin: PathBuf =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins/email-domain-policy");
-    kith(
-        validated.path(),
-        &["install", "plugin", &plugin.to_string_lossy()],
-    );
-    let server = Server::start(validated.path());
-    load(&server, 1, connections, "warm");
-    print(
-        "email-domain-policy validator",
-        &load(&server, seconds, connections, "checked"),
-    );
     server.stop();
 }
