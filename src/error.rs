@@ -146,6 +146,21 @@ pub enum Error {
     /// Any other failure kith did not expect.
     #[error("{0}")]
     Internal(String),
+    /// An identity document nests deeper than kith can store and read back.
+    #[error(
+        "{pointer} nests deeper than {limit} levels; identity documents may nest at most {limit} levels"
+    )]
+    DocumentTooDeep { pointer: String, limit: usize },
+    /// An identity document is larger than kith stores.
+    #[error(
+        "{pointer} is larger than {limit} bytes; identity documents may take at most {limit} bytes of JSON"
+    )]
+    DocumentTooLarge { pointer: String, limit: usize },
+    /// A JSON patch asks for more work than one patch may do (values copied, compared, moved).
+    #[error(
+        "the JSON patch copies or compares more than {limit} bytes of values; split it into smaller patches"
+    )]
+    PatchTooCostly { limit: usize },
 }
 
 /// Short for `std::result::Result<T, kith::Error>`.
@@ -272,6 +287,11 @@ impl Error {
             Error::Store(_) | Error::Internal(_) | Error::StoreTooNew { .. } => {
                 body.with_reason(self.to_string())
             }
+            Error::DocumentTooDeep { pointer, limit }
+            | Error::DocumentTooLarge { pointer, limit } => body
+                .with_reason(self.to_string())
+                .with_detail("pointer", pointer.clone())
+                .with_detail("limit", *limit),
             _ => body.with_reason(self.to_string()),
         };
         body.into_envelope()

@@ -10,6 +10,7 @@ mod export;
 mod identity;
 mod import;
 mod invite;
+mod patch;
 pub(crate) mod plugins;
 mod schemas;
 mod settings;

@@ -3,7 +3,7 @@
 use super::output::{CliError, Output};
 use crate::Kith;
 use crate::flows::ListIdentities;
-use crate::model::{CreateIdentityBody, UpdateIdentityBody, parse_body};
+use crate::model::{CreateIdentityBody, MAX_DOCUMENT_BYTES, UpdateIdentityBody, parse_body};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::io::Read;
@@ -116,17 +116,43 @@ pub enum VerifyCommand {
 }
 
 /// Reads a whole input: a file, or stdin for `-`. Returns the text and a name for errors.
+/// One document is at most [`MAX_DOCUMENT_BYTES`], as over HTTP: reading stops one byte past
+/// it, so `/dev/zero` or a huge file cannot exhaust memory.
 pub(super) fn read_input(path: &str) -> Result<(String, String), CliError> {
-    if path == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::input("<stdin>", format!("could not read stdin: {e}")))?;
-        return Ok((text, "<stdin>".into()));
+    let source = if path == "-" { "<stdin>" } else { path };
+    let reader: Box<dyn Read> = if path == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path)
+                .map_err(|e| CliError::input(path, format!("could not read {path}: {e}")))?,
+        )
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_DOCUMENT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::input(source, format!("could not read {source}: {e}")))?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(too_large(source));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::input(path, format!("could not read {path}: {e}")))?;
-    Ok((text, path.to_string()))
+    let text = String::from_utf8(bytes).map_err(|e| {
+        CliError::input(
+            source,
+            format!("could not read {source}: stream did not contain valid UTF-8 ({e})"),
+        )
+    })?;
+    Ok((text, source.to_string()))
+}
+
+fn too_large(source: &str) -> CliError {
+    CliError::input(
+        source,
+        format!(
+            "{source} is larger than {MAX_DOCUMENT_BYTES} bytes; one document may take at most {} MB",
+            MAX_DOCUMENT_BYTES / (1024 * 1024)
+        ),
+    )
 }
 
 fn parse_id(text: &str) -> Result<Uuid, CliError> {
@@ -144,6 +170,7 @@ pub fn create(kith: &Kith, out: &Output, args: CreateIdentityArgs) -> Result<(),
         None => {
             let traits = match args.traits.as_deref() {
                 None => None,
+                Some(text) if text.len() > MAX_DOCUMENT_BYTES => return Err(too_large("--traits")),
                 Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
                     CliError::input("--traits", format!("--traits is not valid JSON: {e}"))
                 })?),

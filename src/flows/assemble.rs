@@ -9,9 +9,9 @@ use super::Kith;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{
-    Credential, CredentialsBody, Identity, IdentityState, OidcProviderBody, RecoveryAddress,
-    RecoveryAddressBody, Timestamp, VerifiableAddress, VerifiableAddressBody, VerificationStatus,
-    Via,
+    Credential, CredentialsBody, Excess, Identity, IdentityState, MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_DEPTH, OidcProviderBody, PasswordConfigBody, RecoveryAddress, RecoveryAddressBody,
+    Timestamp, VerifiableAddress, VerifiableAddressBody, VerificationStatus, Via,
 };
 use crate::password;
 use crate::schema::{Derived, IdentitySchema, normalize_email};
@@ -36,8 +36,24 @@ pub(super) enum PasswordChange {
     Hashed(String),
     /// Kratos' migration-hook marker.
     MigrationHook,
-    /// Replace the config wholesale (a JSON patch wrote it).
-    Config(Value),
+    /// No password: a JSON patch emptied the config.
+    Clear,
+}
+
+impl PasswordChange {
+    /// What a `credentials.password.config` asks for, read as Kratos reads it: the migration
+    /// hook first, then a cleartext password, then a hash; nothing usable keeps what is stored.
+    pub fn from_config(config: PasswordConfigBody) -> Self {
+        if config.use_password_migration_hook == Some(true) {
+            PasswordChange::MigrationHook
+        } else if let Some(cleartext) = config.password.filter(|p| !p.is_empty()) {
+            PasswordChange::Cleartext(cleartext)
+        } else if let Some(hash) = config.hashed_password.filter(|h| !h.is_empty()) {
+            PasswordChange::Hashed(hash)
+        } else {
+            PasswordChange::Keep
+        }
+    }
 }
 
 /// The desired state of an identity, whatever body it came from.
@@ -67,16 +83,7 @@ impl Draft {
             return Ok(());
         };
         if let Some(password) = credentials.password {
-            let config = password.config;
-            self.password = if config.use_password_migration_hook == Some(true) {
-                PasswordChange::MigrationHook
-            } else if let Some(cleartext) = config.password.filter(|p| !p.is_empty()) {
-                PasswordChange::Cleartext(cleartext)
-            } else if let Some(hash) = config.hashed_password.filter(|h| !h.is_empty()) {
-                PasswordChange::Hashed(hash)
-            } else {
-                PasswordChange::Keep
-            };
+            self.password = PasswordChange::from_config(password.config);
         }
         if let Some(oidc) = credentials.oidc {
             self.oidc = oidc.config.providers;
@@ -86,6 +93,21 @@ impl Draft {
         }
         check_providers("oidc", &self.oidc)?;
         check_providers("saml", &self.saml)
+    }
+}
+
+/// Refuses a document that nests deeper or is larger than kith stores, naming where.
+fn check_document(pointer: &str, document: &Value) -> Result<()> {
+    match crate::model::measure(document, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_BYTES) {
+        Ok(_) => Ok(()),
+        Err(Excess::Depth { pointer: inner }) => Err(Error::DocumentTooDeep {
+            pointer: crate::model::shorten_pointer(format!("{pointer}{inner}")),
+            limit: MAX_DOCUMENT_DEPTH,
+        }),
+        Err(Excess::Size) => Err(Error::DocumentTooLarge {
+            pointer: pointer.to_string(),
+            limit: MAX_DOCUMENT_BYTES,
+        }),
     }
 }
 
@@ -109,6 +131,11 @@ impl Kith {
         draft: Draft,
         existing: Option<&Identity>,
     ) -> Result<Identity> {
+        // Before anything else reads them: every write path (create, update, patch, batch,
+        // import) comes through here, so no document past the bounds is ever stored.
+        check_document("/traits", &draft.traits)?;
+        check_document("/metadata_public", &draft.metadata_public)?;
+        check_document("/metadata_admin", &draft.metadata_admin)?;
         let now = self.clock.now();
         let schema = resolve(&draft.schema_id)?;
         let traits = if draft.traits.is_null() {
@@ -293,7 +320,7 @@ fn password_config(
             Some(json!({ "hashed_password": hash }))
         }
         PasswordChange::MigrationHook => Some(json!({ "use_password_migration_hook": true })),
-        PasswordChange::Config(config) => Some(config),
+        PasswordChange::Clear => None,
     })
 }
 

@@ -2,9 +2,12 @@
 
 use super::Kith;
 use super::assemble::{Draft, PasswordChange, SchemaResolver};
+use super::patch::Operation;
 use super::settings::Settings;
 use crate::error::{Error, Result};
-use crate::model::{CreateIdentityBody, Identity, UpdateIdentityBody, VerifiableAddressBody};
+use crate::model::{
+    CreateIdentityBody, Identity, PasswordConfigBody, UpdateIdentityBody, VerifiableAddressBody,
+};
 use crate::schema::normalize_identifier;
 use crate::store::{EventRow, IdentifierQuery, IdentityRows};
 use serde_json::{Value, json};
@@ -248,15 +251,14 @@ impl Kith {
     /// 400 for a denied path, a patch that does not apply, or a result that does not
     /// validate; 404 and 409 as for update.
     pub fn patch_identity(&self, id: Uuid, patch: &str) -> Result<Identity> {
-        let operations: Vec<json_patch::PatchOperation> = crate::model::parse_body(patch, false)?;
+        let operations: Vec<Operation> = crate::model::parse_body(patch, false)?;
         for operation in &operations {
             check_patch_path(operation)?;
         }
         self.replace_with(id, "identity.patched", |existing| {
             let mut document =
                 serde_json::to_value(existing).map_err(|e| Error::Internal(e.to_string()))?;
-            json_patch::patch(&mut document, &operations)
-                .map_err(|e| Error::PatchFailed(e.to_string()))?;
+            super::patch::apply(&mut document, operations)?;
             draft_from_patched(existing, document)
         })
     }
@@ -308,15 +310,8 @@ impl Kith {
 }
 
 /// Kratos' denied patch paths: identity ids, the state timestamp, and social links.
-fn check_patch_path(operation: &json_patch::PatchOperation) -> Result<()> {
-    use json_patch::PatchOperation as Op;
-    let mut paths = vec![operation.path().as_str()];
-    match operation {
-        Op::Move(op) => paths.push(op.from.as_str()),
-        Op::Copy(op) => paths.push(op.from.as_str()),
-        _ => {}
-    }
-    for path in paths {
+fn check_patch_path(operation: &Operation) -> Result<()> {
+    for path in operation.paths() {
         let denied = matches!(path, "/id" | "/stateChangedAt" | "/credentials")
             || ["/credentials/oidc", "/credentials/saml"]
                 .iter()
@@ -367,9 +362,17 @@ fn draft_from_patched(existing: &Identity, document: Value) -> Result<Draft> {
         .credential("password")
         .and_then(|c| c.config.clone());
     let patched_password = document.pointer("/credentials/password/config").cloned();
+    // A patched password config takes the create/update path: cleartext is hashed, a hash is
+    // checked against Kratos' formats and cost bounds, unknown fields are refused; it is never
+    // stored as sent.
     let password = match patched_password {
         Some(config) if Some(&config) != original_password.as_ref() => {
-            PasswordChange::Config(config)
+            let config: PasswordConfigBody =
+                crate::model::parse_value(config, true, "/credentials/password/config")?;
+            match PasswordChange::from_config(config) {
+                PasswordChange::Keep => PasswordChange::Clear,
+                change => change,
+            }
         }
         _ => PasswordChange::Keep,
     };

@@ -167,8 +167,9 @@ pub fn parse_body<T: DeserializeOwned>(text: &str, strict: bool) -> Result<T, Bo
         Err(error) => {
             let pointer = path_to_pointer(&error.path().to_string());
             let inner = error.into_inner();
+            let message = strip_location(&inner.to_string());
             return Err(BodyError {
-                message: format!("json: {}", strip_location(&inner.to_string())),
+                message: format!("json: {}", redact(&message, &pointer)),
                 pointer,
                 line: inner.line(),
                 column: inner.column(),
@@ -194,6 +195,104 @@ pub fn parse_body<T: DeserializeOwned>(text: &str, strict: bool) -> Result<T, Bo
         });
     }
     Ok(value)
+}
+
+/// Decodes an already parsed `value` into `T`, as [`parse_body`] decodes text; `base` is the
+/// pointer of `value` in its document, prefixed to the pointer of an error.
+///
+/// # Errors
+/// A value of the wrong type, or (strict) an unknown field.
+pub(crate) fn parse_value<T: DeserializeOwned>(
+    value: Value,
+    strict: bool,
+    base: &str,
+) -> Result<T, BodyError> {
+    let mut unknown: Option<String> = None;
+    let mut note_unknown = |path: serde_ignored::Path<'_>| {
+        if unknown.is_none() {
+            unknown = Some(path.to_string());
+        }
+    };
+    let result: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+        value,
+        &mut note_unknown,
+    ));
+    let value = match result {
+        Ok(value) => value,
+        Err(error) => {
+            let pointer = format!("{base}{}", path_to_pointer(&error.path().to_string()));
+            let message = error.into_inner().to_string();
+            return Err(BodyError {
+                message: format!("json: {}", redact(&message, &pointer)),
+                pointer,
+                line: 0,
+                column: 0,
+            });
+        }
+    };
+    if strict && let Some(path) = unknown {
+        let pointer = format!("{base}{}", path_to_pointer(&path));
+        let field = pointer.rsplit('/').next().unwrap_or_default().to_string();
+        return Err(BodyError {
+            message: format!("json: unknown field \"{field}\""),
+            pointer,
+            line: 0,
+            column: 0,
+        });
+    }
+    Ok(value)
+}
+
+/// Pointer segments under which a value may be a secret: credentials of any kind, passwords,
+/// hashes, recovery codes and tokens.
+const SECRET_SEGMENTS: &[&str] = &[
+    "credentials",
+    "password",
+    "hashed_password",
+    "code",
+    "recovery_code",
+    "token",
+];
+
+/// serde's message without the submitted value when the pointer is under a secret: the type
+/// of what was sent and what was expected stay, the value itself never shows.
+fn redact(message: &str, pointer: &str) -> String {
+    let secret = pointer
+        .split('/')
+        .any(|segment| SECRET_SEGMENTS.contains(&segment));
+    if !secret {
+        return message.to_string();
+    }
+    // serde's shape: `invalid type: <unexpected>, expected <what>`, where <unexpected> quotes
+    // the value (`string "..."`, ``integer `5` ``) and <what> comes from the type.
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (unexpected, expected) = match rest.rfind(", expected ") {
+                Some(at) => (&rest[..at], &rest[at..]),
+                None => (rest, ""),
+            };
+            let kind = unexpected
+                .split(['"', '`'])
+                .next()
+                .unwrap_or_default()
+                .trim();
+            return format!("{prefix}{kind} (value redacted){expected}");
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let expected = rest.rfind(", expected ").map_or("", |at| &rest[at..]);
+        return format!("unknown variant (value redacted){expected}");
+    }
+    let names_only = [
+        "missing field",
+        "unknown field",
+        "duplicate field",
+        "invalid length",
+    ];
+    if names_only.iter().any(|start| message.starts_with(start)) {
+        return message.to_string();
+    }
+    "invalid value (value redacted)".to_string()
 }
 
 /// serde's dotted path (`credentials.password.config.x`, `[0]`) as a JSON pointer.
@@ -282,6 +381,53 @@ mod tests {
     fn empty_body_is_unexpected_end() {
         let error = parse_body::<CreateIdentityBody>("  ", true).unwrap_err();
         assert_eq!(error.message, "unexpected end of JSON input");
+    }
+
+    #[test]
+    fn errors_under_credentials_never_quote_the_value() {
+        for (body, kind) in [
+            (
+                r#"{"credentials":{"password":{"config":{"password":["hunter2-secret"]}}}}"#,
+                "sequence",
+            ),
+            (
+                r#"{"credentials":{"password":{"config":{"use_password_migration_hook":"hunter2-secret"}}}}"#,
+                "string",
+            ),
+            (
+                r#"{"credentials":{"password":{"config":{"use_password_migration_hook":987654321}}}}"#,
+                "integer",
+            ),
+            (r#"{"credentials":"hunter2-secret"}"#, "string"),
+        ] {
+            let error = parse_body::<CreateIdentityBody>(body, true).unwrap_err();
+            assert!(!error.message.contains("hunter2"), "{}", error.message);
+            assert!(!error.message.contains("987654321"), "{}", error.message);
+            assert!(
+                error
+                    .message
+                    .contains(&format!("invalid type: {kind} (value redacted)")),
+                "{}",
+                error.message
+            );
+            assert!(
+                error.pointer.starts_with("/credentials"),
+                "{}",
+                error.pointer
+            );
+            assert_eq!(error.line, 1);
+        }
+        let error = parse_value::<PasswordConfigBody>(
+            serde_json::json!({"password": 123456}),
+            true,
+            "/credentials/password/config",
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.message,
+            "json: invalid type: integer (value redacted), expected a string"
+        );
+        assert_eq!(error.pointer, "/credentials/password/config/password");
     }
 
     #[test]
