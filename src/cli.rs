@@ -177,7 +177,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Serve(args) = cli.command {
         return serve::serve(&db, &out, args, actor);
     }
-    let kith = Kith::open(&db)?.with_actor(actor);
+    let kith = if creates_store(&cli.command) {
+        Kith::open(&db)?
+    } else {
+        Kith::open_existing(&db)?
+    }
+    .with_actor(actor);
     match cli.command {
         Command::Serve(_) => unreachable!("kith serve opens its own store, above"),
         Command::Create(identity::CreateCommand::Token(args)) => {
@@ -227,6 +232,43 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Enable(command) => plugin::enable(&kith, &out, command, true),
         Command::Disable(command) => plugin::enable(&kith, &out, command, false),
         Command::Run(command) => plugin::run(&kith, &out, command),
+    }
+}
+
+/// Whether a command may create the store when there is none: only commands that put
+/// something into it. Every other command (every get, list, export, verify, validate, and
+/// changes to what must already exist) refuses a missing store, so a mistyped `--db` or
+/// `KITH_DB` is an error rather than a new, empty store. Exhaustive on purpose: a new
+/// command must choose.
+fn creates_store(command: &Command) -> bool {
+    match command {
+        Command::Create(
+            identity::CreateCommand::Identity(_) | identity::CreateCommand::Token(_),
+        )
+        | Command::Import(_)
+        | Command::Invite(_)
+        | Command::Add(_)
+        | Command::Set(_)
+        | Command::Install(_)
+        | Command::Serve(_) => true,
+        Command::Create(
+            identity::CreateCommand::RecoveryCode(_) | identity::CreateCommand::RecoveryLink(_),
+        )
+        | Command::Get(_)
+        | Command::List(_)
+        | Command::Update(_)
+        | Command::Patch(_)
+        | Command::Delete(_)
+        | Command::Export(_)
+        | Command::Validate(_)
+        | Command::Verify(_)
+        | Command::Accept(_)
+        | Command::Revoke(_)
+        | Command::Resend(_)
+        | Command::Remove(_)
+        | Command::Enable(_)
+        | Command::Disable(_)
+        | Command::Run(_) => false,
     }
 }
 

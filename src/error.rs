@@ -161,6 +161,24 @@ pub enum Error {
         "the JSON patch copies or compares more than {limit} bytes of values; split it into smaller patches"
     )]
     PatchTooCostly { limit: usize },
+    /// A command that does not create a store was pointed at a path with no store.
+    #[error(
+        "no store at {}; create one with `kith create identity ...` or `kith import identities`, or check --db/KITH_DB",
+        path.display()
+    )]
+    StoreNotFound { path: std::path::PathBuf },
+    /// The store's recovery key file is gone while invites issued under it may be redeemed.
+    #[error(
+        "the recovery key file {} is missing: restore it from the backup (a backup is the store file and this key file), or revoke the open invites and issue new ones",
+        path.display()
+    )]
+    RecoveryKeyMissing { path: std::path::PathBuf },
+    /// The key file beside the store is not the one its invites were issued under.
+    #[error(
+        "the recovery key file {} does not belong to this store: restore the store's own key file",
+        path.display()
+    )]
+    RecoveryKeyMismatch { path: std::path::PathBuf },
 }
 
 /// Short for `std::result::Result<T, kith::Error>`.
@@ -194,7 +212,8 @@ impl Error {
             | Error::PluginNotFound(_)
             | Error::TokenNotFound(_)
             | Error::CredentialNotFound(_)
-            | Error::NotAmongLinks { .. } => 404,
+            | Error::NotAmongLinks { .. }
+            | Error::StoreNotFound { .. } => 404,
             Error::Conflict { .. }
             | Error::SchemaExists(_)
             | Error::PluginExists(_)
@@ -203,6 +222,7 @@ impl Error {
             Error::Busy(_) => 503,
             Error::PluginFault { .. } => 500,
             Error::StoreTooNew { .. } | Error::Internal(_) => 500,
+            Error::RecoveryKeyMissing { .. } | Error::RecoveryKeyMismatch { .. } => 500,
             Error::Store(_) => 500,
             _ => 400,
         }
@@ -210,7 +230,12 @@ impl Error {
 
     /// True when the caller's input was refused (a 4xx), false for internal failures.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Error::StoreTooNew { .. }) || self.status() < 500
+        matches!(
+            self,
+            Error::StoreTooNew { .. }
+                | Error::RecoveryKeyMissing { .. }
+                | Error::RecoveryKeyMismatch { .. }
+        ) || self.status() < 500
     }
 
     /// This error in Kratos' envelope.

@@ -37,7 +37,7 @@ use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
 use crate::plugin_host::{Plugin, PluginHost};
 use crate::schema::IdentitySchema;
-use crate::store::{EventRow, IdentityRows, NewAuditEvent, Store, StoreError, Tx};
+use crate::store::{EventRow, IdentityRows, NewAuditEvent, OpenMode, Store, StoreError, Tx};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -97,13 +97,27 @@ impl std::fmt::Debug for Kith {
 }
 
 impl Kith {
-    /// Opens the store file at `path`, creating it (and its folder) on first use.
+    /// Opens the store file at `path`, creating it (and its folder) on first use, owner-only.
+    /// The recovery key of its invites lives beside it in `<path>.key`: a backup is both.
     ///
     /// # Errors
     /// The file cannot be opened or created, or was written by a newer kith.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let mut kith = Self::with_store(Store::open(path.as_ref())?)?;
-        kith.path = Some(path.as_ref().to_path_buf());
+        Self::open_with(path.as_ref(), OpenMode::Create)
+    }
+
+    /// Opens the store file at `path` only if it is there: for callers that read, so that a
+    /// mistyped path is an error instead of a new, empty store.
+    ///
+    /// # Errors
+    /// [`Error::StoreNotFound`] when there is no file at `path`; otherwise as [`Kith::open`].
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path.as_ref(), OpenMode::Existing)
+    }
+
+    fn open_with(path: &Path, mode: OpenMode) -> Result<Self> {
+        let mut kith = Self::with_store(Store::open(path, mode)?)?;
+        kith.path = Some(path.to_path_buf());
         Ok(kith)
     }
 
@@ -140,7 +154,7 @@ impl Kith {
     /// The file cannot be opened a second time.
     pub fn with_reader_connection(mut self) -> Result<Self> {
         if let Some(path) = &self.path {
-            self.reader = Some(Mutex::new(Store::open(path)?));
+            self.reader = Some(Mutex::new(Store::open(path, OpenMode::Existing)?));
         }
         Ok(self)
     }
@@ -344,6 +358,9 @@ impl From<StoreError> for Error {
             },
             StoreError::TooNew { found, supported } => Error::StoreTooNew { found, supported },
             StoreError::Busy => Error::Busy(StoreError::Busy),
+            StoreError::NotFound { path } => Error::StoreNotFound { path },
+            StoreError::KeyMissing { path } => Error::RecoveryKeyMissing { path },
+            StoreError::KeyMismatch { path } => Error::RecoveryKeyMismatch { path },
             other => Error::Store(other),
         }
     }

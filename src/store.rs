@@ -8,6 +8,7 @@ mod events;
 mod identities;
 mod imports;
 mod invites;
+mod key;
 mod migrations;
 mod plugins;
 mod schemas;
@@ -58,6 +59,27 @@ pub enum StoreError {
     Busy,
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    /// A command that only reads (or changes what exists) was pointed at a file that is not there.
+    #[error("no store at {}", path.display())]
+    NotFound { path: PathBuf },
+    /// The store has issued codes under a recovery key, and its key file is gone.
+    #[error("the recovery key file {} is missing", path.display())]
+    KeyMissing { path: PathBuf },
+    /// The key file beside the store holds another store's key.
+    #[error("the recovery key file {} does not belong to this store", path.display())]
+    KeyMismatch { path: PathBuf },
+    #[error("could not use the recovery key file {}: {source}", path.display())]
+    KeyFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not create the store at {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -105,42 +127,77 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Whether opening a store file may create it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the file (and its folder) when it is not there yet.
+    Create,
+    /// Refuse with [`StoreError::NotFound`] when it is not there: a read must never leave an
+    /// empty store behind at a mistyped path.
+    Existing,
+}
+
 /// An open store file (or an in-memory store for tests and embedders).
 pub struct Store {
     conn: Connection,
     /// Where a writer that waits for another process says so (see [`WaitMarker`]).
     wait_marker: Option<PathBuf>,
+    /// The key of the code/token HMACs: beside the file, never in it.
+    key: key::RecoveryKey,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Opens the store at `path` (creating it first if `mode` allows) and brings its schema
+    /// up to date.
     ///
     /// # Errors
-    /// The file cannot be opened or created, is not a kith store, or is from a newer kith.
-    pub fn open(path: &Path) -> Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+    /// The file cannot be opened or created, is not there in [`OpenMode::Existing`], is not a
+    /// kith store, or is from a newer kith.
+    pub fn open(path: &Path, mode: OpenMode) -> Result<Self> {
+        if mode == OpenMode::Create {
+            create_owner_only(path)?;
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
+        // Never SQLITE_OPEN_CREATE: the file was made above with owner-only permissions, and
+        // SQLite gives its -wal and -shm files the main file's permissions.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|source| {
+            if std::fs::symlink_metadata(path).is_err() {
+                StoreError::NotFound {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
         })?;
-        let mut store = Self::prepare(conn, true).map_err(|error| match error {
-            StoreError::Sqlite(source) => StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => other,
-        })?;
+        // Processes that open a new file together meet SQLite paths that answer "busy"
+        // without waiting (switching to WAL, a reader's first look at a WAL being set up):
+        // every step below is idempotent, so it is retried until the busy timeout.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match Self::configure(&mut conn, true) {
+                Err(StoreError::Busy) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(StoreError::Sqlite(source)) => {
+                    return Err(StoreError::Open {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+                other => break other?,
+            }
+        }
         let mut marker = path.as_os_str().to_owned();
         marker.push("-writer-waiting");
-        store.wait_marker = Some(PathBuf::from(marker));
+        let mut store = Self {
+            conn,
+            wait_marker: Some(PathBuf::from(marker)),
+            key: key::RecoveryKey::beside(path),
+        };
+        store.move_key_out_of_the_file()?;
         Ok(store)
     }
 
@@ -149,10 +206,16 @@ impl Store {
     /// # Errors
     /// Only if SQLite itself fails.
     pub fn open_in_memory() -> Result<Self> {
-        Self::prepare(Connection::open_in_memory()?, false)
+        let mut conn = Connection::open_in_memory()?;
+        Self::configure(&mut conn, false)?;
+        Ok(Self {
+            conn,
+            wait_marker: None,
+            key: key::RecoveryKey::in_memory(),
+        })
     }
 
-    fn prepare(mut conn: Connection, file: bool) -> Result<Self> {
+    fn configure(conn: &mut Connection, file: bool) -> Result<()> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         if file {
             // WAL lets readers and one writer share the file across processes.
@@ -160,6 +223,9 @@ impl Store {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted rows (a deleted identity's traits, a moved-out key) are overwritten with
+        // zeros instead of lingering in free pages of the file and its backups.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         // Imports insert into several unique indexes at random keys: a larger page cache
         // keeps them in memory (negative = KiB).
         conn.pragma_update(None, "cache_size", -32768)?;
@@ -167,11 +233,25 @@ impl Store {
         // a statement journal; in a temporary file that costs milliseconds per conflict.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(64);
-        migrations::migrate(&mut conn)?;
-        Ok(Self {
-            conn,
-            wait_marker: None,
-        })
+        migrations::migrate(conn)
+    }
+
+    /// Stores written by kith before the key file kept the recovery key in `settings`: it
+    /// moves to the key file, and the row is deleted (overwritten: secure_delete) and the
+    /// WAL truncated, so a copy of the file made from now on holds no key.
+    fn move_key_out_of_the_file(&mut self) -> Result<()> {
+        if !key::has_legacy_key(&self.conn)? {
+            return Ok(());
+        }
+        let tx = self.write()?;
+        key::move_legacy_key(&tx.tx, tx.key)?;
+        tx.commit()?;
+        // Best effort: another process reading keeps old frames; the next checkpoint
+        // overwrites them.
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        Ok(())
     }
 
     /// Starts a write transaction. It takes the write lock at once (`BEGIN IMMEDIATE`), so
@@ -202,7 +282,10 @@ impl Store {
         };
         drop(waiting);
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        Ok(Tx { tx: begun? })
+        Ok(Tx {
+            tx: begun?,
+            key: &self.key,
+        })
     }
 
     /// Starts a read transaction: one consistent snapshot for a whole call.
@@ -210,10 +293,12 @@ impl Store {
     /// # Errors
     /// Only if SQLite fails.
     pub fn read(&mut self) -> Result<Tx<'_>> {
+        let key = &self.key;
         Ok(Tx {
             tx: self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Deferred)?,
+            key,
         })
     }
 
@@ -226,6 +311,40 @@ impl Store {
             .conn
             .pragma_query_value(None, "user_version", |row| row.get(0))?)
     }
+}
+
+/// Creates the store file owner-only (0600) and any folder it needs owner-only (0700), at
+/// creation, whatever the umask. An existing file or folder is left as it is.
+fn create_owner_only(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder
+            .create(parent)
+            .map_err(|source| StoreError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+    }
+    match owner_only_file(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// A new file, created 0600 and never through a planted symlink (`create_new` is O_EXCL).
+pub(crate) fn owner_only_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {
@@ -250,8 +369,23 @@ const MARKER_STALE: Duration = Duration::from_secs(15);
 
 impl WaitMarker {
     fn raise(path: &Path) -> Self {
-        // Best effort: without the marker, waiting still works, only less fairly.
-        let _ = std::fs::write(path, std::process::id().to_string());
+        // Best effort: without the marker, waiting still works, only less fairly. Written
+        // whole under a name of this process's own, created fresh (never through a planted
+        // symlink), then renamed over the marker: a rename replaces a symlink, it does not
+        // write through it.
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(format!(".{}", std::process::id()));
+        let temporary = PathBuf::from(temporary);
+        let _ = std::fs::remove_file(&temporary);
+        let written = owner_only_file(&temporary).and_then(|mut file| {
+            std::io::Write::write_all(&mut file, std::process::id().to_string().as_bytes())
+        });
+        if written
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .is_err()
+        {
+            let _ = std::fs::remove_file(&temporary);
+        }
         Self {
             path: path.to_path_buf(),
         }
@@ -266,16 +400,24 @@ impl WaitMarker {
     }
 
     fn other_is_waiting(path: &Path) -> bool {
-        let Ok(metadata) = std::fs::metadata(path) else {
+        // Only a plain file is a marker: a symlink or a FIFO planted there is never followed.
+        let Ok(metadata) = std::fs::symlink_metadata(path) else {
             return false;
         };
+        if !metadata.is_file() {
+            return false;
+        }
         let fresh = metadata
             .modified()
             .ok()
             .and_then(|m| SystemTime::now().duration_since(m).ok())
             .is_some_and(|age| age < MARKER_STALE);
-        let mine = std::fs::read_to_string(path)
-            .is_ok_and(|pid| pid.trim() == std::process::id().to_string());
+        let mut pid = String::new();
+        let mine = std::fs::File::open(path)
+            .and_then(|file| {
+                std::io::Read::read_to_string(&mut std::io::Read::take(file, 32), &mut pid)
+            })
+            .is_ok_and(|_| pid.trim() == std::process::id().to_string());
         fresh && !mine
     }
 }
@@ -289,6 +431,7 @@ impl Drop for WaitMarker {
 /// One transaction; dropped without [`Tx::commit`], it rolls back.
 pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
+    key: &'a key::RecoveryKey,
 }
 
 impl Tx<'_> {

@@ -34,13 +34,10 @@ fn the_default_store_is_created_in_the_platform_data_dir() -> TestResult {
         .env("KITH_DB", &elsewhere)
         .args(["--format", "json", "list", "identities"])
         .output()?;
-    assert!(output.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        "[]",
-        "KITH_DB points at another, empty store"
-    );
-    assert!(elsewhere.exists());
+    // A read never creates a store (#10 point 6): KITH_DB names the path it looked at.
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&*elsewhere.to_string_lossy()));
+    assert!(!elsewhere.exists());
     Ok(())
 }
 
@@ -171,6 +168,7 @@ fn every_change_leaves_an_audit_event() -> TestResult {
 #[test]
 fn settings_are_checked_and_shape_schema_urls() -> TestResult {
     let env = Env::new();
+    env.create_email("first@example.org");
     let config = env.run(&["get", "config"]).ok().json();
     assert_eq!(config[0]["key"], "public_url");
     assert_eq!(config[0]["value"], "http://127.0.0.1:4433");

@@ -6,6 +6,7 @@ use crate::Kith;
 use crate::flows::{Invitation, InviteRequest, InviteStatus, Redemption};
 use clap::{Args, Subcommand};
 use serde_json::Value;
+use std::io::IsTerminal;
 
 #[derive(Debug, Args)]
 pub struct InviteArgs {
@@ -35,17 +36,23 @@ pub struct InviteArgs {
 #[derive(Debug, Subcommand)]
 pub enum AcceptCommand {
     /// Redeem an invite: set a password with its link, or with its flow id and code.
+    ///
+    /// The link and the code are secrets: rather than on the command line (where `ps` and
+    /// the shell history see them), pass `-` to read one from stdin, or leave them out on a
+    /// terminal to be asked. With `--password-stdin` too, stdin holds the link or code on its
+    /// first line and the password on the next.
     Invite {
-        /// The recovery_link of the invite.
-        #[arg(long, required_unless_present = "flow", conflicts_with_all = ["flow", "code"])]
+        /// The recovery_link of the invite; `-` reads it from stdin.
+        #[arg(long, conflicts_with_all = ["flow", "code"])]
         link: Option<String>,
         /// The flow id (the `flow` parameter of the link).
-        #[arg(long, requires = "code")]
+        #[arg(long)]
         flow: Option<String>,
-        /// The 6-digit code.
+        /// The 6-digit code; `-` reads it from stdin (asked for on a terminal when left out).
         #[arg(long, requires = "flow")]
         code: Option<String>,
-        /// Read the new password from the first line of stdin instead of a prompt.
+        /// Read the new password from the first line of stdin (after the link or code, when
+        /// those are read from stdin too) instead of a prompt.
         #[arg(long)]
         password_stdin: bool,
     },
@@ -158,12 +165,19 @@ pub fn accept(kith: &Kith, out: &Output, command: AcceptCommand) -> Result<(), C
         password_stdin,
     } = command;
     let redemption = match (link, flow, code) {
-        (Some(link), _, _) => Redemption::Link(link),
-        (None, Some(flow), Some(code)) => Redemption::Code {
+        (Some(link), _, _) => Redemption::Link(secret_value(link, "link", "Recovery link: ")?),
+        (None, Some(flow), code) => Redemption::Code {
             flow: parse_uuid(&flow, "a flow id")?,
-            code,
+            code: secret_value(code.unwrap_or_default(), "code", "Recovery code: ")?,
         },
-        _ => return Err(CliError::usage("pass --link, or --flow and --code")),
+        (None, None, _) => {
+            if !std::io::stdin().is_terminal() {
+                return Err(CliError::usage(
+                    "pass --link, or --flow and --code (`-` reads either from stdin)",
+                ));
+            }
+            Redemption::Link(secret_value(String::new(), "link", "Recovery link: ")?)
+        }
     };
     let password = super::identity::read_password(password_stdin, "New password: ")?;
     let redeemed = kith.redeem(&redemption, &password)?;
@@ -180,6 +194,38 @@ pub fn accept(kith: &Kith, out: &Output, command: AcceptCommand) -> Result<(), C
         _ => out.json(&redeemed),
     }
     Ok(())
+}
+
+/// A link or code given as `value`: read from stdin's next line for `-`, asked for (without
+/// echo) on a terminal when empty, else taken as given.
+fn secret_value(value: String, what: &str, prompt: &str) -> Result<String, CliError> {
+    match value.as_str() {
+        "-" => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| {
+                CliError::input("<stdin>", format!("could not read the {what}: {e}"))
+            })?;
+            let line = line.trim();
+            if line.is_empty() {
+                return Err(CliError::input("<stdin>", format!("stdin holds no {what}")));
+            }
+            Ok(line.to_string())
+        }
+        "" => {
+            if !std::io::stdin().is_terminal() {
+                return Err(CliError::usage(format!(
+                    "no {what} given: pass it, or `-` to read it from stdin"
+                )));
+            }
+            let answer = rpassword::prompt_password(prompt).map_err(|e| {
+                CliError::usage(format!(
+                    "could not read the {what} from the terminal ({e}); pass `-` to read it from stdin"
+                ))
+            })?;
+            Ok(answer.trim().to_string())
+        }
+        _ => Ok(value),
+    }
 }
 
 pub fn recovery_code(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {

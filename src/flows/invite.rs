@@ -3,6 +3,8 @@
 //!
 //! Codes and tokens are stored only as keyed hashes (HMAC-SHA512/256 with a key generated
 //! for each store, as Kratos does with its session secret) and compared in constant time.
+//! The key lives in a key file beside the store, never in it (see `store::key`): a copy of
+//! the store alone cannot brute-force the six-digit codes.
 //! An invite is single use, expires, allows at most five wrong submissions, and a newer
 //! invite for the same identity revokes the older ones.
 
@@ -16,7 +18,7 @@ use super::assemble::SchemaResolver;
 use crate::error::{Error, Result};
 use crate::model::{CreateIdentityBody, Identity, IdentityState, Timestamp};
 use crate::schema::normalize_email;
-use crate::store::{DeliveryRow, IdentityRows, InviteRow, Tx};
+use crate::store::{DeliveryRow, IdentityRows, InviteRow, StoreError, Tx};
 use ::hmac::digest::KeyInit;
 use ::hmac::{Hmac, Mac};
 use chrono::Duration as ChronoDuration;
@@ -36,7 +38,6 @@ pub const MIN_INVITE_LIFESPAN: Duration = Duration::from_secs(5 * 60);
 pub const MAX_INVITE_LIFESPAN: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Kratos' default lifespan of admin recovery codes and links.
 const ADMIN_RECOVERY_LIFESPAN: &str = "1h";
-const HMAC_KEY_SETTING: &str = "secrets.recovery_hmac_key";
 /// Kratos' answer to a submission after too many wrong codes.
 pub const SUBMITTED_TOO_OFTEN: &str =
     "The request was submitted too often. Please request another code.";
@@ -258,17 +259,30 @@ pub(super) struct Secrets {
 }
 
 impl Kith {
-    pub(super) fn new_secrets(&self, tx: &Tx<'_>) -> Result<Secrets> {
-        let key = tx.secret(HMAC_KEY_SETTING, || {
-            random_bytes::<32>()
-                .map(|b| crate::hex::lower_hex(&b))
-                .unwrap_or_default()
-        })?;
-        if key.is_empty() {
-            return Err(Error::Internal(
-                "could not create the store's recovery key".into(),
-            ));
+    /// The key to hash new secrets under, made on first use. A store whose key file is gone
+    /// gets a new key only when no open invite needs the old one; otherwise issuing is
+    /// refused, since a new key would silently break every open invite.
+    fn issuing_key(&self, tx: &Tx<'_>) -> Result<String> {
+        match tx.recovery_key() {
+            Ok(Some(key)) => Ok(key),
+            Ok(None) => Ok(tx.create_recovery_key()?),
+            Err(StoreError::KeyMissing { path }) => {
+                let now = self.clock.now();
+                let open = tx
+                    .list_invites()?
+                    .iter()
+                    .any(|i| i.used_at.is_none() && i.revoked_at.is_none() && now <= i.expires_at);
+                if open {
+                    return Err(Error::RecoveryKeyMissing { path });
+                }
+                Ok(tx.create_recovery_key()?)
+            }
+            Err(other) => Err(other.into()),
         }
+    }
+
+    pub(super) fn new_secrets(&self, tx: &Tx<'_>) -> Result<Secrets> {
+        let key = self.issuing_key(tx)?;
         let code = new_code()?;
         let token = new_token()?;
         Ok(Secrets {
@@ -528,6 +542,19 @@ impl Kith {
             }
         };
         let settings = self.settings()?;
+        // A refusal that changes nothing (unknown, used, dead or locked flow; an inactive
+        // identity) is decided on a read, so guessing at flows never takes the write lock.
+        // Only a wrong secret on a live flow (an attempt to count) or a right one writes; the
+        // write checks everything again, as the flow may have changed meanwhile.
+        let hash = match self.read(|tx| self.check_redemption(tx, flow, &secret, by_code))? {
+            Checked::Refused(error) => return Err(error),
+            Checked::Wrong => None,
+            // Hashed before the write lock is taken: it costs tens of milliseconds.
+            Checked::Right => Some(crate::password::hash_password(
+                password.as_bytes(),
+                &settings.hasher,
+            )?),
+        };
         // The outer Result is the store's; the inner one the redemption's, so that wrong
         // submissions are committed even though the call is refused.
         self.write(|tx| {
@@ -540,7 +567,7 @@ impl Kith {
             if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) {
                 return Ok(Err(Error::BadRequest(SUBMITTED_TOO_OFTEN.into())));
             }
-            let key = tx.secret(HMAC_KEY_SETTING, String::new)?;
+            let key = tx.recovery_key()?.ok_or_else(|| Error::Internal("the store has an invite but no recovery key".into()))?;
             let stored = if by_code { invite.code_hash.as_deref() } else { invite.token_hash.as_deref() };
             let now = self.clock.now();
             if !hashes_match(stored, &keyed_hash(&key, &secret)?) {
@@ -560,7 +587,10 @@ impl Kith {
             if identity.state == IdentityState::Inactive {
                 return Ok(Err(Error::IdentityDisabled(identity.id)));
             }
-            let hash = crate::password::hash_password(password.as_bytes(), &settings.hasher)?;
+            let hash = match &hash {
+                Some(hash) => hash.clone(),
+                None => crate::password::hash_password(password.as_bytes(), &settings.hasher)?,
+            };
             set_password(&mut identity, hash, now);
             tx.replace_identity(&IdentityRows::from(&identity))?;
             tx.use_invite(invite.id, now)?;
@@ -579,6 +609,52 @@ impl Kith {
                 verified_address,
             }))
         })?
+    }
+
+    /// The read-only half of [`Kith::redeem`]: whether a submission can be refused without
+    /// writing anything.
+    fn check_redemption(
+        &self,
+        tx: &Tx<'_>,
+        flow: Uuid,
+        secret: &str,
+        by_code: bool,
+    ) -> Result<Checked> {
+        let Some(invite) = tx.get_invite(flow)?.filter(|i| i.flow_id == flow) else {
+            return Ok(Checked::Refused(Error::RecoveryCodeInvalid));
+        };
+        if invite.used_at.is_some() {
+            return Ok(Checked::Refused(Error::BadRequest(CODE_USED.into())));
+        }
+        if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) {
+            return Ok(Checked::Refused(Error::BadRequest(
+                SUBMITTED_TOO_OFTEN.into(),
+            )));
+        }
+        let Some(key) = tx.recovery_key()? else {
+            return Err(Error::Internal(
+                "the store has an invite but no recovery key".into(),
+            ));
+        };
+        let stored = if by_code {
+            invite.code_hash.as_deref()
+        } else {
+            invite.token_hash.as_deref()
+        };
+        // A dead flow is refused alike for a right and a wrong secret; counting guesses at
+        // it protects nothing.
+        if invite.revoked_at.is_some() || self.clock.now() > invite.expires_at {
+            return Ok(Checked::Refused(Error::RecoveryCodeInvalid));
+        }
+        if !hashes_match(stored, &keyed_hash(&key, secret)?) {
+            return Ok(Checked::Wrong);
+        }
+        match tx.get_identity(invite.identity_id, false)? {
+            Some(identity) if identity.state == IdentityState::Inactive => {
+                Ok(Checked::Refused(Error::IdentityDisabled(identity.id)))
+            }
+            _ => Ok(Checked::Right),
+        }
     }
 
     /// Every invite and admin recovery flow, newest first, optionally of one status.
@@ -639,6 +715,13 @@ impl Kith {
             )
         })
     }
+}
+
+/// What a read says about a redemption before anything is written.
+enum Checked {
+    Refused(Error),
+    Wrong,
+    Right,
 }
 
 /// Sets (or replaces) the password hash of an identity's password credential.

@@ -299,19 +299,6 @@ impl Tx<'_> {
             .execute(params![identity_id, value, now.to_string()])?;
         Ok(changed > 0)
     }
-
-    /// A setting-like secret of the store, created with `make` on first use.
-    ///
-    /// # Errors
-    /// Only if SQLite fails.
-    pub fn secret(&self, key: &str, make: impl FnOnce() -> String) -> Result<String> {
-        if let Some(value) = self.get_setting(key)? {
-            return Ok(value);
-        }
-        let value = make();
-        self.set_setting(key, &value)?;
-        Ok(value)
-    }
 }
 
 impl Tx<'_> {

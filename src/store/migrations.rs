@@ -184,6 +184,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE credential_identifiers_by_identity RENAME TO credential_identifiers;
     CREATE UNIQUE INDEX credential_identifiers_unique ON credential_identifiers (type, identifier);
     "#,
+    // 7: the recovery key lives in a key file beside the store (`kith.db.key`); opening the
+    // store moves a key kept in `settings` out (store::key). No table changes: the version
+    // is raised so that an older kith refuses the file instead of making a new key in it,
+    // which would silently break every open invite.
+    "-- no table changes",
 ];
 
 /// The schema version this kith writes.

@@ -152,8 +152,14 @@ fn write_outbox(
     invite: Uuid,
     files: &[OutboxFile],
 ) -> std::io::Result<Vec<PathBuf>> {
+    // Messages carry live codes and links: folders kith makes are owner-only (0700) and
+    // files 0600, set at creation whatever the umask.
+    let mut folders = fs::DirBuilder::new();
+    folders.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folders, 0o700);
     for folder in ["tmp", "new", "cur"] {
-        fs::create_dir_all(outbox.join(folder))?;
+        folders.create(outbox.join(folder))?;
     }
     let stamp = chrono::Utc::now().timestamp_millis();
     let mut written = Vec::new();
@@ -166,10 +172,11 @@ fn write_outbox(
         })?;
         let name = format!("{stamp}.{invite}.{}", file.name);
         let temporary = outbox.join("tmp").join(&name);
-        let mut handle = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut handle = options.open(&temporary)?;
         handle.write_all(&file.body)?;
         handle.sync_all()?;
         drop(handle);
