@@ -58,15 +58,15 @@ const IN_PLACE_MANY: &[&str] = &["allOf", "anyOf", "oneOf"];
 
 impl<'a> Walk<'a> {
     fn cost(&mut self, node: &'a Value, at: String, depth: u32) -> Result<u64, String> {
-        let key = (node as *const Value, depth);
-        if let Some(&known) = self.memo.get(&key) {
+        let slot = (node as *const Value, depth);
+        if let Some(&known) = self.memo.get(&slot) {
             return Ok(known);
         }
         let Value::Object(object) = node else {
             // `true`, `false` (and anything the meta-schema refuses anyway) apply once.
             return Ok(u64::from(depth == 0));
         };
-        if !self.in_place.insert(key) {
+        if !self.in_place.insert(slot) {
             return Err(format!(
                 "#{at}: a `$ref` cycle applies this schema to the same place again without \
                  descending into the identity; validation would never end"
@@ -169,7 +169,7 @@ impl<'a> Walk<'a> {
             total = total.saturating_add(object_side.max(array_side));
         }
         self.depth -= 1;
-        self.in_place.remove(&key);
+        self.in_place.remove(&slot);
         if total > MAX_APPLICATIONS {
             return Err(format!(
                 "#{at}: validation could apply {} subschemas at one place in an identity \
@@ -182,7 +182,7 @@ impl<'a> Walk<'a> {
                 }
             ));
         }
-        self.memo.insert(key, total);
+        self.memo.insert(slot, total);
         Ok(total)
     }
 
