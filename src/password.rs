@@ -26,6 +26,7 @@ mod bcrypt;
 mod crypt;
 mod encoding;
 mod error;
+mod gate;
 mod hmac;
 pub mod limits;
 mod pbkdf2;
@@ -38,6 +39,7 @@ mod tests;
 use std::fmt;
 
 pub use self::error::HashError;
+pub use self::gate::bounds as gate_bounds;
 
 /// What kith hashes new passwords with.
 ///
@@ -86,6 +88,14 @@ impl HasherConfig {
                 parallelism,
             } => argon2::validate_config(memory_kib, iterations, parallelism),
             Self::Bcrypt { cost } => bcrypt::validate_config(cost),
+        }
+    }
+
+    /// The memory one hash with this configuration allocates, in KiB.
+    fn memory_kib(&self) -> u64 {
+        match *self {
+            Self::Argon2id { memory_kib, .. } => memory_kib.into(),
+            Self::Bcrypt { .. } => 4,
         }
     }
 }
@@ -227,7 +237,23 @@ impl Parsed<'_> {
         }
     }
 
+    /// The memory a comparison allocates, in KiB, for the costly families; `None` for those
+    /// that cost microseconds (plain digests, HMAC, md5-crypt), which need no gate.
+    fn gated_kib(&self) -> Option<u64> {
+        match self {
+            Self::Argon2(h) => Some(h.memory_kib()),
+            Self::Scrypt(h) => Some(h.memory_kib()),
+            Self::Firescrypt(h) => Some(h.memory_kib()),
+            // bcrypt's state is 4 KiB; PBKDF2 and sha-crypt hold a few digests: CPU, not memory.
+            Self::Bcrypt(_) => Some(4),
+            Self::Pbkdf2(_) => Some(0),
+            Self::Crypt(h) if h.format() != HashFormat::Md5Crypt => Some(0),
+            Self::Sha(_) | Self::Hmac(_) | Self::Crypt(_) => None,
+        }
+    }
+
     fn verify(&self, password: &[u8]) -> Result<bool, HashError> {
+        let _permit = self.gated_kib().map(gate::enter);
         match self {
             Self::Bcrypt(h) => h.verify(password),
             Self::Argon2(h) => h.verify(password),
@@ -249,6 +275,7 @@ impl Parsed<'_> {
 /// [`HashError::RandomUnavailable`] when no salt can be drawn.
 pub fn hash_password(password: &[u8], config: &HasherConfig) -> Result<String, HashError> {
     config.validate()?;
+    let _permit = gate::enter(config.memory_kib());
     match *config {
         HasherConfig::Argon2id {
             memory_kib,
@@ -310,6 +337,7 @@ pub fn verify_dummy(password: &[u8], config: &HasherConfig) {
     if config.validate().is_err() {
         return;
     }
+    let _permit = gate::enter(config.memory_kib());
     match *config {
         HasherConfig::Argon2id {
             memory_kib,

@@ -6,11 +6,13 @@
 //! module never touches the database.
 
 mod check;
+mod cost;
 mod extension;
 mod normalize;
 mod validate;
 
 pub use check::check_identity_schema;
+pub use cost::MAX_APPLICATIONS;
 pub use extension::{CodeAddress, Derived};
 pub use normalize::{normalize_email, normalize_identifier, normalize_phone};
 pub use validate::{IdentitySchema, Violation};

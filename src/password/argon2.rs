@@ -103,6 +103,11 @@ impl Argon2Hash {
         self.format
     }
 
+    /// What argon2 allocates: `m` KiB.
+    pub(super) fn memory_kib(&self) -> u64 {
+        self.m.into()
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> Result<bool, HashError> {
         let algorithm = match self.format {
             HashFormat::Argon2i => Algorithm::Argon2i,

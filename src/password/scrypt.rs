@@ -43,6 +43,14 @@ impl Cost {
     }
 }
 
+impl Cost {
+    /// What scrypt allocates: its 128·r·N-byte table plus 128·r·p bytes of blocks.
+    fn memory_kib(self) -> u64 {
+        let (n, r, p) = (1u64 << self.log_n, u64::from(self.r), u64::from(self.p));
+        (128 * r * n + 128 * r * p).div_ceil(1024)
+    }
+}
+
 /// Reads and bounds-checks `r` and `p`, shared by both formats.
 fn check_r_p(format: HashFormat, r: u64, p: u64) -> Result<(u32, u32), HashError> {
     check_bound(format, "r", r, 1, MAX_SCRYPT_R.into())?;
@@ -90,6 +98,10 @@ pub(super) fn parse_scrypt(hash: &str) -> Result<ScryptHash, HashError> {
 }
 
 impl ScryptHash {
+    pub(super) fn memory_kib(&self) -> u64 {
+        self.cost.memory_kib()
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> Result<bool, HashError> {
         let mut out = vec![0u8; self.key.len()];
         self.cost
@@ -154,6 +166,10 @@ pub(super) fn parse_firescrypt(hash: &str) -> Result<FirescryptHash, HashError> 
 }
 
 impl FirescryptHash {
+    pub(super) fn memory_kib(&self) -> u64 {
+        self.cost.memory_kib()
+    }
+
     pub(super) fn verify(&self, password: &[u8]) -> Result<bool, HashError> {
         let mut ck = [0u8; FIRESCRYPT_KEY_LEN];
         self.cost

@@ -22,6 +22,18 @@ pub fn check_identity_schema(id: &str, raw: Value) -> Result<IdentitySchema, Vec
         problems.push("a schema must be a JSON object".to_string());
         return Err(problems);
     }
+    // Kratos compiles a schema without `$schema` as draft-07 (ory/jsonschema's default), and so
+    // does kith; any other declared dialect would be validated by the wrong rules.
+    match raw.get("$schema").and_then(Value::as_str) {
+        Some(uri) if jsonschema::Draft::from_schema_uri(uri) != jsonschema::Draft::Draft7 => {
+            problems.push(format!(
+                "#/$schema: {uri:?} is not draft-07; kith validates identity schemas as JSON \
+                 Schema draft-07 only: declare \"http://json-schema.org/draft-07/schema#\" or \
+                 leave `$schema` out"
+            ));
+        }
+        _ => {}
+    }
     for error in jsonschema::draft7::meta::validator().iter_errors(&raw) {
         problems.push(format!("#{}: {error}", error.instance_path()));
     }
@@ -36,6 +48,11 @@ pub fn check_identity_schema(id: &str, raw: Value) -> Result<IdentitySchema, Vec
         },
     }
     check_extensions(&raw, String::new(), &mut problems, 0);
+    if problems.is_empty()
+        && let Err(problem) = super::cost::check_cost(&raw)
+    {
+        problems.push(problem);
+    }
     if !problems.is_empty() {
         return Err(problems);
     }

@@ -45,11 +45,14 @@ impl fmt::Debug for IdentitySchema {
 
 impl IdentitySchema {
     /// Compiles `raw` as a draft-07 schema with Kratos' formats. Remote `$ref`s are not
-    /// fetched: kith works offline.
+    /// fetched: kith works offline. A schema whose validation could apply more than
+    /// [`super::MAX_APPLICATIONS`] subschemas at one place is refused, so that no stored schema
+    /// (even one added before the bound) can make a create spin.
     ///
     /// # Errors
-    /// The compiler's message when the schema cannot be compiled.
+    /// The compiler's message when the schema cannot be compiled, or the cost bound's.
     pub fn compile(id: &str, raw: Value) -> Result<Self, String> {
+        super::cost::check_cost(&raw)?;
         let validator = options().build(&raw).map_err(|e| e.to_string())?;
         Ok(Self {
             id: id.to_string(),
