@@ -209,7 +209,11 @@ fn flooding_the_public_listener_leaves_the_admin_listener_answering() -> TestRes
             std::thread::sleep(Duration::from_millis(20));
         }
         // A thread stuck on an unanswered socket is left behind; the server's exit ends it.
-        call.is_finished().then(|| call.join().ok()).flatten()
+        if call.is_finished() {
+            call.join().ok()
+        } else {
+            None
+        }
     };
     let alive = answered("/health/alive", None).ok_or("admin /health/alive does not answer")?;
     assert_eq!(alive.status, 200);
@@ -242,16 +246,16 @@ fn flooding_the_public_listener_leaves_the_admin_listener_answering() -> TestRes
 fn one_peer_cannot_hold_every_connection_of_the_public_listener() -> TestResult {
     let env = Env::new();
     let server = Serving::start(&env, &[], None);
-    let mut sockets = (0..80)
+    let sockets = (0..80)
         .map(|_| connect_from([127, 0, 0, 1], &server.public))
         .collect::<std::io::Result<Vec<_>>>()?;
     for socket in &sockets {
         socket.set_nonblocking(true)?;
     }
     // Those past the peer's share (64) are closed at once; the others wait for a request.
-    let closed = |sockets: &mut Vec<TcpStream>| {
+    let closed = |sockets: &[TcpStream]| {
         sockets
-            .iter_mut()
+            .iter()
             .filter(|s| match s.peek(&mut [0u8; 1]) {
                 Ok(0) => true,
                 Ok(_) => false,
@@ -260,10 +264,10 @@ fn one_peer_cannot_hold_every_connection_of_the_public_listener() -> TestResult 
             .count()
     };
     let deadline = Instant::now() + Duration::from_secs(5);
-    while closed(&mut sockets) < 16 && Instant::now() < deadline {
+    while closed(&sockets) < 16 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(closed(&mut sockets), 16, "one peer keeps 64 connections");
+    assert_eq!(closed(&sockets), 16, "one peer keeps 64 connections");
     // Another address is served meanwhile.
     let mut other = connect_from([127, 0, 0, 2], &server.public)?;
     other.set_read_timeout(Some(Duration::from_secs(5)))?;
