@@ -3,24 +3,26 @@
 //! Two listeners, as in Kratos: the admin one (identities, batch, recovery; guarded by bearer
 //! tokens) and the public one (the redemption page `recovery_link` points to, `/schemas`,
 //! health). The library stays synchronous: every handler hands its work to one blocking task,
-//! which checks the token, runs one flow and returns. This module is thin: parse, call, answer.
+//! which checks the token again, runs one flow and returns; an admin request without a known
+//! token is refused before its body is read. `listen` owns the sockets: timeouts and
+//! connection caps. This module is thin: parse, call, answer.
 
 mod admin;
+mod listen;
 mod page;
 mod public;
 mod reply;
 
+pub use listen::{Caps, Limits};
 pub use reply::ApiError;
 
 use crate::error::{Error, Result};
 use crate::flows::Kith;
-use axum::Router;
 use axum::extract::Request;
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 /// Kratos' limit on admin request bodies.
@@ -36,6 +38,8 @@ pub struct ServeOptions {
     pub public: SocketAddr,
     /// Who the audit trail credits for changes not made through a token (redemptions).
     pub actor: String,
+    /// Timeouts and connection caps.
+    pub limits: Limits,
 }
 
 /// The addresses the listeners got (port 0 picks a free one).
@@ -46,12 +50,52 @@ pub struct Bound {
     pub version: String,
     /// False until `kith create token` has made one: every admin request is refused then.
     pub tokens: bool,
+    /// The connection caps in force.
+    pub limits: Caps,
 }
 
 /// What every handler shares: the open store.
 #[derive(Clone)]
 struct AppState {
     kith: Arc<Kith>,
+    admin_url: Arc<AdminUrl>,
+    tokens: Arc<admin::SeenTokens>,
+}
+
+/// The base of `Location` and `Link`: the `admin_url` setting, or the admin listener's own
+/// address while it is unset. Never the request's `Host`, which the client chooses.
+struct AdminUrl {
+    listener: String,
+    /// The setting as last read, and when: read at most once a second, so the hot path of
+    /// creates pays nothing and a change made by `kith set config` shows within a second.
+    read: Mutex<Option<(Instant, String)>>,
+}
+
+impl AdminUrl {
+    const FRESH_FOR: Duration = Duration::from_secs(1);
+
+    /// The base URL, without a trailing slash. Called on a blocking thread; a store that
+    /// cannot be read leaves the last known value (a write has already succeeded by now).
+    fn current(&self, kith: &Kith) -> String {
+        let mut read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = read
+            .as_ref()
+            .is_none_or(|(at, _)| at.elapsed() >= Self::FRESH_FOR);
+        if stale {
+            let setting = match kith.settings() {
+                Ok(settings) => settings.admin_url,
+                Err(_) => read
+                    .as_ref()
+                    .map(|(_, url)| url.clone())
+                    .unwrap_or_default(),
+            };
+            *read = Some((Instant::now(), setting));
+        }
+        match read.as_ref() {
+            Some((_, url)) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+            _ => self.listener.clone(),
+        }
+    }
 }
 
 impl AppState {
@@ -77,14 +121,17 @@ fn version() -> String {
 ///
 /// # Errors
 /// A listener cannot bind, a non-loopback address is asked for while the store has no
-/// token, or the store cannot be opened.
+/// token, the connection caps do not fit under the open-file limit, or the store cannot be
+/// opened.
 pub fn serve(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
+    // Before anything opens a file: every cap below is sized from the raised limit.
+    let caps = listen::size_caps(&options.limits)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("kith-serve")
         .build()
         .map_err(|e| Error::Internal(format!("could not start the async runtime: {e}")))?;
-    runtime.block_on(run(options, ready))
+    runtime.block_on(run(options, caps, ready))
 }
 
 async fn bind(what: &str, address: SocketAddr) -> Result<TcpListener> {
@@ -95,7 +142,21 @@ async fn bind(what: &str, address: SocketAddr) -> Result<TcpListener> {
     })
 }
 
-async fn run(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
+/// `http://address`, with the host's name for an unspecified address (0.0.0.0 or ::), as
+/// Kratos does: that address can be bound but not reached.
+fn listener_url(address: SocketAddr) -> String {
+    if address.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_string())
+            .unwrap_or_default();
+        if !host.is_empty() {
+            return format!("http://{host}:{}", address.port());
+        }
+    }
+    format!("http://{address}")
+}
+
+async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> Result<()> {
     let admin_listener = bind("admin", options.admin).await?;
     let public_listener = bind("public", options.public).await?;
     let public_address = public_listener
@@ -122,6 +183,11 @@ async fn run(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
     let signals = Signals::watch()?;
     let state = AppState {
         kith: Arc::new(kith),
+        admin_url: Arc::new(AdminUrl {
+            listener: listener_url(admin_address),
+            read: Mutex::new(None),
+        }),
+        tokens: Arc::default(),
     };
     let admin = admin::router(state.clone());
     let public = public::router(state);
@@ -130,22 +196,32 @@ async fn run(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
         public: public_url,
         version: version(),
         tokens,
+        limits: caps,
     });
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let shutdown = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
+    let limits = options.limits;
+    let guard = |listener, connections, per_peer| listen::Guarded {
+        listener,
+        connections: Arc::new(tokio::sync::Semaphore::new(connections)),
+        per_peer,
+        header_timeout: limits.header_timeout,
+        body_timeout: limits.body_timeout,
     };
-    let admin_server = tokio::spawn(
-        axum::serve(admin_listener, into_service(admin))
-            .with_graceful_shutdown(shutdown(stopped.clone()))
-            .into_future(),
-    );
-    let public_server = tokio::spawn(
-        axum::serve(public_listener, into_service(public))
-            .with_graceful_shutdown(shutdown(stopped))
-            .into_future(),
-    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let admin_server = tokio::spawn(listen::serve(
+        guard(admin_listener, caps.admin_connections, None),
+        admin,
+        stopped.clone(),
+    ));
+    let public_server = tokio::spawn(listen::serve(
+        guard(
+            public_listener,
+            caps.public_connections,
+            Some(listen::PeerCap::new(caps.public_per_peer)),
+        ),
+        public,
+        stopped,
+    ));
     signals.wait().await;
     let _ = stop.send(true);
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
@@ -162,16 +238,7 @@ async fn run(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
     Ok(())
 }
 
-/// A router whose requests lose a trailing slash before routing.
-type Trimmed = tower::util::MapRequest<Router, fn(Request) -> Request>;
-
 /// Kratos trims a trailing slash before routing; so does kith.
-fn into_service(router: Router) -> axum::routing::IntoMakeService<Trimmed> {
-    use axum::ServiceExt as _;
-    let trim: fn(Request) -> Request = trim_trailing_slash;
-    tower::ServiceExt::map_request(router, trim).into_make_service()
-}
-
 fn trim_trailing_slash(mut request: Request) -> Request {
     let path = request.uri().path();
     if path.len() > 1 && path.ends_with('/') {

@@ -3,10 +3,11 @@
 use super::Format;
 use super::output::{CliError, Output};
 use crate::Kith;
-use crate::http::{Bound, ServeOptions};
+use crate::http::{Bound, Limits, ServeOptions};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -16,6 +17,45 @@ pub struct ServeArgs {
     /// Address of the public pages (invite redemption, /schemas, health).
     #[arg(long, default_value = "127.0.0.1:4433", value_name = "ADDR")]
     public: SocketAddr,
+    /// Time a client has to send a request's head; an idle keep-alive connection is closed
+    /// after it too.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = duration)]
+    header_timeout: Duration,
+    /// Time a client has to send a whole request body.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = duration)]
+    body_timeout: Duration,
+    /// Connections open at once on the admin listener [default: sized from the open-file limit, at most 1024].
+    #[arg(long, value_name = "N")]
+    admin_connections: Option<usize>,
+    /// Connections open at once on the public listener [default: sized from the open-file limit, at most 4096].
+    #[arg(long, value_name = "N")]
+    public_connections: Option<usize>,
+    /// Connections one client address may hold open on the public listener (raise it behind a
+    /// reverse proxy) [default: 64].
+    #[arg(long, value_name = "N")]
+    public_per_peer: Option<usize>,
+}
+
+/// `500ms`, `10s` or `2m`: the timeouts of `kith serve`.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s or 2m"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        _ => return Err(format!("{text:?} is not a duration like 500ms, 10s or 2m")),
+    };
+    if duration.is_zero() {
+        return Err("a timeout must be longer than zero".into());
+    }
+    Ok(duration)
 }
 
 #[derive(Debug, Args)]
@@ -31,6 +71,13 @@ pub fn serve(db: &Path, out: &Output, args: ServeArgs, actor: String) -> Result<
         admin: args.admin,
         public: args.public,
         actor,
+        limits: Limits {
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            admin_connections: args.admin_connections,
+            public_connections: args.public_connections,
+            public_per_peer: args.public_per_peer,
+        },
     };
     crate::http::serve(&options, |bound: &Bound| match out.format {
         Format::Table => {

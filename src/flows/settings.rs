@@ -72,6 +72,12 @@ const KEYS: &[Key] = &[
         description: "bcrypt cost (Kratos: 12)",
         check: check_number,
     },
+    Key {
+        name: "admin_url",
+        default: "",
+        description: "base of the Location and Link headers kith serve sends (empty: the admin listener's address)",
+        check: check_admin_url,
+    },
 ];
 
 fn check_url(value: &str) -> std::result::Result<String, String> {
@@ -88,6 +94,14 @@ fn check_url(value: &str) -> std::result::Result<String, String> {
         return Err("must be a URL with a host and no query or fragment".into());
     }
     Ok(trimmed.to_string())
+}
+
+/// Empty restores the default (the admin listener's own address); anything else is a URL.
+fn check_admin_url(value: &str) -> std::result::Result<String, String> {
+    if value.trim().is_empty() {
+        return Ok(String::new());
+    }
+    check_url(value)
 }
 
 fn check_lifespan(value: &str) -> std::result::Result<String, String> {
@@ -132,6 +146,9 @@ pub struct Settings {
     pub invite_lifespan: String,
     /// Where delivery plugins' files go; empty for the default beside the store.
     pub outbox_dir: String,
+    /// Base of the `Location` and `Link` headers `kith serve` sends; empty while unset, when
+    /// the server uses its admin listener's address (never the request's `Host`).
+    pub admin_url: String,
 }
 
 impl Settings {
@@ -171,6 +188,7 @@ impl Settings {
             hasher,
             invite_lifespan: get("invite.lifespan"),
             outbox_dir: get("outbox_dir"),
+            admin_url: get("admin_url"),
         })
     }
 }
@@ -264,5 +282,11 @@ mod tests {
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("http://").is_err());
         assert!(check_url("http://x?y").is_err());
+        assert_eq!(check_admin_url(" ").unwrap(), "");
+        assert_eq!(
+            check_admin_url("https://admin.example.org/kratos/").unwrap(),
+            "https://admin.example.org/kratos"
+        );
+        assert!(check_admin_url("admin.example.org").is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! The admin listener: Kratos' admin routes for identities, batch and recovery, each behind
-//! a bearer token, with and without the `/admin` prefix.
+//! a bearer token, with and without the `/admin` prefix. The token is checked before the
+//! body is read, so a client without one cannot make the server buffer anything.
 
 use super::reply::{ApiError, json, no_store_on_get};
 use super::{AppState, MAX_BODY_BYTES, public};
@@ -9,11 +10,16 @@ use crate::model::{BatchPatchBody, CreateIdentityBody, UpdateIdentityBody, parse
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 type Answer = Result<Response, ApiError>;
@@ -38,7 +44,12 @@ pub(super) fn router(state: AppState) -> Router {
             delete(delete_credential),
         )
         .route("/recovery/code", post(create_recovery_code))
-        .route("/recovery/link", post(create_recovery_link));
+        .route("/recovery/link", post(create_recovery_link))
+        // On the routes only: an unknown path stays a 404, health and schemas need no token.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            token_first,
+        ));
     // Kratos registers every admin route under /admin and adds the prefix when it is missing.
     Router::new()
         .nest("/admin", routes.clone())
@@ -50,9 +61,76 @@ pub(super) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Tokens found valid lately, by their SHA-256, and when. A token seen within
+/// [`SeenTokens::FRESH_FOR`] passes the early check without a trip to the store; the handler
+/// checks it again with its flow anyway, so a revocation still holds at the next request.
+#[derive(Default)]
+pub(super) struct SeenTokens {
+    seen: Mutex<HashMap<[u8; 32], Instant>>,
+}
+
+impl SeenTokens {
+    const FRESH_FOR: Duration = Duration::from_secs(10);
+    /// Only tokens the store knows get in, so this bounds nothing an attacker controls; it
+    /// bounds a store with very many tokens in use at once.
+    const MAX: usize = 4096;
+
+    fn key(token: &str) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&Sha256::digest(token.as_bytes()));
+        key
+    }
+
+    fn fresh(&self, token: &str) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(&Self::key(token))
+            .is_some_and(|at| at.elapsed() < Self::FRESH_FOR)
+    }
+
+    fn remember(&self, token: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= Self::MAX {
+            seen.retain(|_, at| at.elapsed() < Self::FRESH_FOR);
+            if seen.len() >= Self::MAX {
+                seen.clear();
+            }
+        }
+        seen.insert(Self::key(token), Instant::now());
+    }
+}
+
+/// Refuses a request without a token of this store before anything reads its body: a 401 is
+/// answered without polling the body, so hyper never sends `100 Continue` and the upload
+/// is never buffered.
+async fn token_first(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let presented = match bearer(request.headers()) {
+        Ok(presented) => presented,
+        Err(refused) => return refused.into_response(),
+    };
+    if !state.tokens.fresh(&presented) {
+        let checked = presented.clone();
+        match state
+            .blocking(move |kith| Ok(kith.token_name(&checked)?))
+            .await
+        {
+            Ok(Some(_)) => state.tokens.remember(&presented),
+            Ok(None) => return not_a_token().into_response(),
+            Err(error) => return error.into_response(),
+        }
+    }
+    next.run(request).await
+}
+
+fn not_a_token() -> ApiError {
+    ApiError::unauthorized(
+        "The bearer token is not valid: it was revoked or never made by this store.",
+    )
+}
+
 impl AppState {
     /// Checks the bearer token, then runs `work` crediting the token's name in the audit
-    /// trail; both on one blocking thread.
+    /// trail; both on one blocking thread. `token_first` has let only known tokens this
+    /// far; this check is the one that holds a revocation made since.
     async fn admin<T: Send + 'static>(
         &self,
         headers: &HeaderMap,
@@ -62,9 +140,7 @@ impl AppState {
         self.blocking(move |kith| {
             let presented = presented?;
             let Some(name) = kith.token_name(&presented)? else {
-                return Err(ApiError::unauthorized(
-                    "The bearer token is not valid: it was revoked or never made by this store.",
-                ));
+                return Err(not_a_token());
             };
             kith.acting_as(&format!("http:{name}"), || work(kith))
         })
@@ -108,15 +184,6 @@ fn body_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
         .map_err(|_| ApiError::bad_request("The request body is not UTF-8 text."))
 }
 
-/// The `http://host` clients reached this server by, for `Location` and `Link`.
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:4434");
-    format!("http://{host}")
-}
-
 /// A path id: a bad UUID reads as an unknown identity, as in Kratos.
 fn identity_id(text: &str) -> Result<Uuid, ApiError> {
     // The envelope of an unknown identity; it names no id, so the nil one stands in.
@@ -156,14 +223,16 @@ async fn create_identity(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
-    let identity = state
+    let admin_url = std::sync::Arc::clone(&state.admin_url);
+    let (identity, base) = state
         .admin(&headers, move |kith| {
             let body: CreateIdentityBody =
                 parse_body(&body_text(body)?, true).map_err(Error::from)?;
-            Ok(kith.create_identity(body)?)
+            let identity = kith.create_identity(body)?;
+            Ok((identity, admin_url.current(kith)))
         })
         .await?;
-    let location = format!("{}/admin/identities/{}", base_url(&headers), identity.id);
+    let location = format!("{base}/admin/identities/{}", identity.id);
     let mut response = json(StatusCode::CREATED, &identity);
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -221,17 +290,15 @@ async fn list_identities(
         ids: query.all("ids"),
     };
     let paginated = list.ids.is_empty();
-    let page = state
-        .admin(&headers, move |kith| Ok(kith.list_identities(&list)?))
+    let admin_url = std::sync::Arc::clone(&state.admin_url);
+    let (page, base) = state
+        .admin(&headers, move |kith| {
+            Ok((kith.list_identities(&list)?, admin_url.current(kith)))
+        })
         .await?;
     let mut response = json(StatusCode::OK, &page.identities);
     if paginated {
-        let link = link_header(
-            &base_url(&headers),
-            &query,
-            page.page_size,
-            page.next_page_token,
-        );
+        let link = link_header(&base, &query, page.page_size, page.next_page_token);
         if let Ok(value) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, value);
         }
