@@ -211,3 +211,48 @@ fn expired_invites_are_refused() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(serde_json::to_value(listed[0].status)?, "expired");
     Ok(())
 }
+
+/// Found by `scripts/fuzz import_reader` (fuzz/regressions/import_reader/bom-split-across-reads):
+/// a byte-order mark is stripped only when it arrives in one read, so the same file piped in
+/// small reads (as a pipe may deliver it) imports differently from the same file read whole.
+#[test]
+fn a_byte_order_mark_split_across_reads_is_still_stripped() -> crate::harness::TestResult {
+    struct OneByte(std::io::Cursor<Vec<u8>>);
+    impl std::io::Read for OneByte {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let end = buf.len().min(1);
+            std::io::Read::read(&mut self.0, &mut buf[..end])
+        }
+    }
+    let file = "\u{feff}{\n  \"schema_id\": \"preset://email\",\n  \"traits\": {\"email\": \"bom@example.org\"}\n}\n";
+    let options = ImportOptions {
+        dry_run: true,
+        ..ImportOptions::default()
+    };
+    let mut actions = Vec::new();
+    for reader in [
+        Box::new(std::io::Cursor::new(file.as_bytes().to_vec()))
+            as Box<dyn std::io::BufRead + Send>,
+        Box::new(std::io::BufReader::with_capacity(
+            64,
+            OneByte(std::io::Cursor::new(file.as_bytes().to_vec())),
+        )) as Box<dyn std::io::BufRead + Send>,
+    ] {
+        let kith = Kith::open_in_memory()?;
+        let source = ImportSource {
+            name: "bom.json".into(),
+            reader,
+        };
+        let mut seen = Vec::new();
+        kith.import_identities(vec![source], &options, &mut |result| {
+            seen.push(serde_json::to_value(&result.outcome).map(|v| v["action"].clone()));
+        })?;
+        actions.push(seen.into_iter().collect::<Result<Vec<_>, _>>()?);
+    }
+    assert_eq!(actions[0], vec![json!("create")]);
+    assert_eq!(
+        actions[1], actions[0],
+        "read a byte at a time, the import differs"
+    );
+    Ok(())
+}
