@@ -267,9 +267,17 @@ fn main() {
     let validated = tempfile::tempdir().expect("a temporary folder");
     let plugin: PathBuf =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins/email-domain-policy");
+    let component = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("plugins/target/wasm32-wasip2/release/email_domain_policy.wasm");
     kith(
         validated.path(),
-        &["install", "plugin", &plugin.to_string_lossy()],
+        &[
+            "install",
+            "plugin",
+            &plugin.to_string_lossy(),
+            "--wasm",
+            &component.to_string_lossy(),
+        ],
     );
     let server = Server::start(validated.path());
     load(&server, 1, connections, "warm");
