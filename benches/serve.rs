@@ -2,7 +2,7 @@
 //! `POST /admin/identities` (no cleartext passwords), without and with a trait validator
 //! plugin, and report requests/s and latency percentiles. Figures, not assertions.
 //!
-//! `cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2`, then
+//! `scripts/build-plugins` (builds the plugins and places each component in its folder), then
 //! `cargo bench --bench serve [-- SECONDS CONNECTIONS]` (default 10 s, 32 connections).
 //! A second run against the same server with a CLI writer on the side shows that busy
 //! SQLite locks never become 500s. `KITH_BENCH_BASELINE=/path/to/an/older/kith` measures that

@@ -10,6 +10,7 @@
 
 mod cache;
 mod call;
+mod folder;
 mod inspect;
 mod limits;
 mod manifest;
@@ -18,6 +19,7 @@ mod worlds;
 
 pub use cache::CompileCache;
 pub use call::{LogLine, Report};
+pub use folder::{MAX_MANIFEST_BYTES, read_component, read_manifest};
 pub use inspect::Inspection;
 pub use limits::{Limits, MAX_WASM_BYTES};
 pub use manifest::{API_VERSION, KNOWN_CAPABILITIES, Kind, LimitRequest, Manifest};
@@ -74,6 +76,31 @@ pub enum PluginError {
     },
     #[error("the wasm runtime could not start: {0}")]
     Runtime(String),
+    #[error("cannot read {path}: {problem}")]
+    Unreadable { path: String, problem: String },
+    /// A manifest's path that leaves the plugin's folder (`..`, absolute, or a symlink).
+    #[error(
+        "`{path}` leads to {resolved}, outside the plugin folder {folder}; a plugin's files must be inside its folder (a component built elsewhere can be given with --wasm FILE)"
+    )]
+    OutsideFolder {
+        path: String,
+        resolved: String,
+        folder: String,
+    },
+    #[error("{path} is a {kind}, not a regular file")]
+    NotAFile { path: String, kind: &'static str },
+    #[error("{path} is {size} bytes; the limit is {limit}")]
+    FileTooLarge { path: String, size: u64, limit: u64 },
+    /// An export of the right name whose function type is not the one the world declares.
+    #[error(
+        "the component exports `{export}` as `{found}`; a {kind} must export it as `{expected}`"
+    )]
+    WrongExportType {
+        kind: Kind,
+        export: String,
+        found: String,
+        expected: &'static str,
+    },
 }
 
 /// What went wrong inside (or around) one plugin call.

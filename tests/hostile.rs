@@ -200,7 +200,8 @@ fn a_failing_validator_fails_closed_on_create() -> TestResult {
     Ok(())
 }
 
-/// A plugin folder in a temporary directory around `wasm`, with `extra` manifest lines.
+/// A plugin folder in a temporary directory holding a copy of `wasm`, with `extra`
+/// manifest lines.
 fn folder(
     name: &str,
     kind: &str,
@@ -208,11 +209,11 @@ fn folder(
     extra: &str,
 ) -> Result<tempfile::TempDir, std::io::Error> {
     let dir = tempfile::tempdir()?;
+    std::fs::copy(wasm, dir.path().join("plugin.wasm"))?;
     std::fs::write(
         dir.path().join("plugin.toml"),
         format!(
-            "name = \"{name}\"\nversion = \"6.6.6\"\nkind = \"{kind}\"\napi = \"0.1\"\nwasm = {:?}\n{extra}",
-            wasm.to_string_lossy()
+            "name = \"{name}\"\nversion = \"6.6.6\"\nkind = \"{kind}\"\napi = \"0.1\"\nwasm = \"plugin.wasm\"\n{extra}"
         ),
     )?;
     Ok(dir)

@@ -24,6 +24,10 @@ pub struct InstallArgs {
     /// Grant a capability the plugin requests (repeatable).
     #[arg(long = "grant", value_name = "CAP")]
     grants: Vec<String>,
+    /// Read the component from FILE instead of the manifest's `wasm` (which must be inside
+    /// the folder), e.g. a build output under plugins/target.
+    #[arg(long, value_name = "FILE")]
+    wasm: Option<PathBuf>,
 }
 
 /// `remove plugin NAME`, `enable plugin NAME`, `disable plugin NAME`.
@@ -46,6 +50,9 @@ pub struct RunArgs {
     /// The call's input as JSON (`-` reads stdin); its shape depends on the kind (README).
     #[arg(long, value_name = "FILE")]
     input: String,
+    /// For a plugin folder: read the component from FILE instead of the manifest's `wasm`.
+    #[arg(long, value_name = "FILE")]
+    wasm: Option<PathBuf>,
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
@@ -57,7 +64,8 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
 
 pub fn install(kith: &Kith, out: &Output, command: InstallCommand) -> Result<(), CliError> {
     let InstallCommand::Plugin(args) = command;
-    let plugin = kith.install_plugin(&args.dir, &args.config, &args.grants)?;
+    let plugin =
+        kith.install_plugin_with_wasm(&args.dir, args.wasm.as_deref(), &args.config, &args.grants)?;
     if out.quiet {
         out.emit(&plugin.name);
         return Ok(());
@@ -128,7 +136,7 @@ pub fn run(kith: &Kith, out: &Output, command: RunCommand) -> Result<(), CliErro
     let input = serde_json::from_str(&text)
         .map_err(|e| CliError::input(&source, format!("{source} is not JSON: {e}")))?;
     let report = kith
-        .run_plugin(&args.plugin, &input)
+        .run_plugin_with_wasm(&args.plugin, args.wasm.as_deref(), &input)
         .map_err(|e| CliError::from_source(e, &source))?;
     match out.format {
         Format::Table => {

@@ -9,7 +9,8 @@
 use super::Kith;
 use crate::error::{Error, Result};
 use crate::plugin_host::{
-    Invite, KNOWN_CAPABILITIES, Kind, LogLine, Manifest, Plan, Plugin, sha256_hex,
+    Invite, KNOWN_CAPABILITIES, Kind, LogLine, Manifest, Plan, Plugin, PluginError, read_component,
+    read_manifest, sha256_hex,
 };
 use crate::store::{PluginRecord, Tx};
 use serde::{Deserialize, Serialize};
@@ -86,7 +87,22 @@ impl Kith {
         config: &[(String, String)],
         grants: &[String],
     ) -> Result<InstalledPlugin> {
-        let (manifest, wasm) = read_plugin_dir(dir)?;
+        self.install_plugin_with_wasm(dir, None, config, grants)
+    }
+
+    /// [`Kith::install_plugin`], with the component read from `wasm` (a build output
+    /// outside the folder, named by the user) instead of the manifest's `wasm` path when set.
+    ///
+    /// # Errors
+    /// As [`Kith::install_plugin`].
+    pub fn install_plugin_with_wasm(
+        &self,
+        dir: &Path,
+        wasm: Option<&Path>,
+        config: &[(String, String)],
+        grants: &[String],
+    ) -> Result<InstalledPlugin> {
+        let (manifest, wasm) = read_plugin_dir(dir, wasm)?;
         let invalid = |problem: String| Error::PluginInvalid {
             plugin: manifest.name.clone(),
             problem,
@@ -196,9 +212,24 @@ impl Kith {
     /// [`Error::BadRequest`] for input that does not fit the plugin's kind, and
     /// [`Error::PluginFault`] when the plugin misbehaves.
     pub fn run_plugin(&self, name_or_dir: &str, input: &Value) -> Result<RunReport> {
+        self.run_plugin_with_wasm(name_or_dir, None, input)
+    }
+
+    /// [`Kith::run_plugin`] of a plugin folder whose component is read from `wasm` when set
+    /// (see [`Kith::install_plugin_with_wasm`]).
+    ///
+    /// # Errors
+    /// As [`Kith::run_plugin`]; [`Error::BadRequest`] when `wasm` is set for an installed
+    /// plugin (it already holds its component).
+    pub fn run_plugin_with_wasm(
+        &self,
+        name_or_dir: &str,
+        wasm: Option<&Path>,
+        input: &Value,
+    ) -> Result<RunReport> {
         let path = Path::new(name_or_dir);
-        let plugin = if path.join("plugin.toml").is_file() {
-            let (manifest, wasm) = read_plugin_dir(path)?;
+        let plugin = if path.join("plugin.toml").exists() {
+            let (manifest, wasm) = read_plugin_dir(path, wasm)?;
             self.plugins
                 .inspect(manifest.kind, &wasm)
                 .map_err(|e| Error::PluginInvalid {
@@ -212,6 +243,12 @@ impl Kith {
                 manifest,
             }
         } else {
+            if wasm.is_some() {
+                return Err(Error::BadRequest(format!(
+                    "--wasm names the component of a plugin folder, and {name_or_dir} is not one \
+                     (an installed plugin already holds its component)"
+                )));
+            }
             let record = self
                 .read(|tx| Ok(tx.get_plugin(name_or_dir)?))?
                 .ok_or_else(|| Error::PluginNotFound(name_or_dir.to_string()))?;
@@ -344,23 +381,25 @@ fn plan_json(plan: &Plan) -> Value {
     }
 }
 
-fn read_plugin_dir(dir: &Path) -> Result<(Manifest, Vec<u8>)> {
+/// The manifest and component of the plugin folder `dir` (the component from `wasm` when
+/// the user names one), read under `plugin_host`'s confinement and size rules.
+fn read_plugin_dir(dir: &Path, wasm: Option<&Path>) -> Result<(Manifest, Vec<u8>)> {
     let folder = dir.display().to_string();
-    let invalid = |problem: String| Error::PluginInvalid {
-        plugin: folder.clone(),
+    let invalid = |plugin: &str, problem: String| Error::PluginInvalid {
+        plugin: plugin.to_string(),
         problem,
     };
-    let text = std::fs::read_to_string(dir.join("plugin.toml"))
-        .map_err(|e| invalid(format!("cannot read {folder}/plugin.toml: {e}")))?;
-    let manifest = Manifest::parse(&text).map_err(|e| invalid(e.to_string()))?;
-    let wasm_path = dir.join(&manifest.wasm);
-    let wasm = std::fs::read(&wasm_path).map_err(|e| Error::PluginInvalid {
-        plugin: manifest.name.clone(),
-        problem: format!(
-            "cannot read its component {}: {e}; build the plugins first \
-             (cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2)",
-            wasm_path.display()
-        ),
+    let text = read_manifest(dir).map_err(|e| invalid(&folder, e.to_string()))?;
+    let manifest = Manifest::parse(&text).map_err(|e| invalid(&folder, e.to_string()))?;
+    let wasm = read_component(dir, &manifest.wasm, wasm).map_err(|e| {
+        let hint = match e {
+            // Most often: the plugins were not built, or not copied into their folders.
+            PluginError::Unreadable { .. } if wasm.is_none() => {
+                "; build the plugins first (scripts/build-plugins), or give a build output with --wasm FILE"
+            }
+            _ => "",
+        };
+        invalid(&manifest.name, format!("its component: {e}{hint}"))
     })?;
     Ok((manifest, wasm))
 }
@@ -374,6 +413,11 @@ pub(super) fn plugin_of(record: PluginRecord) -> Result<Plugin> {
         wasm: Arc::new(record.wasm),
         sha256: record.sha256,
     })
+}
+
+/// The capabilities `record` was granted at install.
+pub(super) fn grants_of(record: &PluginRecord) -> Result<Vec<String>> {
+    serde_json::from_str(&record.grants).map_err(corrupt)
 }
 
 fn installed(record: &PluginRecord) -> Result<InstalledPlugin> {

@@ -277,13 +277,14 @@ fn panic_message(state: &HostState, stdio: &str) -> String {
     {
         return line.message["panic: ".len()..].to_string();
     }
-    let tail: String = stdio
+    // The last lines, in the order they were written. Rust's hint about RUST_BACKTRACE is
+    // dropped: a plugin has no environment to set it in.
+    let lines: Vec<&str> = stdio
         .trim()
         .lines()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .join(" | ");
+        .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    let tail = lines[lines.len().saturating_sub(4)..].join(" | ");
     if tail.is_empty() {
         "the plugin aborted (wasm `unreachable`) without a message".into()
     } else {

@@ -75,9 +75,7 @@ pub fn inspect(
         });
     }
     // Links it as the call will: catches a mistyped export or an import kith cannot satisfy.
-    runtime
-        .link(kind, component)
-        .map_err(|e| PluginError::Unloadable(format!("{e:#}")))?;
+    runtime.link(kind, component)?;
     Ok(Inspection {
         sha256,
         imports,

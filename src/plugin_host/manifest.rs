@@ -6,6 +6,7 @@
 use super::PluginError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::Component;
 
 /// The plugin contract version this kith speaks (`kith:plugin@0.1.0`).
 pub const API_VERSION: &str = "0.1";
@@ -137,6 +138,18 @@ impl Manifest {
         if self.wasm.is_empty() {
             return bad("wasm must name the compiled component, relative to the folder".into());
         }
+        // The component is read from inside the plugin's folder only (`folder` checks the
+        // resolved path too, for symlinks); say so early for the plain cases.
+        if !std::path::Path::new(&self.wasm)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return bad(format!(
+                "wasm = {:?} must be a path inside the plugin folder (no `..`, not absolute); \
+                 a component built elsewhere can be given with --wasm FILE",
+                self.wasm
+            ));
+        }
         for capability in &self.capabilities {
             if !KNOWN_CAPABILITIES.contains(&capability.as_str()) {
                 return bad(format!(
@@ -211,6 +224,14 @@ mod tests {
             (
                 GOOD.replace("[config]", "capabilities = [\"net\"]\n[config]"),
                 "unknown capability",
+            ),
+            (
+                GOOD.replace("plugin.wasm", "../../x"),
+                "inside the plugin folder",
+            ),
+            (
+                GOOD.replace("plugin.wasm", "/dev/zero"),
+                "inside the plugin folder",
             ),
         ];
         for (text, expected) in cases {

@@ -180,16 +180,24 @@ impl Runtime {
         &self.engine
     }
 
-    /// Resolves `component`'s imports and finds the export its kind calls.
+    /// Resolves `component`'s imports, finds the export its kind calls and checks its type.
     ///
     /// # Errors
-    /// The component needs an import kith does not link, or lacks (or mistypes) its export.
-    pub fn link(&self, kind: Kind, component: Component) -> wasmtime::Result<Loaded> {
-        let pre: InstancePre<HostState> = self.linker.instantiate_pre(&component)?;
+    /// [`PluginError::Unloadable`] when the component needs an import kith does not link or
+    /// lacks its export; [`PluginError::WrongExportType`] when the export is mistyped.
+    pub fn link(&self, kind: Kind, component: Component) -> Result<Loaded, PluginError> {
+        let unloadable = |e: wasmtime::Error| PluginError::Unloadable(format!("{e:#}"));
+        let pre: InstancePre<HostState> = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(unloadable)?;
+        super::worlds::check_export_type(kind, &pre)?;
         let pre = match kind {
-            Kind::TraitValidator => Pre::Validator(TraitValidatorPre::new(pre)?),
-            Kind::InviteDelivery => Pre::Delivery(InviteDeliveryPre::new(pre)?),
-            Kind::ImportMapper => Pre::Mapper(ImportMapperPre::new(pre)?),
+            Kind::TraitValidator => {
+                Pre::Validator(TraitValidatorPre::new(pre).map_err(unloadable)?)
+            }
+            Kind::InviteDelivery => Pre::Delivery(InviteDeliveryPre::new(pre).map_err(unloadable)?),
+            Kind::ImportMapper => Pre::Mapper(ImportMapperPre::new(pre).map_err(unloadable)?),
         };
         Ok(Loaded {
             engine: self.engine.clone(),

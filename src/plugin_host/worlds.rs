@@ -6,13 +6,17 @@
 
 use super::call::run;
 use super::limits::Limits;
+use super::manifest::Kind;
 use super::runtime::bindings::delivery as d;
 use super::runtime::bindings::validator::kith::plugin::types::{
     CallContext, FieldError as WitFieldError,
 };
-use super::runtime::{Loaded, Pre};
-use super::{Fault, FaultKind, FieldError, Plugin, Report};
+use super::runtime::{HostState, Loaded, Pre};
+use super::{Fault, FaultKind, FieldError, Plugin, PluginError, Report};
 use serde::Serialize;
+use std::fmt::Write as _;
+use wasmtime::component::types::{ComponentFunc, ComponentItem};
+use wasmtime::component::{InstancePre, Type};
 
 /// An invite as a delivery plugin sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -179,6 +183,210 @@ pub fn deliver(
     Ok(report.with_output(plan))
 }
 
+impl Plan {
+    /// The capability the host needs granted to carry this plan out, if any. Every plan that
+    /// acts on the world names one here, so the delivery flow can check the plugin's grants
+    /// before acting.
+    pub fn required_capability(&self) -> Option<&'static str> {
+        match self {
+            Plan::Outbox(_) => Some("outbox:write"),
+            Plan::Nothing => None,
+        }
+    }
+}
+
+/// The interface a kind exports, its one function, and that function's WIT declaration (as
+/// `plugins/wit/kith-plugin.wit` spells it, for messages).
+fn export_of(kind: Kind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        Kind::TraitValidator => (
+            "kith:plugin/validator@0.1.0",
+            "validate",
+            "validate: func(ctx: call-context, schema-id: string, traits-json: string) -> result<_, list<field-error>>",
+        ),
+        Kind::InviteDelivery => (
+            "kith:plugin/delivery@0.1.0",
+            "deliver",
+            "deliver: func(ctx: call-context, invite: invite) -> result<plan, string>",
+        ),
+        Kind::ImportMapper => (
+            "kith:plugin/mapper@0.1.0",
+            "map-record",
+            "map-record: func(ctx: call-context, record-json: string) -> result<string, list<field-error>>",
+        ),
+    }
+}
+
+/// Checks the type of the function `kind` calls, with the same type check a call makes when
+/// it instantiates the component, so a component whose export has the right name but the
+/// wrong type is refused once, at install, instead of failing every call.
+///
+/// # Errors
+/// [`PluginError::WrongExportType`] naming the export, its type and the expected one;
+/// [`PluginError::Unloadable`] when the export is missing or not a function.
+pub fn check_export_type(kind: Kind, pre: &InstancePre<HostState>) -> Result<(), PluginError> {
+    let (interface, name, expected) = export_of(kind);
+    let export = format!("{interface}#{name}");
+    let component = pre.component();
+    let func = component
+        .get_export(None, interface)
+        .and_then(|(_, instance)| component.get_export(Some(&instance), name));
+    let func = match func {
+        Some((ComponentItem::ComponentFunc(func), _)) => func,
+        Some(_) => {
+            return Err(PluginError::Unloadable(format!(
+                "its export `{export}` is not a function"
+            )));
+        }
+        None => {
+            return Err(PluginError::Unloadable(format!(
+                "it does not export `{export}`"
+            )));
+        }
+    };
+    let types = pre.instance_type();
+    // The signatures the generated bindings call with (params borrowed, as they lower them).
+    let checked = match kind {
+        Kind::TraitValidator => func
+            .typecheck::<(&CallContext, &str, &str), (Result<(), Vec<WitFieldError>>,)>(&types),
+        Kind::InviteDelivery => func.typecheck::<(
+            &CallContext,
+            &d::exports::kith::plugin::delivery::Invite,
+        ), (Result<d::exports::kith::plugin::delivery::Plan, String>,)>(
+            &types
+        ),
+        Kind::ImportMapper => func
+            .typecheck::<(&CallContext, &str), (Result<String, Vec<WitFieldError>>,)>(&types),
+    };
+    checked.map_err(|_| PluginError::WrongExportType {
+        kind,
+        export,
+        found: describe_func(name, &func),
+        expected,
+    })
+}
+
+/// A function type in WIT syntax, for messages: `name: func(a: string) -> u32`.
+fn describe_func(name: &str, func: &ComponentFunc) -> String {
+    let mut text = format!("{name}: func(");
+    for (i, (param, ty)) in func.params().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        let _ = write!(text, "{param}: ");
+        describe_type(&mut text, &ty, 0);
+    }
+    text.push(')');
+    let results: Vec<Type> = func.results().collect();
+    if let [result] = results.as_slice() {
+        text.push_str(" -> ");
+        describe_type(&mut text, result, 0);
+    }
+    // Types are finite but may be wide; a message needs only the start.
+    if text.len() > 400 {
+        let mut cut = 400;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
+}
+
+/// Writes `ty` structurally (records by their fields, since a component's types are
+/// anonymous to the host), down to a few levels.
+fn describe_type(out: &mut String, ty: &Type, depth: usize) {
+    if depth > 6 {
+        out.push_str("...");
+        return;
+    }
+    let inner = |out: &mut String, ty: &Type| describe_type(out, ty, depth + 1);
+    match ty {
+        Type::Bool => out.push_str("bool"),
+        Type::S8 => out.push_str("s8"),
+        Type::U8 => out.push_str("u8"),
+        Type::S16 => out.push_str("s16"),
+        Type::U16 => out.push_str("u16"),
+        Type::S32 => out.push_str("s32"),
+        Type::U32 => out.push_str("u32"),
+        Type::S64 => out.push_str("s64"),
+        Type::U64 => out.push_str("u64"),
+        Type::Float32 => out.push_str("f32"),
+        Type::Float64 => out.push_str("f64"),
+        Type::Char => out.push_str("char"),
+        Type::String => out.push_str("string"),
+        Type::List(list) => {
+            out.push_str("list<");
+            inner(out, &list.ty());
+            out.push('>');
+        }
+        Type::Option(option) => {
+            out.push_str("option<");
+            inner(out, &option.ty());
+            out.push('>');
+        }
+        Type::Result(result) => {
+            out.push_str("result<");
+            match result.ok() {
+                Some(ok) => inner(out, &ok),
+                None => out.push('_'),
+            }
+            if let Some(err) = result.err() {
+                out.push_str(", ");
+                inner(out, &err);
+            }
+            out.push('>');
+        }
+        Type::Tuple(tuple) => {
+            out.push_str("tuple<");
+            for (i, ty) in tuple.types().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                inner(out, &ty);
+            }
+            out.push('>');
+        }
+        Type::Record(record) => {
+            out.push_str("record { ");
+            for (i, field) in record.fields().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let _ = write!(out, "{}: ", field.name);
+                inner(out, &field.ty);
+            }
+            out.push_str(" }");
+        }
+        Type::Variant(variant) => {
+            out.push_str("variant { ");
+            for (i, case) in variant.cases().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(case.name);
+                if let Some(ty) = &case.ty {
+                    out.push('(');
+                    inner(out, ty);
+                    out.push(')');
+                }
+            }
+            out.push_str(" }");
+        }
+        Type::Enum(names) => {
+            let names: Vec<&str> = names.names().collect();
+            let _ = write!(out, "enum {{ {} }}", names.join(", "));
+        }
+        Type::Flags(names) => {
+            let names: Vec<&str> = names.names().collect();
+            let _ = write!(out, "flags {{ {} }}", names.join(", "));
+        }
+        Type::Own(_) | Type::Borrow(_) => out.push_str("resource"),
+        _ => out.push_str("(an async or unstable type)"),
+    }
+}
+
 /// A plan's file name must be a plain name inside the outbox, nothing more.
 pub fn check_file_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() || name.len() > 128 {
@@ -239,7 +447,22 @@ pub fn map_record(
 
 #[cfg(test)]
 mod tests {
-    use super::check_file_name;
+    use super::{Kind, check_file_name, export_of};
+
+    #[test]
+    fn the_expected_signatures_in_messages_are_the_wit_s_own() {
+        let wit = include_str!("../../plugins/wit/kith-plugin.wit");
+        for kind in [
+            Kind::TraitValidator,
+            Kind::InviteDelivery,
+            Kind::ImportMapper,
+        ] {
+            let (interface, name, expected) = export_of(kind);
+            assert!(wit.contains(expected), "{expected}");
+            assert!(expected.starts_with(&format!("{name}: func(")));
+            assert!(interface.starts_with(kind.export_interface()));
+        }
+    }
 
     #[test]
     fn outbox_file_names_cannot_leave_the_outbox() {

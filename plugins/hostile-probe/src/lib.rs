@@ -23,6 +23,12 @@ impl Guest for Probe {
         match mode {
             "ok" => Ok(()),
             "panic" => panic!("the probe panicked on purpose"),
+            "stderr-panic" => {
+                // Rust's default hook, as a plugin without the SDK has: the message reaches
+                // the host only through stderr, one line after another.
+                drop(std::panic::take_hook());
+                panic!("first line\nsecond line\nthird line")
+            }
             "loop" => {
                 let mut n = 0u64;
                 loop {

@@ -6,8 +6,8 @@
 
 use super::{Invitation, InviteStatus, Kith, report};
 use crate::error::{Error, Result};
-use crate::flows::plugins::plugin_of;
-use crate::plugin_host::{Invite, Kind, OutboxFile, Plan, check_outbox_name};
+use crate::flows::plugins::{grants_of, plugin_of};
+use crate::plugin_host::{Invite, Kind, OutboxFile, Plan, Plugin, check_outbox_name};
 use serde_json::json;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -26,7 +26,7 @@ impl Kith {
             let plugins = tx
                 .enabled_plugins(Kind::InviteDelivery.as_str())?
                 .into_iter()
-                .map(plugin_of)
+                .map(|record| Ok((grants_of(&record)?, plugin_of(record)?)))
                 .collect::<Result<Vec<_>>>()?;
             let invite = tx
                 .get_invite(invitation.invite_id)?
@@ -45,12 +45,13 @@ impl Kith {
             traits_json: traits.to_string(),
         };
         let now_ms = u64::try_from(self.clock.now().unix_millis()).unwrap_or(0);
-        for plugin in &plugins {
+        for (grants, plugin) in &plugins {
             let outcome = self
                 .plugins
                 .deliver(plugin, &message, now_ms)
                 .map_err(|fault| fault.to_string())
-                .and_then(|report| match report.output {
+                .and_then(|report| check_grants(plugin, grants, report.output))
+                .and_then(|plan| match plan {
                     Plan::Nothing => Ok("the plugin planned nothing".to_string()),
                     Plan::Outbox(files) => write_outbox(&outbox, invite.id, &files)
                         .map(|paths| {
@@ -140,6 +141,23 @@ impl Kith {
                 problem: "an in-memory store has no folder for its outbox; set outbox_dir".into(),
             }),
         }
+    }
+}
+
+/// Passes `plan` on only if the plugin was granted what carrying it out needs: the manifest
+/// was checked at install, but the plan is what the plugin actually asks for.
+fn check_grants(
+    plugin: &Plugin,
+    grants: &[String],
+    plan: Plan,
+) -> std::result::Result<Plan, String> {
+    match plan.required_capability() {
+        Some(needed) if !grants.iter().any(|g| g == needed) => Err(format!(
+            "plugin {} {}: its plan needs the capability `{needed}`, which it was not granted; \
+             nothing was carried out (reinstall it with --grant {needed} if its manifest requests it)",
+            plugin.manifest.name, plugin.manifest.version
+        )),
+        _ => Ok(plan),
     }
 }
 
