@@ -222,7 +222,7 @@ pub async fn serve(guarded: Guarded, router: Router, mut stopped: watch::Receive
                 Ok(permit) => permit,
                 Err(_) => break,
             },
-            _ = stopped.wait_for(|stop| *stop) => break,
+            () = stop_requested(&mut stopped) => break,
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -232,7 +232,7 @@ pub async fn serve(guarded: Guarded, router: Router, mut stopped: watch::Receive
                     continue;
                 }
             },
-            _ = stopped.wait_for(|stop| *stop) => break,
+            () = stop_requested(&mut stopped) => break,
         };
         let slot = match &per_peer {
             Some(cap) => match cap.enter(peer.ip()) {
@@ -254,6 +254,12 @@ pub async fn serve(guarded: Guarded, router: Router, mut stopped: watch::Receive
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Resolves once shutdown is asked for. The borrow `wait_for` returns is dropped here, so it
+/// never lives across an await in the accept loop (it is not `Send`).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// A failed accept: a connection reset before it was taken is nothing; anything else (the
