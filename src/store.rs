@@ -17,7 +17,7 @@ mod tokens;
 
 pub use events::{AuditEvent, NewAuditEvent};
 pub use identities::{EventRow, IdentifierQuery, IdentityRows, IdentityWriter};
-pub use imports::UniqueValues;
+pub use imports::{DryRunSeen, UniqueValues};
 pub use invites::{DeliveryRow, InviteRow};
 pub use migrations::SCHEMA_VERSION;
 pub use plugins::PluginRecord;

@@ -15,7 +15,7 @@ use super::Kith;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
-use crate::store::{EventRow, IdentityRows, Tx};
+use crate::store::{DryRunSeen, EventRow, IdentityRows, Tx};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -228,7 +228,11 @@ impl Kith {
         self.build_identity(settings, &|id| self.cached_schema(id), body)
     }
 
-    /// Writes each prepared chunk in one transaction (all in one, never committed, for a dry run).
+    /// Writes each prepared chunk in one transaction, and reports its records once it is
+    /// committed: a result line never names an identity that a crash could still take back.
+    /// A dry run writes each chunk the same way and rolls it back, so it never holds the write
+    /// lock for longer than a chunk; what earlier chunks let through is kept aside
+    /// ([`DryRunSeen`]) so conflicts within the input are still found.
     fn write_chunks(
         &self,
         run: Uuid,
@@ -237,43 +241,54 @@ impl Kith {
         totals: &mut Totals,
         on_result: &mut dyn FnMut(&ImportResult),
     ) -> Result<()> {
-        if options.dry_run {
-            // One transaction for everything, so conflicts with earlier records are seen;
-            // dropping it rolls it all back.
-            let mut store = self.store();
-            let tx = store.write()?;
-            for chunk in ready {
-                self.write_chunk(&tx, None, options, chunk, totals, on_result)?;
-            }
-            return Ok(());
-        }
+        let seen = match options.dry_run {
+            true => Some(DryRunSeen::new()?),
+            false => None,
+        };
+        let mut results = Vec::new();
         for chunk in ready {
-            // Locked per chunk, never while waiting for the next one.
-            let mut store = self.store();
-            let tx = store.write()?;
+            results.clear();
             let before = *totals;
-            self.write_chunk(&tx, Some(run), options, chunk, totals, on_result)?;
-            let now = self.clock.now();
-            tx.add_to_import_run(
-                run,
-                totals.created - before.created,
-                totals.skipped - before.skipped,
-                totals.failed - before.failed,
-                now,
-            )?;
-            tx.commit()?;
+            {
+                // Locked per chunk, never while waiting for the next one.
+                let mut store = self.store();
+                let tx = store.write()?;
+                if let Some(seen) = &seen {
+                    seen.begin()?;
+                    self.write_chunk(&tx, None, options, Some(seen), chunk, totals, &mut results)?;
+                    seen.end()?;
+                    // Dropping the transaction rolls the chunk back.
+                    drop(tx);
+                } else {
+                    self.write_chunk(&tx, Some(run), options, None, chunk, totals, &mut results)?;
+                    let now = self.clock.now();
+                    tx.add_to_import_run(
+                        run,
+                        totals.created - before.created,
+                        totals.skipped - before.skipped,
+                        totals.failed - before.failed,
+                        now,
+                    )?;
+                    tx.commit()?;
+                }
+            }
+            for result in &results {
+                on_result(result);
+            }
         }
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn write_chunk(
         &self,
         tx: &Tx<'_>,
         run: Option<Uuid>,
         options: &ImportOptions,
+        seen: Option<&DryRunSeen>,
         chunk: Vec<Prepared>,
         totals: &mut Totals,
-        on_result: &mut dyn FnMut(&ImportResult),
+        results: &mut Vec<ImportResult>,
     ) -> Result<()> {
         let mut writer = tx.identity_writer()?;
         for record in chunk {
@@ -281,30 +296,53 @@ impl Kith {
                 Err(error) => ImportOutcome::Error {
                     error: Box::new(batch_error(&error)),
                 },
-                Ok((rows, event)) => match writer.insert(&rows, run, Some(&event)) {
-                    Ok(()) => ImportOutcome::Create {
-                        identity: rows.id(),
-                    },
-                    Err(error) if error.is_conflict() => match options.on_conflict {
-                        OnConflict::Skip => match tx.identity_holding(&rows.unique_values())? {
-                            Some(holder) => ImportOutcome::Skip { identity: holder },
-                            None => ImportOutcome::Error {
+                Ok((rows, event)) => {
+                    let earlier = match seen {
+                        Some(seen) => seen.holder(&rows.unique_values())?,
+                        None => None,
+                    };
+                    let inserted = match earlier {
+                        Some((holder, conflict)) => Err((conflict, Some(holder))),
+                        None => writer
+                            .insert(&rows, run, Some(&event))
+                            .map_err(|error| (error, None)),
+                    };
+                    match inserted {
+                        Ok(()) => {
+                            if let Some(seen) = seen {
+                                seen.add(rows.id(), &rows.unique_values())?;
+                            }
+                            ImportOutcome::Create {
+                                identity: rows.id(),
+                            }
+                        }
+                        Err((error, holder)) if error.is_conflict() => match options.on_conflict {
+                            OnConflict::Skip => {
+                                let holder = match holder {
+                                    Some(holder) => Some(holder),
+                                    None => tx.identity_holding(&rows.unique_values())?,
+                                };
+                                match holder {
+                                    Some(holder) => ImportOutcome::Skip { identity: holder },
+                                    None => ImportOutcome::Error {
+                                        error: Box::new(batch_error(&error.into())),
+                                    },
+                                }
+                            }
+                            OnConflict::Fail => ImportOutcome::Error {
                                 error: Box::new(batch_error(&error.into())),
                             },
                         },
-                        OnConflict::Fail => ImportOutcome::Error {
-                            error: Box::new(batch_error(&error.into())),
-                        },
-                    },
-                    Err(error) => return Err(error.into()),
-                },
+                        Err((error, _)) => return Err(error.into()),
+                    }
+                }
             };
             match &outcome {
                 ImportOutcome::Create { .. } => totals.created += 1,
                 ImportOutcome::Skip { .. } => totals.skipped += 1,
                 ImportOutcome::Error { .. } => totals.failed += 1,
             }
-            on_result(&ImportResult {
+            results.push(ImportResult {
                 outcome,
                 source: record.position,
             });
@@ -345,14 +383,21 @@ struct Totals {
     failed: u64,
 }
 
+/// Bytes of record text in one chunk at most: with records up to [`reader::MAX_RECORD_BYTES`], a
+/// count of records alone would not keep the chunks in flight small.
+const MAX_CHUNK_BYTES: usize = 64 << 20;
+
 /// Cuts the sources into chunks of raw records; stops when the preparing stage is gone.
 fn read_chunks(sources: Vec<ImportSource>, chunk_size: usize, raw: &SyncSender<Vec<RawRecord>>) {
     let mut chunk = Vec::with_capacity(chunk_size);
+    let mut bytes = 0usize;
     let mut open = true;
     for source in sources {
         read_records(&source.name, source.reader, &mut |record| {
+            bytes += record.text.as_ref().map_or(0, String::len);
             chunk.push(record);
-            if chunk.len() >= chunk_size {
+            if chunk.len() >= chunk_size || bytes >= MAX_CHUNK_BYTES {
+                bytes = 0;
                 open = raw
                     .send(std::mem::replace(
                         &mut chunk,

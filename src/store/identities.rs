@@ -166,15 +166,15 @@ impl IdentityRows {
                         .map(move |i| (c.kind.as_str(), i.as_str()))
                 })
                 .collect(),
-            addresses: self
+            verifiable: self
                 .verifiable_addresses
                 .iter()
                 .map(|a| (a.via, a.value.as_str()))
-                .chain(
-                    self.recovery_addresses
-                        .iter()
-                        .map(|a| (a.via, a.value.as_str())),
-                )
+                .collect(),
+            recovery: self
+                .recovery_addresses
+                .iter()
+                .map(|a| (a.via, a.value.as_str()))
                 .collect(),
             external_id: self.external_id.as_deref(),
         }

@@ -1,15 +1,110 @@
 //! Import runs, and the lookups an import needs to report a skip.
 
-use super::{Result, Tx};
+use super::{Result, StoreError, Tx};
 use crate::model::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 /// The unique values of an identity that a conflict can be about.
 pub struct UniqueValues<'a> {
     pub identifiers: Vec<(&'a str, &'a str)>,
-    pub addresses: Vec<(&'a str, &'a str)>,
+    pub verifiable: Vec<(&'a str, &'a str)>,
+    pub recovery: Vec<(&'a str, &'a str)>,
     pub external_id: Option<&'a str>,
+}
+
+/// The unique values of the records a dry run has let through so far. A dry run rolls back
+/// each chunk so that it never holds the store's write lock for longer than one chunk; this
+/// is how a later chunk still sees the records of earlier ones. It lives in a private
+/// temporary database of its own (on disk, beside no store), so memory stays flat and no
+/// other process waits for it.
+pub struct DryRunSeen {
+    conn: Connection,
+}
+
+/// The kinds of unique value, as [`StoreError::Conflict`] names them.
+const SEEN_KINDS: [&str; 4] = [
+    "credential identifier",
+    "verifiable address",
+    "recovery address",
+    "external_id",
+];
+
+impl DryRunSeen {
+    /// An empty set, in a new temporary database.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn new() -> Result<Self> {
+        // An empty path is a private temporary database that SQLite deletes on close.
+        let conn = Connection::open("")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+             CREATE TABLE seen (kind INTEGER NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
+                                holder BLOB NOT NULL, PRIMARY KEY (kind, a, b)) WITHOUT ROWID;",
+        )?;
+        Ok(Self { conn })
+    }
+
+    fn each<'v>(values: &'v UniqueValues<'v>) -> impl Iterator<Item = (usize, &'v str, &'v str)> {
+        let pairs = |kind: usize, list: &'v [(&'v str, &'v str)]| {
+            list.iter().map(move |(a, b)| (kind, *a, *b))
+        };
+        pairs(0, &values.identifiers)
+            .chain(pairs(1, &values.verifiable))
+            .chain(pairs(2, &values.recovery))
+            .chain(values.external_id.map(|id| (3, id, "")))
+    }
+
+    /// The earlier record holding one of `values`, and the conflict it makes, if any.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn holder(&self, values: &UniqueValues<'_>) -> Result<Option<(Uuid, StoreError)>> {
+        let mut query = self
+            .conn
+            .prepare_cached("SELECT holder FROM seen WHERE kind = ?1 AND a = ?2 AND b = ?3")?;
+        for (kind, a, b) in Self::each(values) {
+            let found: Option<Uuid> = query
+                .query_row(params![kind as i64, a, b], |row| row.get(0))
+                .optional()?;
+            if let Some(holder) = found {
+                let field = SEEN_KINDS[kind];
+                return Ok(Some((holder, StoreError::Conflict { field })));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records that `holder` (a record the dry run let through) holds `values`.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn add(&self, holder: Uuid, values: &UniqueValues<'_>) -> Result<()> {
+        let mut insert = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO seen (kind, a, b, holder) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (kind, a, b) in Self::each(values) {
+            insert.execute(params![kind as i64, a, b, holder])?;
+        }
+        Ok(())
+    }
+
+    /// Starts a batch of lookups and additions (one chunk): one transaction, for speed.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn begin(&self) -> Result<()> {
+        Ok(self.conn.execute_batch("BEGIN")?)
+    }
+
+    /// Ends the batch [`DryRunSeen::begin`] started.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn end(&self) -> Result<()> {
+        Ok(self.conn.execute_batch("COMMIT")?)
+    }
 }
 
 impl Tx<'_> {
@@ -101,7 +196,7 @@ impl Tx<'_> {
                 return Ok(found);
             }
         }
-        for (via, value) in &values.addresses {
+        for (via, value) in values.verifiable.iter().chain(&values.recovery) {
             let found = self
                 .tx
                 .prepare_cached(

@@ -1,11 +1,25 @@
 //! Streaming the records out of an import input: one createIdentityBody, a JSON array of
-//! them, or NDJSON, read a record at a time so memory stays flat whatever the file size.
+//! them, or NDJSON, read a record at a time so memory stays flat whatever the input.
+//!
+//! Every record is bounded ([`MAX_RECORD_BYTES`]) and a record that cannot be read (too
+//! large, not UTF-8, not JSON) is reported at its position without taking its neighbours
+//! down: NDJSON resynchronizes at the next line. Nothing here parses records: the preparing
+//! stage does, on all cores.
 
 use serde::Deserializer as _;
-use serde::de::{SeqAccess, Visitor};
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use std::cell::Cell;
 use std::fmt;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
+
+/// The largest record read: a 5 MiB document (the bound on every stored document) plus
+/// room for the rest of the body (credentials, the other metadata).
+pub const MAX_RECORD_BYTES: usize = 6 << 20;
+
+/// How far past [`MAX_RECORD_BYTES`] an oversized line is skipped in search of its end before
+/// the input is given up on: an input without line breaks (`/dev/zero`) must end.
+const MAX_SKIP_BYTES: u64 = 1 << 30;
 
 /// One record as read, before it is decoded: its JSON text, or why it could not be read.
 #[derive(Debug)]
@@ -18,9 +32,12 @@ pub struct RawRecord {
 /// Reads every record of `input`, calling `emit` for each in order. Stops early when `emit`
 /// returns `false` (the consumer went away).
 ///
-/// A malformed NDJSON line is reported and reading goes on with the next line; a malformed
-/// array element ends that input, since nothing after it can be told apart reliably.
-pub fn read_records(name: &str, mut input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -> bool) {
+/// The first significant byte decides the shape: `[` is an array; otherwise the first
+/// non-blank line is one record of NDJSON when it holds a whole JSON value. When it does
+/// not, the input is a single (pretty-printed) object if all of it, within the record
+/// bound, is one JSON value; else it is NDJSON whose first line is broken.
+pub fn read_records(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -> bool) {
+    let mut input = Replay::new(input);
     let first = match first_significant_byte(&mut input) {
         Ok(Some(byte)) => byte,
         Ok(None) => return,
@@ -64,110 +81,300 @@ fn first_significant_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8
     }
 }
 
-/// NDJSON, or one object that may span lines. The first line decides: when it holds a whole
-/// JSON value the input is NDJSON; otherwise it is a single (pretty-printed) object.
-fn read_lines(name: &str, mut input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -> bool) {
-    let mut line = String::new();
+/// An input with bytes put back in front of it: what was read ahead to decide whether a
+/// broken first line starts a single object is read again, as lines, when it does not.
+struct Replay<R> {
+    pending: Vec<u8>,
+    at: usize,
+    input: R,
+}
+
+impl<R: BufRead> Replay<R> {
+    fn new(input: R) -> Self {
+        Self {
+            pending: Vec::new(),
+            at: 0,
+            input,
+        }
+    }
+
+    fn put_back(&mut self, bytes: Vec<u8>) {
+        debug_assert!(self.at >= self.pending.len(), "put back only once drained");
+        self.pending = bytes;
+        self.at = 0;
+    }
+}
+
+impl<R: BufRead> Read for Replay<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Replay<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.at < self.pending.len() {
+            return Ok(&self.pending[self.at..]);
+        }
+        self.input.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if self.at < self.pending.len() {
+            self.at += amount;
+            if self.at >= self.pending.len() {
+                // Replayed: give the memory back.
+                self.pending = Vec::new();
+                self.at = 0;
+            }
+        } else {
+            self.input.consume(amount);
+        }
+    }
+}
+
+/// How reading one line ended.
+enum Line {
+    /// The line is in the buffer.
+    Read,
+    /// The line was longer than the bound and was skipped to its end, `bytes` long.
+    TooLong {
+        bytes: u64,
+    },
+    /// The line ran on past [`MAX_SKIP_BYTES`] without a break; the input is given up on.
+    Endless,
+    End,
+}
+
+/// Reads one line into `line` (with its `\n`, if it has one), keeping at most `limit` bytes
+/// of it: a longer line is skipped to its end without being held.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>, limit: usize) -> std::io::Result<Line> {
+    line.clear();
+    let read = Read::take(&mut *input, limit as u64 + 1).read_until(b'\n', line)?;
+    if read == 0 {
+        return Ok(Line::End);
+    }
+    if read <= limit || line.last() == Some(&b'\n') {
+        return Ok(Line::Read);
+    }
+    // Past the bound: drop what was read and skip the rest of the line, reading no further
+    // than MAX_SKIP_BYTES, since an input without line breaks would never end.
+    line.clear();
+    line.shrink_to(64 << 10);
+    let skipped = Read::take(&mut *input, MAX_SKIP_BYTES).skip_until(b'\n')? as u64;
+    if skipped == MAX_SKIP_BYTES {
+        return Ok(Line::Endless);
+    }
+    Ok(Line::TooLong {
+        bytes: read as u64 + skipped,
+    })
+}
+
+fn too_large(what: &str, bytes: u64) -> String {
+    format!(
+        "{what} is larger than the {} MiB a record may have ({bytes} bytes); it was skipped",
+        MAX_RECORD_BYTES >> 20
+    )
+}
+
+/// NDJSON, or one object that spans lines (see [`read_records`]).
+fn read_lines<R: BufRead>(
+    name: &str,
+    mut input: Replay<R>,
+    emit: &mut dyn FnMut(RawRecord) -> bool,
+) {
+    let mut line = Vec::new();
     let mut number = 0usize;
     let mut first = true;
     loop {
-        line.clear();
-        match input.read_line(&mut line) {
-            Ok(0) => return,
-            Ok(_) => number += 1,
+        let read = read_line(&mut input, &mut line, MAX_RECORD_BYTES);
+        number += 1;
+        let position = || format!("{name}:{number}");
+        let text = match read {
+            Ok(Line::End) => return,
+            Ok(Line::Read) => match std::str::from_utf8(&line) {
+                Ok(text) => Ok(text.trim()),
+                Err(error) => Err(format!(
+                    "line {number} is not UTF-8: byte {} of the line is invalid",
+                    error.valid_up_to() + 1
+                )),
+            },
+            Ok(Line::TooLong { bytes }) => Err(too_large(&format!("line {number}"), bytes)),
+            Ok(Line::Endless) => {
+                emit(RawRecord {
+                    position: position(),
+                    text: Err(format!(
+                        "line {number} runs on for more than {} MiB without a line break; \
+                         the rest of this input was not read",
+                        MAX_SKIP_BYTES >> 20
+                    )),
+                });
+                return;
+            }
             Err(error) => {
                 emit(RawRecord {
-                    position: format!("{name}:{}", number + 1),
-                    text: Err(format!("could not read line {}: {error}", number + 1)),
+                    position: position(),
+                    text: Err(format!(
+                        "could not read line {number}: {error}; the rest of this input was not read"
+                    )),
                 });
                 return;
             }
-        }
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            continue;
-        }
-        if first {
-            first = false;
-            if serde_json::from_str::<&RawValue>(trimmed).is_err()
-                && !looks_like_a_broken_line(trimmed)
-            {
-                // A single object over several lines: it is one record, so reading it whole is fine.
-                let mut rest = String::new();
-                let text = input
-                    .read_to_string(&mut rest)
-                    .map(|_| format!("{line}{rest}"))
-                    .map_err(|e| format!("could not read {name}: {e}"));
-                emit(RawRecord {
-                    position: name.to_string(),
-                    text,
-                });
-                return;
+        };
+        let text = match text {
+            Ok("") => continue,
+            Ok(text) if first && serde_json::from_str::<IgnoredAny>(text).is_err() => {
+                // Not a whole value: the start of a single pretty-printed object, or a
+                // broken first line of NDJSON. Only reading on can tell.
+                let mut record = text.as_bytes().to_vec();
+                match single_object(&mut input, &mut record) {
+                    Ok(true) => {
+                        let text = String::from_utf8(record).map_err(|error| {
+                            format!(
+                                "{name} is not UTF-8: byte {} is invalid",
+                                error.utf8_error().valid_up_to() + 1
+                            )
+                        });
+                        emit(RawRecord {
+                            position: name.to_string(),
+                            text,
+                        });
+                        return;
+                    }
+                    // NDJSON after all: the first line fails alone, what was read ahead is
+                    // read again as lines.
+                    Ok(false) => {
+                        input.put_back(record.split_off(text.len()));
+                        Ok(text.to_string())
+                    }
+                    Err(error) => {
+                        emit(RawRecord {
+                            position: position(),
+                            text: Err(format!(
+                                "could not read {name}: {error}; the rest of this input was not read"
+                            )),
+                        });
+                        return;
+                    }
+                }
             }
-        }
-        let keep_going = emit(RawRecord {
-            position: format!("{name}:{number}"),
-            text: Ok(trimmed.to_string()),
-        });
-        if !keep_going {
+            Ok(text) => Ok(text.to_string()),
+            Err(message) => Err(message),
+        };
+        first = false;
+        if !emit(RawRecord {
+            position: position(),
+            text,
+        }) {
             return;
         }
     }
 }
 
-/// A first line that closes its object (`{...}`) but fails to parse is a broken NDJSON
-/// record, not the start of a multi-line object.
-fn looks_like_a_broken_line(line: &str) -> bool {
-    line.starts_with('{') && line.ends_with('}')
+/// Reads the rest of the input onto `record` (a first line that is not a whole value) while
+/// it fits the record bound; `true` when the whole input is then one JSON value. On `false`
+/// every byte read is still in `record`, for the caller to read again.
+fn single_object(input: &mut impl BufRead, record: &mut Vec<u8>) -> std::io::Result<bool> {
+    let start = record.len();
+    record.push(b'\n');
+    let limit = (MAX_RECORD_BYTES + 1).saturating_sub(record.len()) as u64;
+    Read::take(&mut *input, limit).read_to_end(record)?;
+    if record.len() > MAX_RECORD_BYTES {
+        // Larger than any record may be, so not one record: lines, then.
+        record.remove(start);
+        return Ok(false);
+    }
+    let whole = serde_json::from_slice::<IgnoredAny>(record).is_ok();
+    if !whole {
+        record.remove(start);
+    }
+    Ok(whole)
 }
 
-/// A JSON array, one element at a time.
+/// A reader that fails once the current record has taken more than [`MAX_RECORD_BYTES`], so
+/// an array element is never held past the bound; `used` is reset between elements.
+struct Capped<'a, R> {
+    input: R,
+    used: &'a Cell<usize>,
+}
+
+impl<R: Read> Read for Capped<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let room = (MAX_RECORD_BYTES + 1).saturating_sub(self.used.get());
+        if room == 0 {
+            return Err(std::io::Error::other("record too large"));
+        }
+        let take = buf.len().min(room);
+        let n = self.input.read(&mut buf[..take])?;
+        self.used.set(self.used.get() + n);
+        Ok(n)
+    }
+}
+
+/// A JSON array, one element at a time. An element that breaks the array's syntax, or
+/// outgrows the record bound, ends that input: nothing after it can be told apart reliably.
 fn read_array(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -> bool) {
     struct Elements<'a> {
         name: &'a str,
         emit: &'a mut dyn FnMut(RawRecord) -> bool,
-        index: usize,
+        index: &'a Cell<usize>,
+        used: &'a Cell<usize>,
     }
     impl<'de> Visitor<'de> for Elements<'_> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a JSON array of createIdentityBody objects")
         }
-        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             // An element that fails to parse ends the array: the error goes up and is
             // reported once, at the index of the element that broke.
+            self.used.set(0);
             while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-                let position = format!("{}[{}]", self.name, self.index);
-                self.index += 1;
+                let index = self.index.get();
+                self.index.set(index + 1);
                 if !(self.emit)(RawRecord {
-                    position,
+                    position: format!("{}[{index}]", self.name),
                     text: Ok(raw.get().to_string()),
                 }) {
                     break;
                 }
+                self.used.set(0);
             }
             Ok(())
         }
     }
-    let mut deserializer = serde_json::Deserializer::from_reader(input);
-    let mut index_seen = 0;
-    let result = {
-        let visitor = Elements {
-            name,
-            emit: &mut |record: RawRecord| {
-                index_seen += 1;
-                emit(record)
-            },
-            index: 0,
-        };
-        (&mut deserializer).deserialize_seq(visitor)
-    };
+    let index = Cell::new(0);
+    let used = Cell::new(0);
+    let capped = Capped { input, used: &used };
+    let mut deserializer = serde_json::Deserializer::from_reader(capped);
+    let result = (&mut deserializer).deserialize_seq(Elements {
+        name,
+        emit,
+        index: &index,
+        used: &used,
+    });
+    let result = result.and_then(|()| {
+        used.set(0);
+        deserializer.end()
+    });
     if let Err(error) = result {
+        let at = index.get();
+        let message = if used.get() > MAX_RECORD_BYTES {
+            format!(
+                "element {at} is larger than the {} MiB a record may have; \
+                 the rest of this input was not read",
+                MAX_RECORD_BYTES >> 20
+            )
+        } else {
+            format!("json: {error}; the rest of this input was not read")
+        };
         emit(RawRecord {
-            position: format!("{name}[{index_seen}]"),
-            text: Err(format!(
-                "json: {error}; the rest of this input was not read"
-            )),
+            position: format!("{name}[{at}]"),
+            text: Err(message),
         });
     }
 }
@@ -176,9 +383,9 @@ fn read_array(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -
 mod tests {
     use super::*;
 
-    fn read(text: &str) -> Vec<(String, Result<String, String>)> {
+    fn read(text: &[u8]) -> Vec<(String, Result<String, String>)> {
         let mut records = Vec::new();
-        read_records("in", text.as_bytes(), &mut |r| {
+        read_records("in", text, &mut |r| {
             records.push((r.position, r.text));
             true
         });
@@ -187,7 +394,7 @@ mod tests {
 
     #[test]
     fn ndjson_lines_are_records_and_a_bad_line_does_not_stop_the_rest() {
-        let records = read("{\"a\":1}\n\n{\"a\":\n{\"a\":3}\n");
+        let records = read(b"{\"a\":1}\n\n{\"a\":\n{\"a\":3}\n");
         let positions: Vec<_> = records.iter().map(|r| r.0.as_str()).collect();
         assert_eq!(positions, ["in:1", "in:3", "in:4"]);
         assert_eq!(records[1].1.as_deref(), Ok("{\"a\":"));
@@ -195,8 +402,65 @@ mod tests {
     }
 
     #[test]
+    fn a_line_that_is_not_utf8_fails_alone() {
+        let records = read(b"{\"a\":1}\n{\"a\":\"\xff\"}\n{\"a\":3}");
+        let positions: Vec<_> = records.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(positions, ["in:1", "in:2", "in:3"]);
+        assert!(
+            records[1]
+                .1
+                .as_ref()
+                .is_err_and(|e| e.contains("not UTF-8"))
+        );
+        assert_eq!(records[2].1.as_deref(), Ok("{\"a\":3}"));
+    }
+
+    #[test]
+    fn a_broken_first_line_fails_alone() {
+        let records = read(b"{\"a\": {\"b\":1\n{\"a\":2}\n{\"a\":3}\n");
+        let positions: Vec<_> = records.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(positions, ["in:1", "in:2", "in:3"]);
+        assert_eq!(records[0].1.as_deref(), Ok("{\"a\": {\"b\":1"));
+        assert_eq!(records[2].1.as_deref(), Ok("{\"a\":3}"));
+    }
+
+    #[test]
+    fn an_oversized_line_is_skipped_and_its_neighbours_read() {
+        let mut input = b"{\"a\":1}\n{\"a\":\"".to_vec();
+        input.resize(input.len() + MAX_RECORD_BYTES + 10, b'x');
+        input.extend_from_slice(b"\"}\n{\"a\":3}\n");
+        let records = read(&input);
+        let positions: Vec<_> = records.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(positions, ["in:1", "in:2", "in:3"]);
+        assert!(
+            records[1]
+                .1
+                .as_ref()
+                .is_err_and(|e| e.contains("larger than"))
+        );
+        assert_eq!(records[2].1.as_deref(), Ok("{\"a\":3}"));
+    }
+
+    #[test]
+    fn a_line_without_end_ends_the_input() {
+        let endless = std::io::BufReader::new(std::io::repeat(0));
+        let mut records = Vec::new();
+        read_records("zero", endless, &mut |r| {
+            records.push(r);
+            true
+        });
+        assert_eq!(records.len(), 1);
+        assert!(
+            records[0]
+                .text
+                .as_ref()
+                .is_err_and(|e| e.contains("was not read"))
+        );
+    }
+
+    #[test]
     fn arrays_stream_their_elements() {
-        let records = read(" [ {\"a\":1}, {\"b\":[1,2]} ]");
+        let records = read(b" [ {\"a\":1}, {\"b\":[1,2]} ]");
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].0, "in[0]");
         assert_eq!(records[1].1.as_deref(), Ok("{\"b\":[1,2]}"));
@@ -204,15 +468,31 @@ mod tests {
 
     #[test]
     fn a_broken_array_reports_where_it_broke() {
-        let records = read("[{\"a\":1}, {\"a\": }, {\"a\":3}]");
+        let records = read(b"[{\"a\":1}, {\"a\": }, {\"a\":3}]");
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].0, "in[1]");
         assert!(records[1].1.is_err());
     }
 
     #[test]
+    fn an_oversized_array_element_ends_the_array_without_being_held() {
+        let mut input = b"[{\"a\":1}, {\"a\":\"".to_vec();
+        input.resize(input.len() + MAX_RECORD_BYTES + 10, b'x');
+        input.extend_from_slice(b"\"}, {\"a\":3}]");
+        let records = read(&input);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].0, "in[1]");
+        assert!(
+            records[1]
+                .1
+                .as_ref()
+                .is_err_and(|e| e.contains("larger than"))
+        );
+    }
+
+    #[test]
     fn a_pretty_single_object_is_one_record() {
-        let records = read("{\n  \"schema_id\": \"x\",\n  \"traits\": {}\n}\n");
+        let records = read(b"{\n  \"schema_id\": \"x\",\n  \"traits\": {}\n}\n");
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].0, "in");
         let value: serde_json::Value =
@@ -222,7 +502,7 @@ mod tests {
 
     #[test]
     fn empty_input_has_no_records() {
-        assert!(read("  \n\n").is_empty());
-        assert!(read("").is_empty());
+        assert!(read(b"  \n\n").is_empty());
+        assert!(read(b"").is_empty());
     }
 }
