@@ -75,6 +75,8 @@ fn a_custom_schema_is_checked_stored_and_used() -> TestResult {
 #[test]
 fn presets_can_be_read_by_id_and_by_their_schema_url_form() -> TestResult {
     let env = Env::new();
+    // Reads never create a store, so make one first.
+    env.create_email("reader@example.org");
     let by_id = env.run(&["get", "schema", "preset://email"]).ok().json();
     let by_url = env
         .run(&["get", "schema", "cHJlc2V0Oi8vZW1haWw"])

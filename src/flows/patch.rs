@@ -437,9 +437,10 @@ mod tests {
 
     #[test]
     fn copies_cannot_nest_past_the_depth_bound() {
+        // Each copy of the document into its own `a` nests it one level deeper.
         let mut doc = json!({"metadata_admin": {"a": {}}});
         let mut patch = Vec::new();
-        for _ in 0..14 {
+        for _ in 0..80 {
             patch.push(
                 json!({"op": "copy", "from": "/metadata_admin", "path": "/metadata_admin/a"}),
             );

@@ -213,11 +213,12 @@ mod tests {
     #[test]
     fn names_the_first_container_past_the_depth_bound() {
         let value = json!({"a": {"b": [0, {"c": {}}]}});
-        assert_eq!(measure(&value, 4, usize::MAX).unwrap().depth, 4);
+        // Five containers: the root, a, b, b's second item and c's empty object.
+        assert_eq!(measure(&value, 5, usize::MAX).unwrap().depth, 5);
         assert_eq!(
-            measure(&value, 3, usize::MAX),
+            measure(&value, 4, usize::MAX),
             Err(Excess::Depth {
-                pointer: "/a/b/1".into()
+                pointer: "/a/b/1/c".into()
             })
         );
         assert_eq!(

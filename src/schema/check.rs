@@ -156,7 +156,7 @@ mod tests {
             ),
             (
                 json!({"properties": {"traits": {"properties": {"a": {"$ref": "https://example.org/x.json"}}}}}),
-                "does not compile",
+                "does not name a subschema of this schema",
             ),
         ];
         for (raw, expected) in cases {

@@ -37,17 +37,30 @@ fn ndjson(count: usize) -> String {
 
 /// Every identity id in the store, from `export identities`.
 fn stored_ids(env: &Env) -> HashSet<String> {
-    env.run(&["export", "identities"])
-        .ok()
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .flat_map(|v| match v {
-            Value::Array(items) => items,
-            other => vec![other],
-        })
-        .filter_map(|v| v["id"].as_str().map(str::to_string))
-        .collect()
+    // `list identities` pages by id and names the next page on stderr.
+    let mut ids = HashSet::new();
+    let mut token: Option<String> = None;
+    for _ in 0..10_000 {
+        let mut args = vec!["list", "identities", "--page-size", "500"];
+        if let Some(token) = &token {
+            args.extend(["--page-token", token.as_str()]);
+        }
+        let run = env.run(&args).ok();
+        for identity in run.json().as_array().into_iter().flatten() {
+            if let Some(id) = identity["id"].as_str() {
+                ids.insert(id.to_string());
+            }
+        }
+        token = run
+            .stderr
+            .split("--page-token ")
+            .nth(1)
+            .map(|rest| rest.split_whitespace().next().unwrap_or("").to_string());
+        if token.is_none() {
+            break;
+        }
+    }
+    ids
 }
 
 /// Kills a child that a failed assertion would otherwise leave running.

@@ -38,17 +38,18 @@ pub struct RawRecord {
 /// bound, is one JSON value; else it is NDJSON whose first line is broken.
 pub fn read_records(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -> bool) {
     let mut input = Replay::new(input);
-    let first = match first_significant_byte(&mut input) {
-        Ok(Some(byte)) => byte,
-        Ok(None) => return,
-        Err(error) => {
-            emit(RawRecord {
-                position: name.to_string(),
-                text: Err(format!("could not read {name}: {error}")),
-            });
-            return;
-        }
-    };
+    let first =
+        match skip_byte_order_mark(&mut input).and_then(|()| first_significant_byte(&mut input)) {
+            Ok(Some(byte)) => byte,
+            Ok(None) => return,
+            Err(error) => {
+                emit(RawRecord {
+                    position: name.to_string(),
+                    text: Err(format!("could not read {name}: {error}")),
+                });
+                return;
+            }
+        };
     if first == b'[' {
         read_array(name, input, emit);
     } else {
@@ -56,16 +57,34 @@ pub fn read_records(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRec
     }
 }
 
-/// Peeks past leading whitespace (and a UTF-8 byte-order mark) without consuming the record.
+/// UTF-8's byte-order mark, which editors on Windows put in front of a file.
+const BYTE_ORDER_MARK: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// Skips a byte-order mark at the start of the input, byte by byte: a pipe may deliver it in
+/// pieces, and the input must read the same however it arrives. A partial mark is put back.
+fn skip_byte_order_mark<R: BufRead>(input: &mut Replay<R>) -> std::io::Result<()> {
+    let mut seen = Vec::with_capacity(BYTE_ORDER_MARK.len());
+    while seen.len() < BYTE_ORDER_MARK.len() {
+        match input.fill_buf()?.first() {
+            Some(&byte) if byte == BYTE_ORDER_MARK[seen.len()] => {
+                seen.push(byte);
+                input.consume(1);
+            }
+            _ => break,
+        }
+    }
+    if !seen.is_empty() && seen.len() < BYTE_ORDER_MARK.len() {
+        input.put_back(seen);
+    }
+    Ok(())
+}
+
+/// Peeks past leading whitespace without consuming the record.
 fn first_significant_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8>> {
     loop {
         let buffer = input.fill_buf()?;
         if buffer.is_empty() {
             return Ok(None);
-        }
-        if buffer.starts_with(&[0xEF, 0xBB, 0xBF]) {
-            input.consume(3);
-            continue;
         }
         match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
             Some(at) => {
