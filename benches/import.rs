@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench import` (100,000 records); `cargo bench --bench import -- 1000000`
 //! for another size. Prints the median of three runs of each: identities/s, and kith's peak RSS.
-//! `KITH_BENCH_BASELINE=/path/to/an/older/kith` runs that binary too, interleaved with this
+//! `KITH_BENCH_BIN` replaces this build's binary (e.g. a release build driven from a bench
+//! built in the dev profile); `KITH_BENCH_BASELINE=/path/to/an/older/kith` runs that binary too, interleaved with this
 //! build's in the same run, so a change is measured before and after on the same machine state.
 
 use rusqlite::params;
@@ -65,7 +66,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// This build's kith, and the baseline named by `KITH_BENCH_BASELINE` when set.
 fn binaries() -> Vec<(&'static str, std::path::PathBuf)> {
-    let mut binaries = vec![("this", std::path::PathBuf::from(env!("CARGO_BIN_EXE_kith")))];
+    let this = std::env::var_os("KITH_BENCH_BIN").unwrap_or(env!("CARGO_BIN_EXE_kith").into());
+    let mut binaries = vec![("this", std::path::PathBuf::from(this))];
     if let Some(baseline) = std::env::var_os("KITH_BENCH_BASELINE") {
         binaries.insert(0, ("baseline", baseline.into()));
     }

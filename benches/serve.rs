@@ -5,7 +5,8 @@
 //! `scripts/build-plugins` (builds the plugins and places each component in its folder), then
 //! `cargo bench --bench serve [-- SECONDS CONNECTIONS]` (default 10 s, 32 connections).
 //! A second run against the same server with a CLI writer on the side shows that busy
-//! SQLite locks never become 500s. `KITH_BENCH_BASELINE=/path/to/an/older/kith` measures that
+//! SQLite locks never become 500s. `KITH_BENCH_BIN` replaces this build's binary;
+//! `KITH_BENCH_BASELINE=/path/to/an/older/kith` measures that
 //! binary too, in the same run, each in a store of its own, so a change is seen before and after.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,9 +19,14 @@ use std::time::{Duration, Instant};
 
 const KITH: &str = env!("CARGO_BIN_EXE_kith");
 
+/// This build's kith, or the binary `KITH_BENCH_BIN` names (a release build, say).
+fn this_kith() -> PathBuf {
+    std::env::var_os("KITH_BENCH_BIN").map_or_else(|| PathBuf::from(KITH), PathBuf::from)
+}
+
 /// This build's kith, and the baseline named by `KITH_BENCH_BASELINE` when set.
 fn binaries() -> Vec<(&'static str, PathBuf)> {
-    let mut binaries = vec![("this", PathBuf::from(KITH))];
+    let mut binaries = vec![("this", this_kith())];
     if let Some(baseline) = std::env::var_os("KITH_BENCH_BASELINE") {
         binaries.insert(0, ("baseline", baseline.into()));
     }
@@ -258,7 +264,7 @@ fn main() {
 
     // A CLI process importing beside the server: the two share the file's write lock.
     let bare = tempfile::tempdir().expect("a temporary folder");
-    let server = Server::start(Path::new(KITH), bare.path());
+    let server = Server::start(&this_kith(), bare.path());
     load(&server, 1, connections, "warm");
     let records: String = (0..20_000)
         .map(|i| format!("{{\"schema_id\":\"preset://email\",\"traits\":{{\"email\":\"side-{i}@example.org\"}}}}\n"))
@@ -273,7 +279,7 @@ fn main() {
                 if round > 0 && !file.exists() {
                     break;
                 }
-                let _ = Command::new(KITH)
+                let _ = Command::new(this_kith())
                     .env("KITH_CACHE_DIR", dir.join("cache"))
                     .arg("--db")
                     .arg(dir.join("kith.db"))

@@ -54,15 +54,12 @@ fn a_fan_out_schema_stored_before_the_bound_cannot_hang_create() -> TestResult {
     let env = Env::new();
     env.create_email("first@example.org");
     // A store written by an older kith: the schema is in the table without the check.
-    let sql = format!(
-        "INSERT INTO schemas (id, schema, created_at) VALUES ('fan', '{}', '2026-01-01T00:00:00Z')",
-        fan_out_schema().to_string().replace('\'', "''")
-    );
-    let status = std::process::Command::new("sqlite3")
-        .arg(&env.db)
-        .arg(sql)
-        .status()?;
-    assert!(status.success());
+    let conn = rusqlite::Connection::open(&env.db)?;
+    conn.execute(
+        "INSERT INTO schemas (id, schema, created_at) VALUES ('fan', ?1, '2026-01-01T00:00:00Z')",
+        [fan_out_schema().to_string()],
+    )?;
+    drop(conn);
     let started = Instant::now();
     let refused = env.run_with(
         &["create", "identity", "--file", "-"],
