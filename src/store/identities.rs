@@ -417,6 +417,11 @@ impl Tx<'_> {
     /// # Errors
     /// [`StoreError::Conflict`] as for inserts; `Ok(false)` when no such identity exists.
     pub fn replace_identity(&self, rows: &IdentityRows) -> Result<bool> {
+        // The replaced traits and credentials (an old password hash) are overwritten.
+        self.overwriting_freed_space(|| self.replace_identity_rows(rows))
+    }
+
+    fn replace_identity_rows(&self, rows: &IdentityRows) -> Result<bool> {
         let changed = self
             .tx
             .prepare_cached(
@@ -459,10 +464,12 @@ impl Tx<'_> {
     /// # Errors
     /// Only if SQLite fails.
     pub fn delete_identity(&self, id: Uuid) -> Result<bool> {
-        let deleted = self
-            .tx
-            .prepare_cached("DELETE FROM identities WHERE id = ?1")?
-            .execute([id])?;
+        let deleted = self.overwriting_freed_space(|| {
+            Ok(self
+                .tx
+                .prepare_cached("DELETE FROM identities WHERE id = ?1")?
+                .execute([id])?)
+        })?;
         Ok(deleted > 0)
     }
 
