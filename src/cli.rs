@@ -274,6 +274,6 @@ fn creates_store(command: &Command) -> bool {
 
 /// Prints `error` as the chosen format wants it and returns the process exit code:
 /// 1 when the input was refused, 2 on an internal failure.
-pub fn report(error: &CliError, format: Option<Format>) -> i32 {
+pub fn report(error: &CliError, format: Option<Format>) -> u8 {
     output::report(error, format)
 }

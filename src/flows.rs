@@ -18,7 +18,7 @@ mod tokens;
 mod verify;
 
 pub use batch::{BatchOutcome, MAX_BATCH, MAX_BATCH_CLEARTEXT};
-pub use identity::{IdentityPage, ListIdentities, VALID_CREDENTIAL_TYPES};
+pub use identity::{IdentityPage, ListIdentities};
 pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
 };
@@ -51,11 +51,6 @@ struct PendingInsert {
     done: std::sync::mpsc::Sender<Result<()>>,
 }
 
-thread_local! {
-    /// The actor [`Kith::acting_as`] set for this thread, if any.
-    static ACTOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
 /// An open kith store with every flow on it.
 ///
 /// ```
@@ -69,6 +64,21 @@ thread_local! {
 /// # Ok(()) }
 /// ```
 pub struct Kith {
+    /// The store and what is loaded from it, shared by every handle [`Kith::acting_as`] makes.
+    shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    /// Who the audit trail credits with this handle's changes.
+    actor: String,
+    /// The store file, when there is one: the default outbox sits beside it.
+    path: Option<std::path::PathBuf>,
+    /// The `public_url` to use while the setting is unset (a server's real public address).
+    default_public_url: Option<String>,
+}
+
+/// What every handle on one store shares: the connections, the group commit, and the
+/// schemas, plugins and validators loaded from the store.
+struct Shared {
     store: Mutex<Store>,
     /// A second connection for reads, when asked for ([`Kith::with_reader_connection`]):
     /// WAL lets it read while the first one writes, so reads never queue behind a commit.
@@ -76,16 +86,9 @@ pub struct Kith {
     /// Identities waiting for whichever creating thread holds the store next (group commit).
     pending_inserts: Mutex<Vec<PendingInsert>>,
     schemas: RwLock<HashMap<String, Arc<IdentitySchema>>>,
-    clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGenerator>,
-    actor: String,
     plugins: PluginHost,
     /// The enabled trait validators, read when the store opens (see `flows::plugins`).
     validators: RwLock<Arc<Vec<Plugin>>>,
-    /// The store file, when there is one: the default outbox sits beside it.
-    path: Option<std::path::PathBuf>,
-    /// The `public_url` to use while the setting is unset (a server's real public address).
-    default_public_url: Option<String>,
 }
 
 impl std::fmt::Debug for Kith {
@@ -110,7 +113,7 @@ impl Kith {
     /// mistyped path is an error instead of a new, empty store.
     ///
     /// # Errors
-    /// [`Error::StoreNotFound`] when there is no file at `path`; otherwise as [`Kith::open`].
+    /// [`NotFound::Store`] when there is no file at `path`; otherwise as [`Kith::open`].
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path.as_ref(), OpenMode::Existing)
     }
@@ -131,15 +134,17 @@ impl Kith {
 
     fn with_store(store: Store) -> Result<Self> {
         let kith = Self {
-            store: Mutex::new(store),
-            reader: None,
-            pending_inserts: Mutex::new(Vec::new()),
-            schemas: RwLock::new(HashMap::new()),
+            shared: Arc::new(Shared {
+                store: Mutex::new(store),
+                reader: None,
+                pending_inserts: Mutex::new(Vec::new()),
+                schemas: RwLock::new(HashMap::new()),
+                plugins: PluginHost::default(),
+                validators: RwLock::new(Arc::new(Vec::new())),
+            }),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),
             actor: "library".to_string(),
-            plugins: PluginHost::default(),
-            validators: RwLock::new(Arc::new(Vec::new())),
             path: None,
             default_public_url: None,
         };
@@ -154,7 +159,8 @@ impl Kith {
     /// The file cannot be opened a second time.
     pub fn with_reader_connection(mut self) -> Result<Self> {
         if let Some(path) = &self.path {
-            self.reader = Some(Mutex::new(Store::open(path, OpenMode::Existing)?));
+            let reader = Mutex::new(Store::open(path, OpenMode::Existing)?);
+            self.configure(|shared| shared.reader = Some(reader));
         }
         Ok(self)
     }
@@ -163,8 +169,23 @@ impl Kith {
     /// `$KITH_CACHE_DIR`).
     #[must_use]
     pub fn with_plugin_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.plugins = PluginHost::with_cache_dir(dir);
+        let plugins = PluginHost::with_cache_dir(dir);
+        self.configure(|shared| shared.plugins = plugins);
         self
+    }
+
+    /// Changes what the handles share. A builder owns its handle, and the only other handles
+    /// are the ones [`Kith::acting_as`] lends for the length of one call, so nothing else can
+    /// hold `shared` while a builder runs.
+    fn configure(&mut self, change: impl FnOnce(&mut Shared)) {
+        let shared = Arc::get_mut(&mut self.shared);
+        debug_assert!(
+            shared.is_some(),
+            "a builder ran while a handle was lent out"
+        );
+        if let Some(shared) = shared {
+            change(shared);
+        }
     }
 
     /// Replaces the clock (tests use [`crate::clock::ManualClock`]).
@@ -198,7 +219,8 @@ impl Kith {
 
     fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock cannot leave a transaction open: Tx rolls back on drop.
-        self.store
+        self.shared
+            .store
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -214,7 +236,7 @@ impl Kith {
 
     /// Runs `work` on one consistent snapshot.
     fn read<T>(&self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut store = match &self.reader {
+        let mut store = match &self.shared.reader {
             Some(reader) => reader.lock().unwrap_or_else(|p| p.into_inner()),
             None => self.store(),
         };
@@ -246,7 +268,8 @@ impl Kith {
     }
 
     fn pending(&self) -> MutexGuard<'_, Vec<PendingInsert>> {
-        self.pending_inserts
+        self.shared
+            .pending_inserts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -262,7 +285,8 @@ impl Kith {
                 for item in batch {
                     let _ = item.done.send(Err(match &error {
                         StoreError::Busy => Error::Busy(StoreError::Busy),
-                        other => Error::Internal(format!("could not start a write: {other}")),
+                        // Each waiting caller gets its own copy of the cause.
+                        other => Error::internal("could not start a write", other.to_string()),
                     }));
                 }
                 return;
@@ -284,7 +308,7 @@ impl Kith {
                 .iter()
                 .any(|r| matches!(r, Err(e) if !matches!(e, Error::Conflict { .. })))
             {
-                return Err(Error::Internal("a grouped insert failed".into()));
+                return Err(Error::broken("a grouped insert failed"));
             }
             tx.commit()?;
             Ok(results)
@@ -310,26 +334,19 @@ impl Kith {
         }
     }
 
-    /// Runs `work` with the audit trail crediting `actor` (`http:ci`) for every change it
-    /// makes on this thread, instead of this handle's actor. A server shares one `Kith`
-    /// between callers and runs each request's work on one blocking thread, so the actor is
-    /// scoped to that thread and restored afterwards.
-    pub fn acting_as<T>(&self, actor: &str, work: impl FnOnce() -> T) -> T {
-        struct Restore(Option<String>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                ACTOR.with(|current| *current.borrow_mut() = self.0.take());
-            }
-        }
-        let _restore = Restore(ACTOR.with(|current| current.replace(Some(actor.to_string()))));
-        work()
-    }
-
-    /// Who the audit trail credits right now on this thread.
-    fn current_actor(&self) -> String {
-        ACTOR
-            .with(|current| current.borrow().clone())
-            .unwrap_or_else(|| self.actor.clone())
+    /// Runs `work` with a handle on the same store whose changes the audit trail credits to
+    /// `actor` (`http:ci`) instead of this handle's actor. A server shares one `Kith` between
+    /// callers and lends each request its own handle this way.
+    pub fn acting_as<T>(&self, actor: &str, work: impl FnOnce(&Kith) -> T) -> T {
+        let handle = Kith {
+            shared: Arc::clone(&self.shared),
+            clock: Arc::clone(&self.clock),
+            ids: Arc::clone(&self.ids),
+            actor: actor.to_string(),
+            path: self.path.clone(),
+            default_public_url: self.default_public_url.clone(),
+        };
+        work(&handle)
     }
 
     fn audit(
@@ -341,27 +358,11 @@ impl Kith {
     ) -> Result<()> {
         tx.record_event(&NewAuditEvent {
             occurred_at: self.clock.now(),
-            actor: &self.current_actor(),
+            actor: &self.actor,
             action,
             identity_id,
             detail,
         })?;
         Ok(())
-    }
-}
-
-impl From<StoreError> for Error {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Conflict { field } => Error::Conflict {
-                field: Some(field.to_string()),
-            },
-            StoreError::TooNew { found, supported } => Error::StoreTooNew { found, supported },
-            StoreError::Busy => Error::Busy(StoreError::Busy),
-            StoreError::NotFound { path } => Error::StoreNotFound { path },
-            StoreError::KeyMissing { path } => Error::RecoveryKeyMissing { path },
-            StoreError::KeyMismatch { path } => Error::RecoveryKeyMismatch { path },
-            other => Error::Store(other),
-        }
     }
 }

@@ -107,7 +107,7 @@ impl AppState {
         let kith = Arc::clone(&self.kith);
         tokio::task::spawn_blocking(move || work(&kith))
             .await
-            .map_err(|e| ApiError::from(Error::Internal(format!("request task failed: {e}"))))?
+            .map_err(|e| ApiError::from(Error::internal("request task failed", e)))?
     }
 }
 
@@ -130,7 +130,7 @@ pub fn serve(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
         .enable_all()
         .thread_name("kith-serve")
         .build()
-        .map_err(|e| Error::Internal(format!("could not start the async runtime: {e}")))?;
+        .map_err(|e| Error::internal("could not start the async runtime", e))?;
     runtime.block_on(run(options, caps, ready))
 }
 
@@ -161,10 +161,10 @@ async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> 
     let public_listener = bind("public", options.public).await?;
     let public_address = public_listener
         .local_addr()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|e| Error::internal("the public listener has no address", e))?;
     let admin_address = admin_listener
         .local_addr()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|e| Error::internal("the admin listener has no address", e))?;
     let public_url = format!("http://{public_address}");
     crate::plugin_host::pool_instances();
     let kith = Kith::open(&options.db)?
@@ -265,7 +265,7 @@ impl Signals {
     fn watch() -> Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         let watch = |kind: SignalKind, name: &str| {
-            signal(kind).map_err(|e| Error::Internal(format!("cannot watch for {name}: {e}")))
+            signal(kind).map_err(|e| Error::internal(format!("cannot watch for {name}"), e))
         };
         Ok(Self {
             terminate: watch(SignalKind::terminate(), "SIGTERM")?,

@@ -4,6 +4,7 @@
 //! error envelope. No I/O and no clock live here: everything is handed in.
 
 mod body;
+mod credential;
 mod document;
 mod envelope;
 mod identity;
@@ -11,15 +12,22 @@ mod time;
 
 pub(crate) use body::parse_value;
 pub use body::{
-    BatchPatchBody, BodyError, CreateIdentityBody, CredentialsBody, IdentityPatch, OidcConfigBody,
-    OidcCredentialBody, OidcProviderBody, PasswordConfigBody, PasswordCredentialBody,
-    RecoveryAddressBody, UpdateIdentityBody, VerifiableAddressBody, parse_body,
+    BatchPatchBody, BodyError, CreateIdentityBody, CredentialsBody, IdentityPatch,
+    LookupSecretBodyConfig, LookupSecretCredentialBody, OidcConfigBody, OidcCredentialBody,
+    OidcProviderBody, PasswordConfigBody, PasswordCredentialBody, RecoveryAddressBody,
+    TotpCredentialBody, UpdateIdentityBody, VerifiableAddressBody, WebAuthnCredentialBody,
+    parse_body,
+};
+pub use credential::{
+    Bytes, Credential, CredentialKind, LookupCode, LookupSecretConfig, PasswordConfig,
+    ProviderLink, ProvidersConfig, TotpConfig, UnknownCredentialKind, WebAuthnAttestation,
+    WebAuthnAuthenticator, WebAuthnConfig, WebAuthnCredential, WebAuthnFlags,
 };
 pub(crate) use document::{Excess, measure, push_escaped, shorten_pointer};
 pub use document::{MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH};
 pub use envelope::{ErrorBody, ErrorEnvelope};
 pub use identity::{
-    Credential, CredentialType, Identity, IdentityState, RecoveryAddress, VerifiableAddress,
-    VerificationStatus, Via, schema_url,
+    Identity, IdentityState, RecoveryAddress, VerifiableAddress, VerificationStatus, Via,
+    schema_url,
 };
 pub use time::Timestamp;

@@ -125,6 +125,15 @@ impl Env {
             .map_or(0, Vec::len)
     }
 
+    /// How many identities the store holds, however many: one exported line each.
+    pub fn count_all(&self) -> usize {
+        self.run(&["export", "identities"])
+            .ok()
+            .stdout
+            .lines()
+            .count()
+    }
+
     /// Writes `text` into a file in the temporary folder and returns its path.
     pub fn file(&self, name: &str, text: &str) -> String {
         let path = self.dir.path().join(name);

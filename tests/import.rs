@@ -398,3 +398,32 @@ fn validator_plugins_check_imported_records_too() -> TestResult {
     assert_eq!(env.count(), 1);
     Ok(())
 }
+
+/// `kith import identities big.ndjson | head -1`: the reader leaving must not cut the import
+/// off between chunks. It used to end the process at the first result it could not print,
+/// after the first chunk; now every record is imported and kith still ends in success.
+#[test]
+fn an_import_whose_reader_leaves_still_imports_every_record() -> TestResult {
+    let env = Env::new();
+    let records: Vec<String> = (0..2500)
+        .map(|i| email_record(&format!("pipe{i}@example.org")).to_string())
+        .collect();
+    let file = env.file("many.ndjson", &records.join("\n"));
+    let mut child = env
+        .std_cmd()
+        .args(["--format", "json", "import", "identities", &file])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    // The reader goes before kith writes its first line.
+    drop(child.stdout.take());
+    let output = child.wait_with_output()?;
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(env.count_all(), 2500);
+    Ok(())
+}

@@ -181,7 +181,7 @@ fn expired_invites_are_refused() -> Result<(), Box<dyn std::error::Error>> {
     use std::sync::Arc;
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let kith = Kith::open_in_memory()?.with_clock(clock.clone());
-    let invitation = kith.issue_invite(&InviteRequest {
+    let invitation = kith.invite(&InviteRequest {
         email: Some("late@example.org".into()),
         expires_in: Some("10m".into()),
         ..InviteRequest::default()
@@ -254,5 +254,67 @@ fn a_byte_order_mark_split_across_reads_is_still_stripped() -> crate::harness::T
         actions[1], actions[0],
         "read a byte at a time, the import differs"
     );
+    Ok(())
+}
+
+/// An import run through a handle lent by `acting_as` credits that actor everywhere: the
+/// import run, its start, and each identity it creates. It used to credit the lending
+/// handle's actor on the worker threads.
+#[test]
+fn an_import_credits_the_actor_it_runs_as() -> crate::harness::TestResult {
+    let kith = Kith::open_in_memory()?.with_actor("library:owner");
+    let records = (0..40)
+        .map(|i| json!({"schema_id": "preset://email", "traits": {"email": format!("act{i}@example.org")}}).to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let summary = kith.acting_as("http:ci", |kith| {
+        kith.import_identities(
+            vec![ImportSource {
+                name: "actors.ndjson".into(),
+                reader: Box::new(std::io::Cursor::new(records.into_bytes())),
+            }],
+            &ImportOptions {
+                chunk_size: 7,
+                ..ImportOptions::default()
+            },
+            &mut |_| {},
+        )
+    })?;
+    assert_eq!(summary.created, 40);
+    let events = kith.list_events(None, 0, 1000)?;
+    assert_eq!(events.len(), 41, "import.started and one per identity");
+    let actors: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.actor.as_str()).collect();
+    assert_eq!(actors, ["http:ci"].into());
+    Ok(())
+}
+
+/// A delivery is stamped by the handle's clock: the outbox file is named after the injected
+/// time, not the machine's.
+#[test]
+fn invite_delivery_reads_the_injected_clock() -> crate::harness::TestResult {
+    use kith::clock::ManualClock;
+    use kith::flows::InviteRequest;
+    let dir = tempfile::tempdir()?;
+    let then = chrono::DateTime::parse_from_rfc3339("2031-05-06T07:08:09Z")?.to_utc();
+    let kith = Kith::open(dir.path().join("kith.db"))?
+        .with_plugin_cache_dir(dir.path().join("cache"))
+        .with_clock(std::sync::Arc::new(ManualClock::new(then)));
+    kith.install_plugin(
+        std::path::Path::new(&crate::plugins::plugin_dir("eml-outbox")),
+        &[],
+        &["outbox:write".to_string()],
+    )?;
+    let invitation = kith.invite(&InviteRequest {
+        email: Some("clock@example.org".into()),
+        ..InviteRequest::default()
+    })?;
+    assert_eq!(invitation.deliveries.len(), 1, "{invitation:?}");
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("outbox").join("new"))?
+        .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(names.len(), 1, "{names:?}");
+    let stamp = then.timestamp_millis().to_string();
+    assert!(names[0].starts_with(&format!("{stamp}.")), "{names:?}");
     Ok(())
 }

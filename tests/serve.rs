@@ -469,10 +469,12 @@ fn credentials_can_be_removed_but_not_the_last_first_factor() -> TestResult {
         unknown_link.json()["error"]["reason"],
         "The identifier `github:7` was not found among OIDC credentials."
     );
-    let undeletable = server.admin("DELETE", &path("code"), None);
+    // Kratos looks for the credential before it asks whether its type can be deleted.
+    let absent = server.admin("DELETE", &path("code"), None);
+    assert_eq!(absent.status, 404);
     assert_eq!(
-        undeletable.json()["error"]["reason"],
-        "Credentials type code cannot be deleted."
+        absent.json()["error"]["reason"],
+        "You tried to remove a code but this user have no code set up."
     );
     let missing = server.admin("DELETE", &path("totp"), None);
     assert_eq!(missing.status, 404);
@@ -489,6 +491,91 @@ fn credentials_can_be_removed_but_not_the_last_first_factor() -> TestResult {
         last.json()["error"]["reason"],
         "You cannot remove the last first factor credential."
     );
+    Ok(())
+}
+
+/// Kratos' rules for the kinds beyond password and social links: totp and lookup secrets go
+/// whole, webauthn keeps its passwordless authenticators, a passkey is a first factor that
+/// cannot be deleted, deviceauthn wants an identifier, and a type the identity lacks (or no
+/// one has) is a 404 in Kratos' words.
+#[test]
+fn credential_deletes_follow_kratos_for_every_kind() -> TestResult {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let key = |id: &str, passwordless: bool| {
+        json!({"id": id, "public_key": "AQID", "attestation_type": "none", "display_name": "",
+               "added_at": "2025-03-04T05:06:07Z", "is_passwordless": passwordless})
+    };
+    let body = json!({
+        "schema_id": "preset://email",
+        "traits": {"email": "kinds@example.org"},
+        "credentials": {
+            "password": {"config": {"password": "correct horse battery staple"}},
+            "totp": {"config": {"totp_url": "otpauth://totp/kith:kinds?secret=JBSWY3DPEHPK3PXP"}},
+            "lookup_secret": {"config": {"codes": [{"code": "a1b2c3d4"}]}},
+            "webauthn": {"config": {"credentials": [key("AQ==", false), key("Ag==", true)]}},
+            "passkey": {"config": {"credentials": [key("Aw==", true)], "user_handle": "aGFuZGxl"}}
+        }
+    });
+    let created = server.admin("POST", "/admin/identities", Some(&body.to_string()));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let path = |kind: &str| format!("/admin/identities/{id}/credentials/{kind}");
+    let reason = |reply: &Reply| reply.json()["error"]["reason"].clone();
+
+    for kind in ["totp", "lookup_secret", "webauthn"] {
+        let removed = server.admin("DELETE", &path(kind), None);
+        assert_eq!(removed.status, 204, "{kind}: {}", removed.body);
+    }
+    let shown = server
+        .admin(
+            "GET",
+            &format!("/admin/identities/{id}?include_credential=webauthn"),
+            None,
+        )
+        .json();
+    assert!(shown["credentials"].get("totp").is_none(), "{shown}");
+    assert!(
+        shown["credentials"].get("lookup_secret").is_none(),
+        "{shown}"
+    );
+    let kept = &shown["credentials"]["webauthn"]["config"]["credentials"];
+    assert_eq!(kept.as_array().map(Vec::len), Some(1), "{shown}");
+    assert_eq!(kept[0]["id"], "Ag==");
+
+    let again = server.admin("DELETE", &path("totp"), None);
+    assert_eq!(again.status, 404);
+    assert_eq!(
+        reason(&again),
+        "You tried to remove a totp but this user have no totp set up."
+    );
+    let passkey = server.admin("DELETE", &path("passkey"), None);
+    assert_eq!(passkey.status, 400);
+    assert_eq!(
+        reason(&passkey),
+        "Credentials type passkey cannot be deleted."
+    );
+    let unknown = server.admin("DELETE", &path("carrier-pigeon"), None);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        reason(&unknown),
+        "You tried to remove a carrier-pigeon but this user have no carrier-pigeon set up."
+    );
+    let device = server.admin("DELETE", &path("deviceauthn"), None);
+    assert_eq!(device.status, 400);
+    assert_eq!(
+        reason(&device),
+        "You must provide an identifier to delete this credential."
+    );
+    let device_key = server.admin("DELETE", &(path("deviceauthn") + "?identifier=k1"), None);
+    assert_eq!(device_key.status, 404);
+
+    // The passkey counts as a first factor, so the password can go.
+    let password = server.admin("DELETE", &path("password"), None);
+    assert_eq!(password.status, 204, "{}", password.body);
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! One test binary (see `[[test]]` in Cargo.toml), one module per theme.
 
 mod create;
+mod credentials;
 mod hardening;
 mod harness;
 mod hostile;

@@ -198,7 +198,8 @@ fn peak_rss_bytes() -> Option<u64> {
 pub fn export(kith: &Kith, out: &Output, args: ExportArgs) -> Result<(), CliError> {
     kith.export_identities(args.include_credentials, &mut |body| {
         out.emit(&serde_json::to_string(body).unwrap_or_default());
-        true
+        // Nobody reads the rest (`kith export identities | head`): stop reading the store.
+        !out.is_closed()
     })?;
     Ok(())
 }

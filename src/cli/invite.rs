@@ -105,12 +105,9 @@ pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliErro
         schema_id: args.schema_id,
         traits,
         expires_in: args.expires_in,
+        skip_delivery: args.no_deliver,
     };
-    let mut invitation = kith.issue_invite(&request)?;
-    if !args.no_deliver {
-        // The invite is stored by now: a delivery that fails is recorded, never fatal.
-        kith.deliver_invite(&mut invitation)?;
-    }
+    let invitation = kith.invite(&request)?;
     print_invitation(out, &invitation);
     if args.qr {
         let code = qrcode::QrCode::new(invitation.recovery_link.as_bytes())

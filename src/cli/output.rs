@@ -47,7 +47,7 @@ impl CliError {
         }
     }
 
-    fn exit_code(&self) -> i32 {
+    fn exit_code(&self) -> u8 {
         match self {
             CliError::Quiet => 1,
             CliError::Kith { error, .. } if !error.is_refusal() => 2,
@@ -95,74 +95,78 @@ impl From<Error> for CliError {
 }
 
 /// Prints `error` on stderr and gives the exit code.
-pub fn report(error: &CliError, format: Option<Format>) -> i32 {
+pub fn report(error: &CliError, format: Option<Format>) -> u8 {
     if let CliError::Quiet = error {
         return error.exit_code();
     }
-    let format = resolve(format);
-    let envelope = error.envelope();
-    let text = match format {
-        Format::Json => serde_json::to_string(&envelope).unwrap_or_default(),
-        Format::JsonPretty => serde_json::to_string_pretty(&envelope).unwrap_or_default(),
-        Format::Table => human_error(error, &envelope.error),
+    let text = match resolve(format) {
+        Format::Json => serde_json::to_string(&error.envelope()).unwrap_or_default(),
+        Format::JsonPretty => serde_json::to_string_pretty(&error.envelope()).unwrap_or_default(),
+        Format::Table => human_error(error),
     };
     let _ = writeln!(std::io::stderr(), "{text}");
     error.exit_code()
 }
 
-/// `error: <what>` with the reason and each detail on its own line.
-fn human_error(error: &CliError, body: &ErrorBody) -> String {
-    let headline = match error {
-        CliError::Kith { error, .. } => error.to_string(),
-        CliError::Input { message, .. } => message.clone(),
-        CliError::Quiet => String::new(),
+/// `error: <where>: <what>`, then each detail on its own line: read from the error itself,
+/// not from the envelope made of it for programs.
+fn human_error(error: &CliError) -> String {
+    let (source, error) = match error {
+        CliError::Quiet => return String::new(),
+        CliError::Input { message, source } => {
+            return format!("error: {}{message}", location(source.as_deref(), None));
+        }
+        CliError::Kith { error, source } => (source.as_deref(), error),
     };
-    let mut text = String::new();
-    if let Some(source) = body.details.get("source").and_then(|s| s.as_str()) {
-        text.push_str(source);
-        if let Some(line) = body.details.get("line").and_then(|l| l.as_u64()) {
-            let column = body
-                .details
-                .get("column")
-                .and_then(|c| c.as_u64())
-                .unwrap_or(0);
-            text.push_str(&format!(":{line}:{column}"));
+    let position = match error {
+        Error::MalformedBody { line, column, .. } if *line > 0 => Some((*line, *column)),
+        _ => None,
+    };
+    let mut text = format!("error: {}", location(source, position));
+    match error {
+        Error::InvalidTraits { violations, .. } => {
+            text.push_str("the traits do not match the identity schema");
+            for violation in violations {
+                text.push_str(&format!(
+                    "\n  {}: {}",
+                    violation.instance_ptr, violation.message
+                ));
+            }
         }
-        text.push_str(": ");
-    }
-    text.insert_str(0, "error: ");
-    if let Some(violations) = body.details.get("violations").and_then(|v| v.as_array()) {
-        text.push_str("the traits do not match the identity schema");
-        for violation in violations {
-            let pointer = violation
-                .get("instance_ptr")
-                .and_then(|p| p.as_str())
-                .unwrap_or("");
-            let message = violation
-                .get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or("");
-            text.push_str(&format!("\n  {pointer}: {message}"));
+        Error::InvalidSchema { problems, .. } => {
+            text.push_str(&error.to_string());
+            for problem in problems {
+                text.push_str(&format!("\n  {problem}"));
+            }
         }
-        return text;
-    }
-    text.push_str(&headline);
-    if let Some(problems) = body.details.get("problems").and_then(|p| p.as_array()) {
-        for problem in problems {
-            text.push_str(&format!("\n  {}", problem.as_str().unwrap_or_default()));
+        Error::MalformedBody {
+            message, pointer, ..
+        } => {
+            text.push_str(message);
+            if !pointer.is_empty() {
+                text.push_str(&format!("\n  at {pointer}"));
+            }
         }
-    }
-    if let Some(pointer) = body.details.get("pointer").and_then(|p| p.as_str()) {
-        text.push_str(&format!("\n  at {pointer}"));
-    }
-    if let Some(field) = body
-        .details
-        .get("conflicting_field")
-        .and_then(|f| f.as_str())
-    {
-        text.push_str(&format!("\n  the {field} is held by another identity"));
+        Error::DocumentTooDeep { pointer, .. } | Error::DocumentTooLarge { pointer, .. } => {
+            text.push_str(&format!("{error}\n  at {pointer}"));
+        }
+        Error::Conflict { field: Some(field) } => {
+            text.push_str(&format!(
+                "{error}\n  the {field} is held by another identity"
+            ));
+        }
+        other => text.push_str(&other.to_string()),
     }
     text
+}
+
+/// `file:line:column: ` (or as much of it as is known) before a message.
+fn location(source: Option<&str>, position: Option<(usize, usize)>) -> String {
+    match (source, position) {
+        (Some(source), Some((line, column))) => format!("{source}:{line}:{column}: "),
+        (Some(source), None) => format!("{source}: "),
+        (None, _) => String::new(),
+    }
 }
 
 fn resolve(format: Option<Format>) -> Format {
@@ -181,6 +185,8 @@ pub struct Output {
     /// Whether `--format` was given, rather than guessed from the terminal.
     pub format_explicit: bool,
     pub quiet: bool,
+    /// Set once stdout's reader has gone (`kith ... | head`): nothing more is written.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Output {
@@ -189,17 +195,29 @@ impl Output {
             format: resolve(format),
             format_explicit: format.is_some(),
             quiet,
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// Writes `text` and a newline to stdout. A closed pipe (`kith ... | head`) ends the
-    /// process quietly with success, as other Unix tools do.
+    /// Whether stdout's reader has gone: a command producing a stream of results can stop
+    /// early, one that changes the store finishes its work regardless.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Writes `text` and a newline to stdout. After a closed pipe (`kith ... | head`) it
+    /// writes nothing more, and the command still ends in success, as other Unix tools do;
+    /// a command that is changing the store is not cut off halfway by its reader leaving.
     pub fn emit(&self, text: &str) {
+        if self.is_closed() {
+            return;
+        }
         let mut stdout = std::io::stdout().lock();
         if let Err(error) = writeln!(stdout, "{text}").and_then(|_| stdout.flush())
             && error.kind() == std::io::ErrorKind::BrokenPipe
         {
-            std::process::exit(0);
+            self.closed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

@@ -9,9 +9,11 @@ use super::Kith;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{
-    Credential, CredentialsBody, Excess, Identity, IdentityState, MAX_DOCUMENT_BYTES,
-    MAX_DOCUMENT_DEPTH, OidcProviderBody, PasswordConfigBody, RecoveryAddress, RecoveryAddressBody,
-    Timestamp, VerifiableAddress, VerifiableAddressBody, VerificationStatus, Via,
+    Credential, CredentialKind, CredentialsBody, Excess, Identity, IdentityState, LookupCode,
+    LookupSecretConfig, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH, OidcProviderBody, PasswordConfig,
+    PasswordConfigBody, ProviderLink, ProvidersConfig, RecoveryAddress, RecoveryAddressBody,
+    Timestamp, TotpConfig, VerifiableAddress, VerifiableAddressBody, VerificationStatus, Via,
+    WebAuthnConfig,
 };
 use crate::password;
 use crate::schema::{Derived, IdentitySchema, normalize_email};
@@ -69,6 +71,14 @@ pub(super) struct Draft {
     pub password: PasswordChange,
     pub oidc: Vec<OidcProviderBody>,
     pub saml: Vec<OidcProviderBody>,
+    /// Replaces any stored totp key.
+    pub totp: Option<TotpConfig>,
+    /// Appended to any stored lookup secret codes.
+    pub lookup_codes: Option<Vec<LookupCode>>,
+    /// Merged into the stored authenticators by credential id.
+    pub webauthn: Option<WebAuthnConfig>,
+    /// Merged into the stored passkeys by credential id.
+    pub passkey: Option<WebAuthnConfig>,
     pub verifiable_addresses: Vec<VerifiableAddressBody>,
     pub recovery_addresses: Vec<RecoveryAddressBody>,
 }
@@ -91,6 +101,10 @@ impl Draft {
         if let Some(saml) = credentials.saml {
             self.saml = saml.config.providers;
         }
+        self.totp = credentials.totp.map(|totp| totp.config);
+        self.lookup_codes = credentials.lookup_secret.map(|lookup| lookup.config.codes);
+        self.webauthn = credentials.webauthn.map(|webauthn| webauthn.config);
+        self.passkey = credentials.passkey.map(|passkey| passkey.config);
         check_providers("oidc", &self.oidc)?;
         check_providers("saml", &self.saml)
     }
@@ -161,15 +175,18 @@ impl Kith {
             Some(existing) if existing.state == state => existing.state_changed_at.or(Some(now)),
             _ => Some(now),
         };
+        let id = existing.map_or_else(|| self.ids.new_id(), |e| e.id);
         let password_config = password_config(settings, draft.password, existing)?;
-        let credentials = credentials(
-            &derived,
-            password_config,
-            &draft.oidc,
-            &draft.saml,
-            existing,
-            now,
-        );
+        let imported = Imported {
+            password: password_config,
+            oidc: &draft.oidc,
+            saml: &draft.saml,
+            totp: draft.totp,
+            lookup_codes: draft.lookup_codes,
+            webauthn: draft.webauthn,
+            passkey: draft.passkey,
+        };
+        let credentials = credentials(id, &derived, imported, existing, now)?;
         let verifiable_addresses =
             self.verifiable_addresses(&derived, &draft.verifiable_addresses, existing, now);
         let recovery_addresses =
@@ -182,7 +199,7 @@ impl Kith {
             ));
         }
         Ok(Identity {
-            id: existing.map_or_else(|| self.ids.new_id(), |e| e.id),
+            id,
             external_id: draft.external_id,
             credentials: Some(credentials),
             schema_url: crate::model::schema_url(&settings.public_url, &draft.schema_id),
@@ -305,38 +322,60 @@ fn password_config(
     settings: &Settings,
     change: PasswordChange,
     existing: Option<&Identity>,
-) -> Result<Option<Value>> {
+) -> Result<Option<PasswordConfig>> {
+    let hashed = |hashed_password| PasswordConfig {
+        hashed_password,
+        use_password_migration_hook: false,
+    };
     Ok(match change {
         PasswordChange::Keep => existing
-            .and_then(|e| e.credential("password"))
-            .and_then(|c| c.config.clone())
-            .filter(|config| config.as_object().is_some_and(|o| !o.is_empty())),
-        PasswordChange::Cleartext(cleartext) => {
-            let hash = password::hash_password(cleartext.as_bytes(), &settings.hasher)?;
-            Some(json!({ "hashed_password": hash }))
-        }
+            .and_then(|e| e.credential(CredentialKind::Password))
+            .and_then(Credential::config_as::<PasswordConfig>)
+            .filter(|config| *config != PasswordConfig::default()),
+        PasswordChange::Cleartext(cleartext) => Some(hashed(password::hash_password(
+            cleartext.as_bytes(),
+            &settings.hasher,
+        )?)),
         PasswordChange::Hashed(hash) => {
             password::check_hash(&hash)?;
-            Some(json!({ "hashed_password": hash }))
+            Some(hashed(hash))
         }
-        PasswordChange::MigrationHook => Some(json!({ "use_password_migration_hook": true })),
+        PasswordChange::MigrationHook => Some(PasswordConfig {
+            hashed_password: String::new(),
+            use_password_migration_hook: true,
+        }),
         PasswordChange::Clear => None,
     })
 }
 
-/// Kratos' credentials after a change: password replaced, oidc and saml appended, the
-/// identifier-only credentials re-derived from the traits.
+/// The credentials a body brings, after the password is hashed or checked.
+struct Imported<'a> {
+    password: Option<PasswordConfig>,
+    oidc: &'a [OidcProviderBody],
+    saml: &'a [OidcProviderBody],
+    totp: Option<TotpConfig>,
+    lookup_codes: Option<Vec<LookupCode>>,
+    webauthn: Option<WebAuthnConfig>,
+    passkey: Option<WebAuthnConfig>,
+}
+
+/// Kratos' credentials after a change (its `importCredentials`, then the identity's
+/// validation): password and totp replaced; oidc, saml and lookup codes appended; webauthn
+/// and passkey authenticators merged by credential id; the identifier-only credentials
+/// re-derived from the traits.
+///
+/// # Errors
+/// A passkey without a user handle or without authenticators, as Kratos refuses them.
 fn credentials(
+    id: uuid::Uuid,
     derived: &Derived,
-    password_config: Option<Value>,
-    oidc: &[OidcProviderBody],
-    saml: &[OidcProviderBody],
+    imported: Imported<'_>,
     existing: Option<&Identity>,
     now: Timestamp,
-) -> BTreeMap<String, Credential> {
-    let stored = |kind: &str| existing.and_then(|e| e.credential(kind));
-    let make = |kind: &str, identifiers: Vec<String>, config: Value, version: i64| Credential {
-        kind: kind.to_string(),
+) -> Result<BTreeMap<CredentialKind, Credential>> {
+    let stored = |kind| existing.and_then(|e| e.credential(kind));
+    let make = |kind, identifiers: Vec<String>, config: Value, version: i64| Credential {
+        kind,
         identifiers,
         config: Some(config),
         version,
@@ -344,31 +383,103 @@ fn credentials(
         updated_at: now,
     };
     let mut credentials = BTreeMap::new();
-    // Other credential types kith does not derive are carried over untouched.
+    // Kinds this change does not touch are carried over untouched.
     if let Some(existing) = existing.and_then(|e| e.credentials.as_ref()) {
         for (kind, credential) in existing {
             if !matches!(
-                kind.as_str(),
-                "password" | "webauthn" | "code" | "oidc" | "saml"
+                kind,
+                CredentialKind::Password
+                    | CredentialKind::Webauthn
+                    | CredentialKind::Code
+                    | CredentialKind::Oidc
+                    | CredentialKind::Saml
             ) {
-                credentials.insert(kind.clone(), credential.clone());
+                credentials.insert(*kind, credential.clone());
             }
         }
     }
-    if !derived.password_identifiers.is_empty() || password_config.is_some() {
-        let config = password_config.unwrap_or_else(|| json!({}));
+    if !derived.password_identifiers.is_empty() || imported.password.is_some() {
+        let config = Credential::config_value(&imported.password.unwrap_or_default());
         credentials.insert(
-            "password".into(),
-            make("password", derived.password_identifiers.clone(), config, 1),
+            CredentialKind::Password,
+            make(
+                CredentialKind::Password,
+                derived.password_identifiers.clone(),
+                config,
+                1,
+            ),
         );
     }
-    if !derived.webauthn_identifiers.is_empty() {
-        let config = stored("webauthn")
-            .and_then(|c| c.config.clone())
-            .unwrap_or_else(|| json!({}));
+    let webauthn = merge_authenticators(stored(CredentialKind::Webauthn), imported.webauthn);
+    if !derived.webauthn_identifiers.is_empty() || webauthn.is_some() {
+        let config = match webauthn {
+            Some(config) => Credential::config_value(&config),
+            None => stored(CredentialKind::Webauthn)
+                .and_then(|c| c.config.clone())
+                .unwrap_or_else(|| json!({})),
+        };
         credentials.insert(
-            "webauthn".into(),
-            make("webauthn", derived.webauthn_identifiers.clone(), config, 1),
+            CredentialKind::Webauthn,
+            make(
+                CredentialKind::Webauthn,
+                derived.webauthn_identifiers.clone(),
+                config,
+                1,
+            ),
+        );
+    }
+    let stored_passkey = stored(CredentialKind::Passkey);
+    if let Some(config) = merge_authenticators(stored_passkey, imported.passkey) {
+        let mut identifiers = stored_passkey.map_or_else(Vec::new, |c| c.identifiers.clone());
+        let Some(handle) = config.user_handle.as_ref().filter(|h| !h.0.is_empty()) else {
+            return Err(Error::BadRequest(
+                "Passkey credential import requires a non-empty user_handle. It must match the WebAuthn user handle stored on the authenticator.".into(),
+            ));
+        };
+        // Kratos keys passkey sign-in on the user handle, taken as a string.
+        let handle = String::from_utf8_lossy(&handle.0).into_owned();
+        if !identifiers.contains(&handle) {
+            identifiers.push(handle);
+        }
+        if config.credentials.is_empty() {
+            return Err(Error::BadRequest(
+                "Passkey credential import requires at least one entry in credentials.passkey.config.credentials.".into(),
+            ));
+        }
+        credentials.insert(
+            CredentialKind::Passkey,
+            make(
+                CredentialKind::Passkey,
+                identifiers,
+                Credential::config_value(&config),
+                0,
+            ),
+        );
+    }
+    if let Some(codes) = imported.lookup_codes {
+        let mut config = stored(CredentialKind::LookupSecret)
+            .and_then(Credential::config_as::<LookupSecretConfig>)
+            .unwrap_or_default();
+        config.recovery_codes.extend(codes);
+        credentials.insert(
+            CredentialKind::LookupSecret,
+            make(
+                CredentialKind::LookupSecret,
+                own_identifiers(stored(CredentialKind::LookupSecret), id),
+                Credential::config_value(&config),
+                0,
+            ),
+        );
+    }
+    if let Some(totp) = imported.totp {
+        credentials.insert(
+            CredentialKind::Totp,
+            make(
+                CredentialKind::Totp,
+                own_identifiers(stored(CredentialKind::Totp), id),
+                Credential::config_value(&totp),
+                0,
+            ),
         );
     }
     if !derived.code_addresses.is_empty() {
@@ -383,64 +494,99 @@ fn credentials(
             .map(|a| a.address.clone())
             .collect();
         credentials.insert(
-            "code".into(),
-            make("code", identifiers, json!({ "addresses": addresses }), 1),
+            CredentialKind::Code,
+            make(
+                CredentialKind::Code,
+                identifiers,
+                json!({ "addresses": addresses }),
+                1,
+            ),
         );
     }
-    for (kind, added) in [("oidc", oidc), ("saml", saml)] {
-        let mut providers: Vec<Value> = stored(kind)
-            .and_then(|c| c.config.as_ref())
-            .and_then(|c| c.get("providers"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+    for (kind, added) in [
+        (CredentialKind::Oidc, imported.oidc),
+        (CredentialKind::Saml, imported.saml),
+    ] {
+        let mut providers = stored(kind)
+            .and_then(Credential::config_as::<ProvidersConfig>)
+            .unwrap_or_default()
+            .providers;
         for provider in added {
-            let identifier = format!("{}:{}", provider.provider, provider.subject);
-            let known = providers.iter().any(|p| {
-                format!(
-                    "{}:{}",
-                    p.get("provider").and_then(Value::as_str).unwrap_or(""),
-                    p.get("subject").and_then(Value::as_str).unwrap_or("")
-                ) == identifier
-            });
-            if !known {
-                providers.push(provider_config(kind, provider));
+            let link = provider_link(kind, provider);
+            if !providers
+                .iter()
+                .any(|p| p.identifier() == link.identifier())
+            {
+                providers.push(link);
             }
         }
         if providers.is_empty() {
             continue;
         }
-        let identifiers = providers
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}:{}",
-                    p.get("provider").and_then(Value::as_str).unwrap_or(""),
-                    p.get("subject").and_then(Value::as_str).unwrap_or("")
-                )
-            })
-            .collect();
+        let identifiers = providers.iter().map(ProviderLink::identifier).collect();
         credentials.insert(
-            kind.into(),
-            make(kind, identifiers, json!({ "providers": providers }), 0),
+            kind,
+            make(
+                kind,
+                identifiers,
+                Credential::config_value(&ProvidersConfig { providers }),
+                0,
+            ),
         );
     }
-    credentials
+    Ok(credentials)
+}
+
+/// A second factor's identifiers: what it had, or else the identity's id, as Kratos'
+/// persister defaults them for totp and lookup secrets.
+fn own_identifiers(stored: Option<&Credential>, id: uuid::Uuid) -> Vec<String> {
+    stored
+        .map(|c| c.identifiers.clone())
+        .filter(|identifiers| !identifiers.is_empty())
+        .unwrap_or_else(|| vec![id.to_string()])
+}
+
+/// Kratos' `mergeWebAuthnCredentials`: an imported authenticator replaces the stored one of
+/// the same credential id and is appended otherwise; without a user handle the stored one
+/// stays. `None` when nothing was imported.
+fn merge_authenticators(
+    stored: Option<&Credential>,
+    imported: Option<WebAuthnConfig>,
+) -> Option<WebAuthnConfig> {
+    let imported = imported?;
+    let Some(mut merged) = stored.and_then(Credential::config_as::<WebAuthnConfig>) else {
+        return Some(imported);
+    };
+    for authenticator in imported.credentials {
+        match merged
+            .credentials
+            .iter_mut()
+            .find(|known| known.id == authenticator.id)
+        {
+            Some(known) => *known = authenticator,
+            None => merged.credentials.push(authenticator),
+        }
+    }
+    if imported
+        .user_handle
+        .as_ref()
+        .is_some_and(|h| !h.0.is_empty())
+    {
+        merged.user_handle = imported.user_handle;
+    }
+    Some(merged)
 }
 
 /// A provider link as Kratos stores it in the credential config.
-fn provider_config(kind: &str, provider: &OidcProviderBody) -> Value {
-    let mut config = json!({"subject": provider.subject, "provider": provider.provider});
-    if kind == "oidc" {
-        config["initial_id_token"] = json!("");
-        config["initial_access_token"] = json!("");
-        config["initial_refresh_token"] = json!("");
+fn provider_link(kind: CredentialKind, provider: &OidcProviderBody) -> ProviderLink {
+    let token = (kind == CredentialKind::Oidc).then(String::new);
+    ProviderLink {
+        subject: provider.subject.clone(),
+        provider: provider.provider.clone(),
+        initial_id_token: token.clone(),
+        initial_access_token: token.clone(),
+        initial_refresh_token: token,
+        organization: provider.organization.map(|o| o.to_string()),
+        use_auto_link: provider.use_auto_link == Some(true),
     }
-    if let Some(organization) = provider.organization {
-        config["organization"] = json!(organization);
-    }
-    if provider.use_auto_link == Some(true) {
-        config["use_auto_link"] = json!(true);
-    }
-    config
 }

@@ -105,7 +105,7 @@ impl Kith {
         }
         let event = EventRow {
             occurred_at: self.clock.now().to_string(),
-            actor: self.current_actor(),
+            actor: self.actor.clone(),
             action: "identity.created",
             detail: Some(r#"{"by":"batch"}"#.into()),
         };

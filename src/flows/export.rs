@@ -4,9 +4,11 @@
 use super::Kith;
 use crate::error::Result;
 use crate::model::{
-    CreateIdentityBody, CredentialsBody, Identity, OidcConfigBody, OidcCredentialBody,
-    OidcProviderBody, PasswordConfigBody, PasswordCredentialBody, RecoveryAddressBody,
-    VerifiableAddressBody,
+    CreateIdentityBody, Credential, CredentialKind, CredentialsBody, Identity,
+    LookupSecretBodyConfig, LookupSecretConfig, LookupSecretCredentialBody, OidcConfigBody,
+    OidcCredentialBody, OidcProviderBody, PasswordConfig, PasswordConfigBody,
+    PasswordCredentialBody, ProvidersConfig, RecoveryAddressBody, TotpConfig, TotpCredentialBody,
+    VerifiableAddressBody, WebAuthnConfig, WebAuthnCredentialBody,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -87,58 +89,58 @@ pub fn export_body(identity: &Identity, include_credentials: bool) -> CreateIden
 }
 
 fn credentials_body(identity: &Identity) -> Option<CredentialsBody> {
-    let config = |kind: &str| identity.credential(kind).and_then(|c| c.config.as_ref());
-    let password = config("password").and_then(|config| {
-        let hook = config
-            .get("use_password_migration_hook")
-            .and_then(Value::as_bool)
-            == Some(true);
-        let hash = config
-            .get("hashed_password")
-            .and_then(Value::as_str)
-            .filter(|h| !h.is_empty());
-        (hook || hash.is_some()).then(|| PasswordCredentialBody {
+    let credential = |kind| identity.credential(kind);
+    let password = credential(CredentialKind::Password)
+        .and_then(Credential::config_as::<PasswordConfig>)
+        .filter(PasswordConfig::is_usable)
+        .map(|config| PasswordCredentialBody {
             config: PasswordConfigBody {
                 password: None,
-                hashed_password: if hook { None } else { hash.map(str::to_string) },
-                use_password_migration_hook: hook.then_some(true),
+                hashed_password: (!config.use_password_migration_hook)
+                    .then_some(config.hashed_password),
+                use_password_migration_hook: config.use_password_migration_hook.then_some(true),
             },
-        })
-    });
-    let providers = |kind: &str| -> Option<OidcCredentialBody> {
-        let providers: Vec<OidcProviderBody> = config(kind)?
-            .get("providers")?
-            .as_array()?
-            .iter()
+        });
+    let providers = |kind| -> Option<OidcCredentialBody> {
+        let providers: Vec<OidcProviderBody> = credential(kind)?
+            .config_as::<ProvidersConfig>()?
+            .providers
+            .into_iter()
             .map(|p| OidcProviderBody {
-                provider: p
-                    .get("provider")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                subject: p
-                    .get("subject")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                use_auto_link: p
-                    .get("use_auto_link")
-                    .and_then(Value::as_bool)
-                    .filter(|b| *b),
-                organization: p
-                    .get("organization")
-                    .and_then(Value::as_str)
-                    .and_then(|o| Uuid::parse_str(o).ok()),
+                provider: p.provider,
+                subject: p.subject,
+                use_auto_link: p.use_auto_link.then_some(true),
+                organization: p.organization.and_then(|o| Uuid::parse_str(&o).ok()),
             })
             .collect();
         (!providers.is_empty()).then_some(OidcCredentialBody {
             config: OidcConfigBody { providers },
         })
     };
+    let authenticators = |kind| {
+        credential(kind)
+            .and_then(Credential::config_as::<WebAuthnConfig>)
+            .filter(|config| !config.credentials.is_empty())
+            .map(|config| WebAuthnCredentialBody { config })
+    };
     let body = CredentialsBody {
         password,
-        oidc: providers("oidc"),
-        saml: providers("saml"),
+        oidc: providers(CredentialKind::Oidc),
+        saml: providers(CredentialKind::Saml),
+        totp: credential(CredentialKind::Totp)
+            .and_then(Credential::config_as::<TotpConfig>)
+            .filter(|config| !config.totp_url.is_empty())
+            .map(|config| TotpCredentialBody { config }),
+        webauthn: authenticators(CredentialKind::Webauthn),
+        passkey: authenticators(CredentialKind::Passkey),
+        lookup_secret: credential(CredentialKind::LookupSecret)
+            .and_then(Credential::config_as::<LookupSecretConfig>)
+            .filter(|config| !config.recovery_codes.is_empty())
+            .map(|config| LookupSecretCredentialBody {
+                config: LookupSecretBodyConfig {
+                    codes: config.recovery_codes,
+                },
+            }),
     };
     (body != CredentialsBody::default()).then_some(body)
 }

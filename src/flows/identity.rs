@@ -4,29 +4,15 @@ use super::Kith;
 use super::assemble::{Draft, PasswordChange, SchemaResolver};
 use super::patch::Operation;
 use super::settings::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::model::{
-    CreateIdentityBody, Identity, PasswordConfigBody, UpdateIdentityBody, VerifiableAddressBody,
+    CreateIdentityBody, Credential, CredentialKind, Identity, PasswordConfig, PasswordConfigBody,
+    ProvidersConfig, UpdateIdentityBody, VerifiableAddressBody, WebAuthnConfig,
 };
 use crate::schema::normalize_identifier;
 use crate::store::{EventRow, IdentifierQuery, IdentityRows};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// Credential types `include_credential` accepts, as in Kratos.
-pub const VALID_CREDENTIAL_TYPES: &[&str] = &[
-    "password",
-    "oidc",
-    "saml",
-    "totp",
-    "lookup_secret",
-    "webauthn",
-    "code",
-    "link_recovery",
-    "code_recovery",
-    "deviceauthn",
-    "passkey",
-];
 
 const DEFAULT_PAGE_SIZE: usize = 250;
 const MAX_PAGE_SIZE: usize = 500;
@@ -75,16 +61,19 @@ pub struct IdentityPage {
     pub next_page_token: Option<Uuid>,
 }
 
-fn check_include(include: &[String]) -> Result<()> {
-    match include
+/// The `include_credential` values as kinds; any kind Kratos knows is accepted, whether or
+/// not kith stores it.
+fn check_include(include: &[String]) -> Result<Vec<CredentialKind>> {
+    include
         .iter()
-        .find(|t| !VALID_CREDENTIAL_TYPES.contains(&t.as_str()))
-    {
-        Some(bad) => Err(Error::BadRequest(format!(
-            "Invalid value `{bad}` for parameter `include_credential`."
-        ))),
-        None => Ok(()),
-    }
+        .map(|text| {
+            CredentialKind::parse(text).ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "Invalid value `{text}` for parameter `include_credential`."
+                ))
+            })
+        })
+        .collect()
 }
 
 impl Kith {
@@ -99,7 +88,7 @@ impl Kith {
         let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
         let event = EventRow {
             occurred_at: self.clock.now().to_string(),
-            actor: self.current_actor(),
+            actor: self.actor.clone(),
             action: "identity.created",
             detail: None,
         };
@@ -137,18 +126,23 @@ impl Kith {
     /// One identity. Credentials are listed; configs only for the `include_credential` types.
     ///
     /// # Errors
-    /// [`Error::IdentityNotFound`]; 400 for an unknown credential type.
+    /// [`NotFound::Identity`]; 400 for an unknown credential type.
     pub fn get_identity(&self, id: Uuid, include_credential: &[String]) -> Result<Identity> {
-        check_include(include_credential)?;
+        let include = check_include(include_credential)?;
         let settings = self.settings()?;
         let mut identity = self
             .read(|tx| Ok(tx.get_identity(id, true)?))?
-            .ok_or(Error::IdentityNotFound(id))?;
-        self.present(&settings, &mut identity, include_credential);
+            .ok_or(Error::NotFound(NotFound::Identity(id)))?;
+        self.present(&settings, &mut identity, &include);
         Ok(identity)
     }
 
-    fn present(&self, settings: &Settings, identity: &mut Identity, include_credential: &[String]) {
+    fn present(
+        &self,
+        settings: &Settings,
+        identity: &mut Identity,
+        include_credential: &[CredentialKind],
+    ) {
         identity.schema_url = crate::model::schema_url(&settings.public_url, &identity.schema_id);
         identity.redact_credentials(include_credential);
     }
@@ -158,7 +152,7 @@ impl Kith {
     /// # Errors
     /// 400 for a page token that is not a UUID or an unknown credential type.
     pub fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage> {
-        check_include(&query.include_credential)?;
+        let include = check_include(&query.include_credential)?;
         if !query.ids.is_empty() && query.identifier.is_some() {
             return Err(Error::BadRequest(
                 "You cannot combine multiple filters in this API".into(),
@@ -207,7 +201,7 @@ impl Kith {
             None
         };
         for identity in &mut identities {
-            self.present(&settings, identity, &query.include_credential);
+            self.present(&settings, identity, &include);
             if !with_credentials {
                 identity.credentials = None;
             }
@@ -223,7 +217,7 @@ impl Kith {
     /// external_id overwritten, addresses re-derived, credentials merged.
     ///
     /// # Errors
-    /// As for create, plus [`Error::IdentityNotFound`].
+    /// As for create, plus [`NotFound::Identity`].
     pub fn update_identity(&self, id: Uuid, body: UpdateIdentityBody) -> Result<Identity> {
         let mut draft = Draft {
             schema_id: body.schema_id,
@@ -256,8 +250,9 @@ impl Kith {
             check_patch_path(operation)?;
         }
         self.replace_with(id, "identity.patched", |existing| {
-            let mut document =
-                serde_json::to_value(existing).map_err(|e| Error::Internal(e.to_string()))?;
+            let mut document = serde_json::to_value(existing).map_err(|e| {
+                Error::internal("could not turn the identity into JSON to patch", e)
+            })?;
             super::patch::apply(&mut document, operations)?;
             draft_from_patched(existing, document)
         })
@@ -274,7 +269,7 @@ impl Kith {
         let mut identity = self.write(|tx| {
             let existing = tx
                 .get_identity(id, true)?
-                .ok_or(Error::IdentityNotFound(id))?;
+                .ok_or(Error::NotFound(NotFound::Identity(id)))?;
             let draft = make_draft(&existing)?;
             let identity = self.assemble(
                 &settings,
@@ -295,12 +290,12 @@ impl Kith {
     /// Deletes identities and everything of theirs, all or none.
     ///
     /// # Errors
-    /// [`Error::IdentityNotFound`] naming the first id that does not exist; then nothing is deleted.
+    /// [`NotFound::Identity`] naming the first id that does not exist; then nothing is deleted.
     pub fn delete_identities(&self, ids: &[Uuid]) -> Result<()> {
         self.write(|tx| {
             for id in ids {
                 if !tx.delete_identity(*id)? {
-                    return Err(Error::IdentityNotFound(*id));
+                    return Err(Error::NotFound(NotFound::Identity(*id)));
                 }
                 self.audit(tx, "identity.deleted", Some(*id), None)?;
             }
@@ -359,7 +354,7 @@ fn draft_from_patched(existing: &Identity, document: Value) -> Result<Draft> {
         }
     }
     let original_password = existing
-        .credential("password")
+        .credential(CredentialKind::Password)
         .and_then(|c| c.config.clone());
     let patched_password = document.pointer("/credentials/password/config").cloned();
     // A patched password config takes the create/update path: cleartext is hashed, a hash is
@@ -426,115 +421,109 @@ impl Kith {
     }
 }
 
-/// Credential types `DELETE /admin/identities/{id}/credentials/{type}` may remove.
-const DELETABLE_CREDENTIALS: &[&str] = &[
-    "password",
-    "oidc",
-    "saml",
-    "totp",
-    "lookup_secret",
-    "webauthn",
-];
-
-/// First-factor credential types, counted as Kratos counts them: one per type in use.
+/// Usable first factors, counted as Kratos' strategies count them: a password with a hash or
+/// the migration hook, each oidc and saml link, each passwordless webauthn authenticator of a
+/// credential with identifiers, each passkey of a credential with identifiers.
 fn active_first_factors(identity: &Identity) -> usize {
     let Some(credentials) = &identity.credentials else {
         return 0;
     };
+    let has_identifiers = |c: &Credential| c.identifiers.iter().any(|i| !i.is_empty());
     credentials
         .values()
-        .filter(|credential| match credential.kind.as_str() {
-            "password" => credential.config.as_ref().is_some_and(|config| {
-                config
-                    .get("hashed_password")
-                    .and_then(Value::as_str)
-                    .is_some_and(|hash| !hash.is_empty())
-                    || config.get("use_password_migration_hook") == Some(&Value::Bool(true))
-            }),
-            "oidc" | "saml" => credential
-                .config
-                .as_ref()
-                .and_then(|config| config.get("providers"))
-                .and_then(Value::as_array)
-                .is_some_and(|providers| !providers.is_empty()),
-            _ => false,
+        .map(|credential| match credential.kind {
+            CredentialKind::Password => credential
+                .config_as::<PasswordConfig>()
+                .is_some_and(|config| config.is_usable())
+                .into(),
+            CredentialKind::Oidc | CredentialKind::Saml => credential
+                .config_as::<ProvidersConfig>()
+                .map_or(0, |config| config.providers.len()),
+            CredentialKind::Webauthn if has_identifiers(credential) => credential
+                .config_as::<WebAuthnConfig>()
+                .map_or(0, |config| {
+                    config
+                        .credentials
+                        .iter()
+                        .filter(|c| c.is_passwordless)
+                        .count()
+                }),
+            CredentialKind::Passkey if has_identifiers(credential) => credential
+                .config_as::<WebAuthnConfig>()
+                .map_or(0, |config| config.credentials.len()),
+            _ => 0,
         })
-        .count()
+        .sum()
 }
 
 impl Kith {
     /// Removes one credential of an identity, as
     /// `DELETE /admin/identities/{id}/credentials/{type}` does: a password is emptied, one
     /// oidc or saml link (named by `identifier`, `provider:subject`) is removed, totp and
-    /// lookup secrets are dropped. The last first factor cannot be removed.
+    /// lookup secrets are dropped, webauthn keeps only its passwordless authenticators. The
+    /// last first factor cannot be removed; other kinds cannot be deleted.
     ///
     /// # Errors
     /// 404 for an unknown identity, a type it does not have, or an unknown link; 400 for a
     /// type that cannot be deleted, a missing `identifier`, or the last first factor.
     pub fn delete_credential(&self, id: Uuid, kind: &str, identifier: Option<&str>) -> Result<()> {
-        if !DELETABLE_CREDENTIALS.contains(&kind) {
-            return Err(Error::BadRequest(format!(
-                "Credentials type {kind} cannot be deleted."
-            )));
+        let identifier = identifier.filter(|i| !i.is_empty());
+        let parsed = CredentialKind::parse(kind);
+        if parsed == Some(CredentialKind::DeviceAuthn) {
+            // Kratos revokes one device key named by `identifier`; kith stores none, so every
+            // key asked for is one that is not there.
+            return match identifier {
+                None => Err(Error::BadRequest(
+                    "You must provide an identifier to delete this credential.".into(),
+                )),
+                Some(_) => Err(Error::NotFound(NotFound::Identity(id))),
+            };
         }
         self.write(|tx| {
             let mut identity = tx
                 .get_identity(id, true)?
-                .ok_or(Error::IdentityNotFound(id))?;
+                .ok_or(Error::NotFound(NotFound::Identity(id)))?;
             let before = active_first_factors(&identity);
             let now = self.clock.now();
             let credentials = identity.credentials.get_or_insert_with(Default::default);
-            let Some(credential) = credentials.get_mut(kind) else {
-                return Err(Error::CredentialNotFound(kind.to_string()));
+            let Some((kind, credential)) =
+                parsed.and_then(|kind| Some(kind).zip(credentials.get_mut(&kind)))
+            else {
+                return Err(Error::NotFound(NotFound::Credential(kind.to_string())));
             };
             match kind {
-                "password" => {
-                    credential.config = Some(json!({}));
-                    credential.updated_at = now;
+                CredentialKind::LookupSecret | CredentialKind::Totp => {
+                    credentials.remove(&kind);
                 }
-                "oidc" | "saml" => {
-                    let Some(identifier) = identifier.filter(|i| !i.is_empty()) else {
-                        return Err(Error::BadRequest(format!(
-                            "The query parameter `identifier` is required to delete a {kind} credential."
-                        )));
-                    };
-                    let mut providers = credential
-                        .config
-                        .as_ref()
-                        .and_then(|c| c.get("providers"))
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    let link = |p: &Value| {
-                        format!(
-                            "{}:{}",
-                            p.get("provider").and_then(Value::as_str).unwrap_or_default(),
-                            p.get("subject").and_then(Value::as_str).unwrap_or_default()
-                        )
-                    };
-                    let Some(index) = providers.iter().position(|p| link(p) == identifier) else {
-                        return Err(Error::NotAmongLinks {
-                            identifier: identifier.to_string(),
-                            kind: kind.to_uppercase(),
-                        });
-                    };
-                    providers.remove(index);
-                    credential.identifiers.retain(|i| i != identifier);
-                    credential.updated_at = now;
-                    if providers.is_empty() {
-                        credentials.remove(kind);
-                    } else if let Some(config) = credential.config.as_mut() {
-                        config["providers"] = Value::Array(providers);
+                CredentialKind::Webauthn => {
+                    let mut config = credential.config_as::<WebAuthnConfig>().unwrap_or_default();
+                    config.credentials.retain(|c| c.is_passwordless);
+                    if config.credentials.is_empty() {
+                        credentials.remove(&kind);
+                    } else {
+                        credential.config = Some(Credential::config_value(&config));
+                        credential.updated_at = now;
                     }
                 }
-                _ => {
-                    credentials.remove(kind);
+                CredentialKind::Password | CredentialKind::Oidc | CredentialKind::Saml => {
+                    if before < 2 {
+                        return Err(Error::BadRequest(
+                            "You cannot remove the last first factor credential.".into(),
+                        ));
+                    }
+                    if kind == CredentialKind::Password {
+                        credential.config =
+                            Some(Credential::config_value(&PasswordConfig::default()));
+                        credential.updated_at = now;
+                    } else {
+                        remove_provider_link(credentials, kind, identifier, now)?;
+                    }
                 }
-            }
-            if matches!(kind, "password" | "oidc" | "saml") && before < 2 {
-                return Err(Error::BadRequest(
-                    "You cannot remove the last first factor credential.".into(),
-                ));
+                other => {
+                    return Err(Error::BadRequest(format!(
+                        "Credentials type {other} cannot be deleted."
+                    )));
+                }
             }
             identity.updated_at = now;
             tx.replace_identity(&IdentityRows::from(&identity))?;
@@ -546,4 +535,44 @@ impl Kith {
             )
         })
     }
+}
+
+/// Removes the oidc or saml link `identifier` (`provider:subject`), and the credential with
+/// its last link.
+fn remove_provider_link(
+    credentials: &mut std::collections::BTreeMap<CredentialKind, Credential>,
+    kind: CredentialKind,
+    identifier: Option<&str>,
+    now: crate::model::Timestamp,
+) -> Result<()> {
+    let Some(identifier) = identifier else {
+        return Err(Error::BadRequest(format!(
+            "The query parameter `identifier` is required to delete a {kind} credential."
+        )));
+    };
+    let Some(credential) = credentials.get_mut(&kind) else {
+        return Err(Error::NotFound(NotFound::Credential(kind.to_string())));
+    };
+    let mut config = credential
+        .config_as::<ProvidersConfig>()
+        .unwrap_or_default();
+    let Some(index) = config
+        .providers
+        .iter()
+        .position(|p| p.identifier() == identifier)
+    else {
+        return Err(Error::NotFound(NotFound::Link {
+            identifier: identifier.to_string(),
+            kind: kind.as_str().to_uppercase(),
+        }));
+    };
+    config.providers.remove(index);
+    if config.providers.is_empty() {
+        credentials.remove(&kind);
+    } else {
+        credential.identifiers.retain(|i| i != identifier);
+        credential.config = Some(Credential::config_value(&config));
+        credential.updated_at = now;
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ pub use reader::{RawRecord, read_records};
 
 use super::Kith;
 use super::settings::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
 use crate::store::{DryRunSeen, EventRow, IdentityRows, Tx};
 use rayon::prelude::*;
@@ -353,11 +353,11 @@ impl Kith {
     /// Deletes exactly the identities import run `run` created, in one transaction.
     ///
     /// # Errors
-    /// [`Error::ImportRunNotFound`] when no run has this id.
+    /// [`NotFound::ImportRun`] when no run has this id.
     pub fn delete_import_run(&self, run: Uuid) -> Result<Vec<Uuid>> {
         self.write(|tx| {
             if !tx.import_run_exists(run)? {
-                return Err(Error::ImportRunNotFound(run));
+                return Err(Error::NotFound(NotFound::ImportRun(run)));
             }
             let ids = tx.identities_of_import_run(run)?;
             let detail = Some(json!({ "import_run": run }));

@@ -15,8 +15,11 @@ pub use duration::positive_duration;
 
 use super::Kith;
 use super::assemble::SchemaResolver;
-use crate::error::{Error, Result};
-use crate::model::{CreateIdentityBody, Identity, IdentityState, Timestamp};
+use crate::error::{Error, NotFound, Result};
+use crate::model::{
+    CreateIdentityBody, Credential, CredentialKind, Identity, IdentityState, PasswordConfig,
+    Timestamp,
+};
 use crate::schema::normalize_email;
 use crate::store::{DeliveryRow, IdentityRows, InviteRow, StoreError, Tx};
 use ::hmac::digest::KeyInit;
@@ -55,6 +58,9 @@ pub struct InviteRequest {
     pub traits: Option<Value>,
     /// Go duration; default the `invite.lifespan` setting.
     pub expires_in: Option<String>,
+    /// Store the invite without handing it to the delivery plugins (`kith invite
+    /// --no-deliver`): the caller passes the code and link on itself.
+    pub skip_delivery: bool,
 }
 
 /// An issued invite, with its secrets: the only time they exist outside the invitee's hands.
@@ -185,8 +191,7 @@ fn report(delivery: &DeliveryRow) -> DeliveryReport {
 /// Secrets drawn from the operating system's random source.
 pub(super) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Internal(format!("no randomness available: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal("no randomness available", e))?;
     Ok(bytes)
 }
 
@@ -219,7 +224,7 @@ fn new_token() -> Result<String> {
 /// Lowercase hex HMAC-SHA512/256 of `secret` under the store's key.
 fn keyed_hash(key: &str, secret: &str) -> Result<String> {
     let mut mac = <Hmac<Sha512_256> as KeyInit>::new_from_slice(key.as_bytes())
-        .map_err(|e| Error::Internal(format!("recovery key: {e}")))?;
+        .map_err(|e| Error::internal("recovery key", e))?;
     mac.update(secret.as_bytes());
     Ok(crate::hex::lower_hex(&mac.finalize().into_bytes()))
 }
@@ -319,14 +324,25 @@ impl Kith {
         format!("{}/self-service/recovery", public_url.trim_end_matches('/'))
     }
 
-    /// Issues an invite: finds the identity whose identifier or recovery address is the
-    /// email (or creates it, active and without a password), revokes its older invites, and
-    /// returns the new code and link. Delivery is done by [`Kith::deliver_invite`].
+    /// Invites someone: finds the identity whose identifier or recovery address is the email
+    /// (or creates it, active and without a password), revokes its older invites, stores the
+    /// new one, and then hands it to every enabled delivery plugin unless the request says
+    /// not to. A delivery that fails is recorded in the result, never returned as an error:
+    /// the invite stands and can be resent.
     ///
     /// # Errors
     /// 400 for a bad lifespan or traits, 404 for an unknown `identity_id`, and whatever
     /// creating the identity refuses.
-    pub fn issue_invite(&self, request: &InviteRequest) -> Result<Invitation> {
+    pub fn invite(&self, request: &InviteRequest) -> Result<Invitation> {
+        let mut invitation = self.issue_invite(request)?;
+        if !request.skip_delivery {
+            self.deliver_invite(&mut invitation)?;
+        }
+        Ok(invitation)
+    }
+
+    /// Stores a new invite and returns its code and link, delivered to no one yet.
+    fn issue_invite(&self, request: &InviteRequest) -> Result<Invitation> {
         let settings = self.settings()?;
         let lifespan = lifespan(
             request.expires_in.as_deref(),
@@ -339,11 +355,11 @@ impl Kith {
             let identity = match (request.identity_id, &email) {
                 (Some(id), _) => tx
                     .get_identity(id, false)?
-                    .ok_or(Error::IdentityNotFound(id))?,
+                    .ok_or(Error::NotFound(NotFound::Identity(id)))?,
                 (None, Some(email)) => match tx.identity_by_address(email)? {
                     Some(id) => tx
                         .get_identity(id, false)?
-                        .ok_or(Error::IdentityNotFound(id))?,
+                        .ok_or(Error::NotFound(NotFound::Identity(id)))?,
                     None => self.create_invited(tx, &settings, request, email)?,
                 },
                 (None, None) => {
@@ -420,7 +436,7 @@ impl Kith {
     /// Issues an admin recovery code, as `POST /admin/recovery/code` does (default 1h).
     ///
     /// # Errors
-    /// [`Error::RecoveryIdentityNotFound`] (404 "could not find identity") for an unknown id; 400 for a bad `expires_in`.
+    /// [`NotFound::RecoveryIdentity`] (404 "could not find identity") for an unknown id; 400 for a bad `expires_in`.
     pub fn create_recovery_code(
         &self,
         identity_id: Uuid,
@@ -430,7 +446,7 @@ impl Kith {
         let lifespan = lifespan(expires_in, ADMIN_RECOVERY_LIFESPAN, None)?;
         self.write(|tx| {
             tx.get_identity(identity_id, false)?
-                .ok_or(Error::RecoveryIdentityNotFound(identity_id))?;
+                .ok_or(Error::NotFound(NotFound::RecoveryIdentity(identity_id)))?;
             let (invite, secrets) =
                 self.open_flow(tx, identity_id, "recovery_code", None, lifespan)?;
             Ok(RecoveryCode {
@@ -503,7 +519,7 @@ impl Kith {
             used_at: None,
             revoked_at: None,
             revoked_why: None,
-            created_by: self.current_actor(),
+            created_by: self.actor.clone(),
         };
         tx.insert_invite(&invite)?;
         self.audit(
@@ -567,7 +583,7 @@ impl Kith {
             if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) {
                 return Ok(Err(Error::BadRequest(SUBMITTED_TOO_OFTEN.into())));
             }
-            let key = tx.recovery_key()?.ok_or_else(|| Error::Internal("the store has an invite but no recovery key".into()))?;
+            let key = tx.recovery_key()?.ok_or_else(|| Error::broken("the store has an invite but no recovery key"))?;
             let stored = if by_code { invite.code_hash.as_deref() } else { invite.token_hash.as_deref() };
             let now = self.clock.now();
             if !hashes_match(stored, &keyed_hash(&key, &secret)?) {
@@ -583,7 +599,7 @@ impl Kith {
             }
             let mut identity = tx
                 .get_identity(invite.identity_id, true)?
-                .ok_or(Error::IdentityNotFound(invite.identity_id))?;
+                .ok_or(Error::NotFound(NotFound::Identity(invite.identity_id)))?;
             if identity.state == IdentityState::Inactive {
                 return Ok(Err(Error::IdentityDisabled(identity.id)));
             }
@@ -632,9 +648,7 @@ impl Kith {
             )));
         }
         let Some(key) = tx.recovery_key()? else {
-            return Err(Error::Internal(
-                "the store has an invite but no recovery key".into(),
-            ));
+            return Err(Error::broken("the store has an invite but no recovery key"));
         };
         let stored = if by_code {
             invite.code_hash.as_deref()
@@ -695,7 +709,9 @@ impl Kith {
     /// 404 for an unknown invite; 400 when it is already used or revoked.
     pub fn revoke_invite(&self, id: Uuid) -> Result<()> {
         self.write(|tx| {
-            let invite = tx.get_invite(id)?.ok_or(Error::InviteNotFound(id))?;
+            let invite = tx
+                .get_invite(id)?
+                .ok_or(Error::NotFound(NotFound::Invite(id)))?;
             if tx.revoke_invites(
                 None,
                 Some(invite.id),
@@ -727,18 +743,20 @@ enum Checked {
 /// Sets (or replaces) the password hash of an identity's password credential.
 fn set_password(identity: &mut Identity, hash: String, now: Timestamp) {
     let credentials = identity.credentials.get_or_insert_with(Default::default);
-    let credential =
-        credentials
-            .entry("password".into())
-            .or_insert_with(|| crate::model::Credential {
-                kind: "password".into(),
-                identifiers: Vec::new(),
-                config: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            });
-    credential.config = Some(json!({ "hashed_password": hash }));
+    let credential = credentials
+        .entry(CredentialKind::Password)
+        .or_insert_with(|| Credential {
+            kind: CredentialKind::Password,
+            identifiers: Vec::new(),
+            config: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        });
+    credential.config = Some(Credential::config_value(&PasswordConfig {
+        hashed_password: hash,
+        use_password_migration_hook: false,
+    }));
     credential.updated_at = now;
     identity.updated_at = now;
 }

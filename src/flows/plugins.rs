@@ -7,7 +7,7 @@
 //! the store is next opened.
 
 use super::Kith;
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::plugin_host::{
     Invite, KNOWN_CAPABILITIES, Kind, LogLine, Manifest, Plan, Plugin, PluginError, read_component,
     read_manifest, sha256_hex,
@@ -126,6 +126,7 @@ impl Kith {
             )));
         }
         let inspection = self
+            .shared
             .plugins
             .inspect(manifest.kind, &wasm)
             .map_err(|e| invalid(e.to_string()))?;
@@ -174,11 +175,11 @@ impl Kith {
     /// Removes the plugin `name` from the file.
     ///
     /// # Errors
-    /// [`Error::PluginNotFound`].
+    /// [`NotFound::Plugin`].
     pub fn remove_plugin(&self, name: &str) -> Result<()> {
         self.write(|tx| {
             if !tx.delete_plugin(name)? {
-                return Err(Error::PluginNotFound(name.to_string()));
+                return Err(Error::NotFound(NotFound::Plugin(name.to_string())));
             }
             self.audit(tx, "plugin.removed", None, Some(json!({"plugin": name})))
         })?;
@@ -188,7 +189,7 @@ impl Kith {
     /// Enables or disables the plugin `name`; a disabled plugin is kept but never called.
     ///
     /// # Errors
-    /// [`Error::PluginNotFound`].
+    /// [`NotFound::Plugin`].
     pub fn set_plugin_enabled(&self, name: &str, enabled: bool) -> Result<()> {
         let action = if enabled {
             "plugin.enabled"
@@ -197,7 +198,7 @@ impl Kith {
         };
         self.write(|tx| {
             if !tx.set_plugin_enabled(name, enabled)? {
-                return Err(Error::PluginNotFound(name.to_string()));
+                return Err(Error::NotFound(NotFound::Plugin(name.to_string())));
             }
             self.audit(tx, action, None, Some(json!({"plugin": name})))
         })?;
@@ -208,7 +209,7 @@ impl Kith {
     /// production limits, for authors: `input` is what its kind takes (see the README).
     ///
     /// # Errors
-    /// [`Error::PluginNotFound`], [`Error::PluginInvalid`] for a bad folder,
+    /// [`NotFound::Plugin`], [`Error::PluginInvalid`] for a bad folder,
     /// [`Error::BadRequest`] for input that does not fit the plugin's kind, and
     /// [`Error::PluginFault`] when the plugin misbehaves.
     pub fn run_plugin(&self, name_or_dir: &str, input: &Value) -> Result<RunReport> {
@@ -230,7 +231,8 @@ impl Kith {
         let path = Path::new(name_or_dir);
         let plugin = if path.join("plugin.toml").exists() {
             let (manifest, wasm) = read_plugin_dir(path, wasm)?;
-            self.plugins
+            self.shared
+                .plugins
                 .inspect(manifest.kind, &wasm)
                 .map_err(|e| Error::PluginInvalid {
                     plugin: manifest.name.clone(),
@@ -251,7 +253,7 @@ impl Kith {
             }
             let record = self
                 .read(|tx| Ok(tx.get_plugin(name_or_dir)?))?
-                .ok_or_else(|| Error::PluginNotFound(name_or_dir.to_string()))?;
+                .ok_or_else(|| Error::NotFound(NotFound::Plugin(name_or_dir.to_string())))?;
             plugin_of(record)?
         };
         let bad_input = |problem: String| {
@@ -261,7 +263,7 @@ impl Kith {
             ))
         };
         let now = self.now_unix_ms();
-        let host = &self.plugins;
+        let host = &self.shared.plugins;
         let (output, report) = match plugin.manifest.kind {
             Kind::TraitValidator => {
                 let input: ValidateInput =
@@ -320,6 +322,7 @@ impl Kith {
     /// refusal or fault ends the write: validators fail closed.
     pub(super) fn run_validators(&self, schema_id: &str, traits: &Value) -> Result<()> {
         let validators = self
+            .shared
             .validators
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -334,7 +337,10 @@ impl Kith {
         let text = traits.to_string();
         let now = self.now_unix_ms();
         for plugin in covering {
-            let report = self.plugins.validate(plugin, schema_id, &text, now)?;
+            let report = self
+                .shared
+                .plugins
+                .validate(plugin, schema_id, &text, now)?;
             if let Err(errors) = report.output {
                 return Err(Error::PluginRejected {
                     plugin: plugin.manifest.name.clone(),
@@ -349,7 +355,11 @@ impl Kith {
     /// Reads the enabled validators into memory (see the module docs for why).
     pub(super) fn reload_validators(&self) -> Result<()> {
         let loaded = self.read(load_validators)?;
-        *self.validators.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
+        *self
+            .shared
+            .validators
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
         Ok(())
     }
 
@@ -437,11 +447,9 @@ fn installed(record: &PluginRecord) -> Result<InstalledPlugin> {
 }
 
 fn corrupt(error: serde_json::Error) -> Error {
-    Error::Internal(format!(
-        "a stored plugin cannot be read back ({error}); reinstall it"
-    ))
+    Error::internal("a stored plugin cannot be read back; reinstall it", error)
 }
 
 fn internal(error: serde_json::Error) -> Error {
-    Error::Internal(error.to_string())
+    Error::internal("could not turn a plugin's settings into JSON", error)
 }

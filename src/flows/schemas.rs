@@ -1,7 +1,7 @@
 //! Identity schemas: presets, custom schemas stored in the file, and the compiled cache.
 
 use super::Kith;
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::schema::{self, IdentitySchema};
 use crate::store::Tx;
 use serde::Serialize;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 fn parse_stored(id: &str, text: &str) -> Result<Value> {
     serde_json::from_str(text)
-        .map_err(|e| Error::Internal(format!("stored schema `{id}` is not JSON: {e}")))
+        .map_err(|e| Error::internal(format!("stored schema `{id}` is not JSON"), e))
 }
 
 /// A schema as `GET /schemas` lists it: `{"id", "schema"}`.
@@ -52,6 +52,7 @@ impl Kith {
         stored: &mut dyn FnMut() -> Result<Option<String>>,
     ) -> Result<Arc<IdentitySchema>> {
         let cached = self
+            .shared
             .schemas
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -65,9 +66,10 @@ impl Kith {
             None => stored()?.ok_or_else(|| Error::UnknownSchema(id.to_string()))?,
         };
         let compiled = IdentitySchema::compile(id, parse_stored(id, &text)?)
-            .map_err(|e| Error::Internal(format!("schema `{id}` no longer compiles: {e}")))?;
+            .map_err(|e| Error::internal(format!("schema `{id}` no longer compiles"), e))?;
         let compiled = Arc::new(compiled);
-        self.schemas
+        self.shared
+            .schemas
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), compiled.clone());
@@ -114,7 +116,8 @@ impl Kith {
                 Some(serde_json::json!({ "schema_id": id })),
             )
         })?;
-        self.schemas
+        self.shared
+            .schemas
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), Arc::new(compiled));
@@ -127,7 +130,7 @@ impl Kith {
     /// The schema `id` as JSON. `id` may also be its base64url form, as in `schema_url`.
     ///
     /// # Errors
-    /// [`Error::SchemaNotFound`] when neither form names a schema.
+    /// [`NotFound::Schema`] when neither form names a schema.
     pub fn get_schema(&self, id: &str) -> Result<SchemaEntry> {
         if let Some(schema) = self.raw_schema(id)? {
             return Ok(SchemaEntry {
@@ -148,7 +151,7 @@ impl Kith {
                 schema,
             });
         }
-        Err(Error::SchemaNotFound(id.to_string()))
+        Err(Error::NotFound(NotFound::Schema(id.to_string())))
     }
 
     /// Every schema: presets first, then stored ones by id.
@@ -160,12 +163,13 @@ impl Kith {
         for (id, text) in schema::PRESETS {
             entries.push(SchemaEntry {
                 id: id.to_string(),
-                schema: serde_json::from_str(text).map_err(|e| Error::Internal(e.to_string()))?,
+                schema: serde_json::from_str(text)
+                    .map_err(|e| Error::internal("a preset schema is not JSON", e))?,
             });
         }
         for (id, text) in self.read(|tx| Ok(tx.list_schemas()?))? {
             let schema = serde_json::from_str(&text)
-                .map_err(|e| Error::Internal(format!("stored schema `{id}` is not JSON: {e}")))?;
+                .map_err(|e| Error::internal(format!("stored schema `{id}` is not JSON"), e))?;
             entries.push(SchemaEntry { id, schema });
         }
         Ok(entries)

@@ -5,7 +5,7 @@
 
 use super::Kith;
 use super::invite::random_bytes;
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::store::TokenRecord;
 use base64::Engine;
 use serde::Serialize;
@@ -56,7 +56,7 @@ impl Kith {
         let record = TokenRecord {
             name: name.to_string(),
             created_at: self.clock.now(),
-            created_by: self.current_actor(),
+            created_by: self.actor.clone(),
         };
         self.write(|tx| {
             tx.insert_token(&record, &token_hash(&token))
@@ -84,11 +84,11 @@ impl Kith {
     /// Deletes a token; requests bearing it are refused from then on.
     ///
     /// # Errors
-    /// [`Error::TokenNotFound`].
+    /// [`NotFound::Token`].
     pub fn revoke_token(&self, name: &str) -> Result<()> {
         self.write(|tx| {
             if !tx.delete_token(name)? {
-                return Err(Error::TokenNotFound(name.to_string()));
+                return Err(Error::NotFound(NotFound::Token(name.to_string())));
             }
             self.audit(tx, "token.revoked", None, Some(json!({"name": name})))
         })
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(kith.token_name(&made.token)?, None);
         assert!(matches!(
             kith.revoke_token("ci"),
-            Err(Error::TokenNotFound(_))
+            Err(Error::NotFound(NotFound::Token(_)))
         ));
         assert!(matches!(
             kith.create_token("a b"),

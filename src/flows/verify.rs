@@ -2,7 +2,7 @@
 
 use super::Kith;
 use crate::error::{Error, Result};
-use crate::model::IdentityState;
+use crate::model::{Credential, CredentialKind, Identity, IdentityState, PasswordConfig};
 use crate::password;
 use crate::schema::normalize_identifier;
 use serde::Serialize;
@@ -36,12 +36,9 @@ impl Kith {
             };
             Ok(tx.get_identity(id, true)?)
         })?;
-        let Some((identity, hash)) = found.and_then(|identity| {
-            identity
-                .password_hash()
-                .map(str::to_string)
-                .map(|hash| (identity, hash))
-        }) else {
+        let Some((identity, hash)) =
+            found.and_then(|identity| identity.password_hash().map(|hash| (identity, hash)))
+        else {
             // Spend what a real check would, so timing does not tell unknown identifiers apart.
             password::verify_dummy(password.as_bytes(), &settings.hasher);
             return Err(Error::InvalidCredentials);
@@ -67,11 +64,19 @@ impl Kith {
             // Store only if the hash is still the one that matched: a concurrent password
             // change must not be overwritten with the old password.
             let current = tx.get_identity(identity.id, true)?;
-            if current.as_ref().and_then(|c| c.password_hash()) != Some(hash.as_str()) {
+            if current.as_ref().and_then(Identity::password_hash).as_ref() != Some(&hash) {
                 return Ok(false);
             }
             let now = self.clock.now();
-            tx.set_credential_config(identity.id, "password", &json!({ "hashed_password": upgraded }), now)?;
+            tx.set_credential_config(
+                identity.id,
+                CredentialKind::Password,
+                &Credential::config_value(&PasswordConfig {
+                    hashed_password: upgraded,
+                    use_password_migration_hook: false,
+                }),
+                now,
+            )?;
             self.audit(
                 tx,
                 "password.rehashed",

@@ -4,7 +4,7 @@
 
 use super::reply::{ApiError, json, no_store_on_get};
 use super::{AppState, MAX_BODY_BYTES, public};
-use crate::error::Error;
+use crate::error::{Error, NotFound};
 use crate::flows::{Kith, ListIdentities};
 use crate::model::{BatchPatchBody, CreateIdentityBody, UpdateIdentityBody, parse_body};
 use axum::Router;
@@ -142,7 +142,7 @@ impl AppState {
             let Some(name) = kith.token_name(&presented)? else {
                 return Err(not_a_token());
             };
-            kith.acting_as(&format!("http:{name}"), || work(kith))
+            kith.acting_as(&format!("http:{name}"), work)
         })
         .await
     }
@@ -187,7 +187,8 @@ fn body_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
 /// A path id: a bad UUID reads as an unknown identity, as in Kratos.
 fn identity_id(text: &str) -> Result<Uuid, ApiError> {
     // The envelope of an unknown identity; it names no id, so the nil one stands in.
-    Uuid::parse_str(text).map_err(|_| ApiError::from(Error::IdentityNotFound(Uuid::nil())))
+    Uuid::parse_str(text)
+        .map_err(|_| ApiError::from(Error::NotFound(NotFound::Identity(Uuid::nil()))))
 }
 
 /// Query parameters, repeatable ones included (`ids=a&ids=b`).

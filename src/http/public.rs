@@ -220,7 +220,7 @@ async fn redeem(
     let password = form.password;
     let outcome = state
         .blocking(move |kith| {
-            let redeemed = kith.acting_as("http:redemption-page", || {
+            let redeemed = kith.acting_as("http:redemption-page", |kith| {
                 kith.redeem(&redemption, &password)
             });
             // A refusal leaves the form up while the flow can take another submission. As in

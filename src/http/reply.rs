@@ -100,9 +100,7 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
             response
         }
-        Err(e) => {
-            ApiError::from(Error::Internal(format!("could not write JSON: {e}"))).into_response()
-        }
+        Err(e) => ApiError::from(Error::internal("could not write JSON", e)).into_response(),
     }
 }
 

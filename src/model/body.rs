@@ -4,6 +4,7 @@
 //! leniently. One set of types serves both: [`parse_body`] reports ignored fields as errors
 //! when asked to be strict.
 
+use super::{LookupCode, TotpConfig, WebAuthnConfig};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,6 +63,43 @@ pub struct CredentialsBody {
     pub oidc: Option<OidcCredentialBody>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saml: Option<OidcCredentialBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<TotpCredentialBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<WebAuthnCredentialBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<WebAuthnCredentialBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup_secret: Option<LookupSecretCredentialBody>,
+}
+
+/// `credentials.totp`: the key URI of an authenticator app (`identityWithCredentialsTotp`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TotpCredentialBody {
+    #[serde(default)]
+    pub config: TotpConfig,
+}
+
+/// `credentials.webauthn` and `credentials.passkey`: registered authenticators and the user
+/// handle they were registered with (`identityWithCredentialsWebAuthn`, `...Passkey`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebAuthnCredentialBody {
+    #[serde(default)]
+    pub config: WebAuthnConfig,
+}
+
+/// `credentials.lookup_secret`: recovery codes, appended to any stored ones.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LookupSecretCredentialBody {
+    #[serde(default)]
+    pub config: LookupSecretBodyConfig,
+}
+
+/// `credentials.lookup_secret.config`: the body calls the stored `recovery_codes` `codes`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LookupSecretBodyConfig {
+    #[serde(default)]
+    pub codes: Vec<LookupCode>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -288,6 +326,8 @@ fn redact(message: &str, pointer: &str) -> String {
         "unknown field",
         "duplicate field",
         "invalid length",
+        // Go's base64 decoder names the offending byte's position, never its value.
+        "illegal base64 data at input byte",
     ];
     if names_only.iter().any(|start| message.starts_with(start)) {
         return message.to_string();

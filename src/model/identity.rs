@@ -1,6 +1,7 @@
 //! The identity in Kratos' admin representation, with its credentials and addresses.
 
 use super::Timestamp;
+use super::credential::{Credential, CredentialKind, PasswordConfig};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -122,22 +123,6 @@ pub struct RecoveryAddress {
     pub updated_at: Timestamp,
 }
 
-/// A credential type name (`password`, `oidc`, `saml`, ...), kept as Kratos spells it.
-pub type CredentialType = String;
-
-/// One credential of an identity. `config` holds secrets and is shown only when asked for.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Credential {
-    #[serde(rename = "type")]
-    pub kind: CredentialType,
-    pub identifiers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<Value>,
-    pub version: i64,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
-
 /// An identity as Kratos' admin API returns it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
@@ -145,7 +130,7 @@ pub struct Identity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<BTreeMap<CredentialType, Credential>>,
+    pub credentials: Option<BTreeMap<CredentialKind, Credential>>,
     pub schema_id: String,
     pub schema_url: String,
     pub state: IdentityState,
@@ -165,26 +150,24 @@ pub struct Identity {
 
 impl Identity {
     /// The credential of `kind`, if the identity has one.
-    pub fn credential(&self, kind: &str) -> Option<&Credential> {
-        self.credentials.as_ref().and_then(|c| c.get(kind))
+    pub fn credential(&self, kind: CredentialKind) -> Option<&Credential> {
+        self.credentials.as_ref().and_then(|c| c.get(&kind))
     }
 
     /// The stored password hash, if the password credential carries one.
-    pub fn password_hash(&self) -> Option<&str> {
-        self.credential("password")?
-            .config
-            .as_ref()?
-            .get("hashed_password")?
-            .as_str()
+    pub fn password_hash(&self) -> Option<String> {
+        self.credential(CredentialKind::Password)?
+            .config_as::<PasswordConfig>()
+            .map(|config| config.hashed_password)
             .filter(|hash| !hash.is_empty())
     }
 
     /// Removes every credential config except those of the `include` types, as Kratos'
     /// admin responses do. Credentials stay listed with their identifiers.
-    pub fn redact_credentials(&mut self, include: &[String]) {
+    pub fn redact_credentials(&mut self, include: &[CredentialKind]) {
         if let Some(credentials) = &mut self.credentials {
             for (kind, credential) in credentials.iter_mut() {
-                if !include.iter().any(|wanted| wanted == kind) {
+                if !include.contains(kind) {
                     credential.config = None;
                 }
             }

@@ -2,8 +2,8 @@
 
 use super::{Result, StoreError, Tx};
 use crate::model::{
-    Credential, Identity, IdentityState, RecoveryAddress, Timestamp, VerifiableAddress,
-    VerificationStatus, Via,
+    Credential, CredentialKind, Identity, IdentityState, RecoveryAddress, Timestamp,
+    VerifiableAddress, VerificationStatus, Via,
 };
 use rusqlite::{CachedStatement, OptionalExtension, Row, params};
 use serde_json::Value;
@@ -88,6 +88,46 @@ impl TryFrom<IdentityRow> for Identity {
     }
 }
 
+/// A `credentials` row as read, its identifiers gathered into a JSON array.
+struct StoredCredential {
+    kind: String,
+    config: String,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+    identifiers: String,
+}
+
+impl StoredCredential {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            kind: row.get(0)?,
+            config: row.get(1)?,
+            version: row.get(2)?,
+            created_at: row.get(3)?,
+            updated_at: row.get(4)?,
+            identifiers: row.get(5)?,
+        })
+    }
+}
+
+impl TryFrom<StoredCredential> for Credential {
+    type Error = StoreError;
+
+    fn try_from(row: StoredCredential) -> Result<Self> {
+        Ok(Credential {
+            kind: CredentialKind::parse(&row.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("credential type {:?}", row.kind)))?,
+            identifiers: serde_json::from_str(&row.identifiers)
+                .map_err(|e| StoreError::Corrupt(format!("credential identifiers: {e}")))?,
+            config: Some(json(Some(&row.config))?),
+            version: row.version,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+        })
+    }
+}
+
 /// Which way to look up identities by a credential identifier.
 pub struct IdentifierQuery<'a> {
     /// Matched against password, webauthn and code identifiers (already normalized).
@@ -119,7 +159,7 @@ pub struct IdentityRows {
 
 #[derive(Clone, Debug)]
 struct CredentialRow {
-    kind: String,
+    kind: CredentialKind,
     config: String,
     version: i64,
     created_at: String,
@@ -200,7 +240,7 @@ impl From<&Identity> for IdentityRows {
                 .iter()
                 .flatten()
                 .map(|(kind, credential)| CredentialRow {
-                    kind: kind.clone(),
+                    kind: *kind,
                     config: credential
                         .config
                         .as_ref()
@@ -349,14 +389,14 @@ fn insert_children(
     for row in &rows.credentials {
         credential.execute(params![
             rows.id,
-            row.kind,
+            row.kind.as_str(),
             row.config,
             row.version,
             row.created_at,
             row.updated_at
         ])?;
         for (position, value) in row.identifiers.iter().enumerate() {
-            identifier.execute(params![row.kind, value, rows.id, position as i64])?;
+            identifier.execute(params![row.kind.as_str(), value, rows.id, position as i64])?;
         }
     }
     for address in &rows.verifiable_addresses {
@@ -550,7 +590,7 @@ impl Tx<'_> {
     pub fn set_credential_config(
         &self,
         id: Uuid,
-        kind: &str,
+        kind: CredentialKind,
         config: &Value,
         now: Timestamp,
     ) -> Result<bool> {
@@ -559,7 +599,7 @@ impl Tx<'_> {
             .prepare_cached(
                 "UPDATE credentials SET config = ?3, updated_at = ?4 WHERE identity_id = ?1 AND type = ?2",
             )?
-            .execute(params![id, kind, config.to_string(), now.to_string()])?;
+            .execute(params![id, kind.as_str(), config.to_string(), now.to_string()])?;
         Ok(changed > 0)
     }
 
@@ -573,7 +613,7 @@ impl Tx<'_> {
         Ok(identity)
     }
 
-    fn credentials(&self, id: Uuid) -> Result<BTreeMap<String, Credential>> {
+    fn credentials(&self, id: Uuid) -> Result<BTreeMap<CredentialKind, Credential>> {
         let mut statement = self.tx.prepare_cached(
             "SELECT c.type, c.config, c.version, c.created_at, c.updated_at, \
                     (SELECT json_group_array(identifier) FROM \
@@ -582,32 +622,12 @@ impl Tx<'_> {
              FROM credentials c WHERE c.identity_id = ?1 ORDER BY c.type",
         )?;
         let rows = statement
-            .query_map([id], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                ))
-            })?
+            .query_map([id], StoredCredential::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut credentials = BTreeMap::new();
-        for (kind, config, version, created_at, updated_at, identifiers) in rows {
-            let identifiers: Vec<String> = serde_json::from_str(&identifiers)
-                .map_err(|e| StoreError::Corrupt(format!("credential identifiers: {e}")))?;
-            credentials.insert(
-                kind.clone(),
-                Credential {
-                    kind,
-                    identifiers,
-                    config: Some(json(Some(&config))?),
-                    version,
-                    created_at: time(&created_at)?,
-                    updated_at: time(&updated_at)?,
-                },
-            );
+        for row in rows {
+            let credential = Credential::try_from(row)?;
+            credentials.insert(credential.kind, credential);
         }
         Ok(credentials)
     }

@@ -5,8 +5,9 @@
 //! invite: it is recorded as `delivery-failed` and can be resent.
 
 use super::{Invitation, InviteStatus, Kith, report};
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::flows::plugins::{grants_of, plugin_of};
+use crate::model::Timestamp;
 use crate::plugin_host::{Invite, Kind, OutboxFile, Plan, Plugin, check_outbox_name};
 use serde_json::json;
 use std::fs::{self, OpenOptions};
@@ -20,7 +21,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails: a plugin's failure is recorded, not returned.
-    pub fn deliver_invite(&self, invitation: &mut Invitation) -> Result<()> {
+    pub(super) fn deliver_invite(&self, invitation: &mut Invitation) -> Result<()> {
         let settings = self.settings()?;
         let (plugins, invite, traits) = self.read(|tx| {
             let plugins = tx
@@ -30,10 +31,10 @@ impl Kith {
                 .collect::<Result<Vec<_>>>()?;
             let invite = tx
                 .get_invite(invitation.invite_id)?
-                .ok_or(Error::InviteNotFound(invitation.invite_id))?;
+                .ok_or(Error::NotFound(NotFound::Invite(invitation.invite_id)))?;
             let identity = tx
                 .get_identity(invite.identity_id, false)?
-                .ok_or(Error::IdentityNotFound(invite.identity_id))?;
+                .ok_or(Error::NotFound(NotFound::Identity(invite.identity_id)))?;
             Ok((plugins, invite, identity.traits))
         })?;
         let outbox = self.outbox_dir(&settings.outbox_dir)?;
@@ -44,16 +45,18 @@ impl Kith {
             expires_unix_ms: u64::try_from(invitation.expires_at.unix_millis()).unwrap_or(0),
             traits_json: traits.to_string(),
         };
-        let now_ms = u64::try_from(self.clock.now().unix_millis()).unwrap_or(0);
+        let now = self.clock.now();
+        let now_ms = u64::try_from(now.unix_millis()).unwrap_or(0);
         for (grants, plugin) in &plugins {
             let outcome = self
+                .shared
                 .plugins
                 .deliver(plugin, &message, now_ms)
                 .map_err(|fault| fault.to_string())
                 .and_then(|report| check_grants(plugin, grants, report.output))
                 .and_then(|plan| match plan {
                     Plan::Nothing => Ok("the plugin planned nothing".to_string()),
-                    Plan::Outbox(files) => write_outbox(&outbox, invite.id, &files)
+                    Plan::Outbox(files) => write_outbox(&outbox, invite.id, &files, now)
                         .map(|paths| {
                             paths
                                 .iter()
@@ -101,7 +104,9 @@ impl Kith {
     pub fn resend_invite(&self, id: Uuid) -> Result<Invitation> {
         let settings = self.settings()?;
         let mut invitation = self.write(|tx| {
-            let invite = tx.get_invite(id)?.ok_or(Error::InviteNotFound(id))?;
+            let invite = tx
+                .get_invite(id)?
+                .ok_or(Error::NotFound(NotFound::Invite(id)))?;
             let deliveries = tx.deliveries(invite.id)?;
             let status = super::status(&invite, &deliveries, self.clock.now());
             if matches!(
@@ -169,6 +174,7 @@ fn write_outbox(
     outbox: &Path,
     invite: Uuid,
     files: &[OutboxFile],
+    now: Timestamp,
 ) -> std::io::Result<Vec<PathBuf>> {
     // Messages carry live codes and links: folders kith makes are owner-only (0700) and
     // files 0600, set at creation whatever the umask.
@@ -179,7 +185,9 @@ fn write_outbox(
     for folder in ["tmp", "new", "cur"] {
         folders.create(outbox.join(folder))?;
     }
-    let stamp = chrono::Utc::now().timestamp_millis();
+    // The handle's clock, not the machine's: a delivery is stamped with the time it is
+    // recorded at, and tests and replays run on a clock of their own.
+    let stamp = now.unix_millis();
     let mut written = Vec::new();
     for file in files {
         check_outbox_name(&file.name).map_err(|why| {
@@ -211,6 +219,10 @@ fn write_outbox(
 mod tests {
     use super::*;
 
+    fn now() -> Timestamp {
+        Timestamp::parse("2031-05-06T07:08:09Z").unwrap()
+    }
+
     fn file(name: &str) -> OutboxFile {
         OutboxFile {
             name: name.into(),
@@ -223,7 +235,7 @@ mod tests {
     fn files_land_in_new_and_path_tricks_are_refused() -> std::io::Result<()> {
         let dir = tempfile::tempdir()?;
         let invite = Uuid::from_u128(1);
-        let written = write_outbox(dir.path(), invite, &[file("invite.eml")])?;
+        let written = write_outbox(dir.path(), invite, &[file("invite.eml")], now())?;
         assert_eq!(written.len(), 1);
         assert!(written[0].starts_with(dir.path().join("new")));
         assert_eq!(fs::read(&written[0])?, b"hello");
@@ -242,7 +254,7 @@ mod tests {
             "..\\x",
         ] {
             assert!(
-                write_outbox(dir.path(), invite, &[file(bad)]).is_err(),
+                write_outbox(dir.path(), invite, &[file(bad)], now()).is_err(),
                 "{bad:?}"
             );
         }
