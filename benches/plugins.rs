@@ -4,7 +4,7 @@
 //! `cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2`, then
 //! `cargo bench --bench plugins`. Prints p50/p99; these are figures, not assertions.
 
-use kith::plugin_host::{Kind, Manifest, Plugin, PluginHost, sha256_hex};
+use kith::bench_internals::{Kind, Manifest, Plugin, PluginHost, sha256_hex};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;

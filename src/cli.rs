@@ -1,6 +1,6 @@
 //! cli: the `kith` command line, verb before noun as in the kratos CLI.
 //!
-//! Thin on purpose: parse, call one flow on [`crate::Kith`], print. Only this module names clap.
+//! Thin on purpose: parse, call one flow on [`kith::Kith`], print. Only this module names clap.
 
 mod config;
 mod identity;
@@ -11,8 +11,8 @@ mod plugin;
 mod schema;
 mod serve;
 
-use crate::Kith;
 use clap::{Parser, Subcommand, ValueEnum};
+use kith::Kith;
 use output::Output;
 use std::path::PathBuf;
 

@@ -5,10 +5,13 @@
 
 use crate::model::{BodyError, ErrorBody, ErrorEnvelope};
 use crate::password::HashError;
-use crate::plugin_host::{Fault, FaultKind, FieldError};
-use crate::schema::Violation;
-use crate::store::StoreError;
+use crate::plugin_host::Fault;
 use uuid::Uuid;
+
+// The types the variants carry, named here because their modules are the library's own.
+pub use crate::plugin_host::{FaultKind, FieldError};
+pub use crate::schema::Violation;
+pub use crate::store::StoreError;
 
 /// What a kith call can fail with.
 #[derive(Debug, thiserror::Error)]

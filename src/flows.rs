@@ -5,6 +5,7 @@
 
 mod assemble;
 mod batch;
+mod duration;
 mod events;
 mod export;
 mod identity;
@@ -17,19 +18,21 @@ mod settings;
 mod tokens;
 mod verify;
 
+pub use crate::plugin_host::{Kind as PluginKind, LogLine};
+pub use crate::store::{AuditEvent, TokenRecord};
 pub use batch::{BatchOutcome, MAX_BATCH, MAX_BATCH_CLEARTEXT};
 pub use identity::{IdentityPage, ListIdentities};
 pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
 };
 pub use invite::{
-    DeliveryReport, FlowState, Invitation, InviteRequest, InviteStatus, InviteSummary,
-    MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, MIN_PASSWORD_LENGTH, RecoveryCode, RecoveryLink,
-    Redeemed, Redemption, SUBMITTED_TOO_OFTEN, link_parameters,
+    DeliveryReport, FlowKind, FlowState, Invitation, InviteRequest, InviteStatus, InviteSummary,
+    MIN_PASSWORD_LENGTH, RecoveryCode, RecoveryLink, Redeemed, Redemption, SUBMITTED_TOO_OFTEN,
+    link_parameters,
 };
 pub use plugins::{InstalledPlugin, RunReport};
 pub use schemas::SchemaEntry;
-pub use settings::{Setting, Settings};
+pub use settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, Setting, Settings};
 pub use tokens::NewToken;
 pub use verify::PasswordMatch;
 
@@ -54,6 +57,7 @@ struct PendingInsert {
 /// An open kith store with every flow on it.
 ///
 /// ```
+/// use kith::Admin as _;
 /// # fn main() -> Result<(), kith::Error> {
 /// let kith = kith::Kith::open_in_memory()?;
 /// let identity = kith.create_identity(serde_json::from_value(serde_json::json!({

@@ -5,7 +5,7 @@
 //! bodies, responses and errors, on a single file instead of a server farm.
 //!
 //! ```
-//! use kith::{Kith, model::CreateIdentityBody};
+//! use kith::{Admin, Kith, model::CreateIdentityBody};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let kith = Kith::open_in_memory()?;
@@ -24,17 +24,29 @@
 //! # Ok(()) }
 //! ```
 
-pub mod cli;
+mod api;
 pub mod clock;
 pub mod error;
 pub mod flows;
 mod hex;
+#[cfg(feature = "server")]
 pub mod http;
 pub mod model;
 pub mod password;
-pub mod plugin_host;
-pub mod schema;
-pub mod store;
+mod plugin_host;
+mod schema;
+mod store;
 
+pub use api::Admin;
 pub use error::{Error, Result};
 pub use flows::Kith;
+
+/// The version of the store's file format this build writes (SQLite's `user_version`).
+pub use store::SCHEMA_VERSION as STORE_FORMAT_VERSION;
+
+/// Plugin-host internals for kith's own benchmarks (`benches/plugins.rs`): calling a plugin
+/// without a store around it. Not part of the library's interface; it may change at any time.
+#[doc(hidden)]
+pub mod bench_internals {
+    pub use crate::plugin_host::{Kind, Manifest, Plugin, PluginHost, sha256_hex};
+}

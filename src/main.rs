@@ -1,4 +1,9 @@
 //! The `kith` binary: parse the command line, run it, map the outcome to an exit code.
+//!
+//! The command line lives here, not in the library: an embedder of `kith` gets the flows
+//! without clap, and the CLI reaches the store only through the library's front door.
+
+mod cli;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -9,7 +14,7 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = match kith::cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -18,8 +23,8 @@ fn main() -> ExitCode {
         }
     };
     let format = cli.format;
-    match kith::cli::run(cli) {
+    match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => ExitCode::from(kith::cli::report(&error, format)),
+        Err(error) => ExitCode::from(cli::report(&error, format)),
     }
 }

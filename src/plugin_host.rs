@@ -19,10 +19,10 @@ mod worlds;
 
 pub use cache::CompileCache;
 pub use call::{LogLine, Report};
-pub use folder::{MAX_MANIFEST_BYTES, read_component, read_manifest};
+pub use folder::{read_component, read_manifest};
 pub use inspect::Inspection;
-pub use limits::{Limits, MAX_WASM_BYTES};
-pub use manifest::{API_VERSION, KNOWN_CAPABILITIES, Kind, LimitRequest, Manifest};
+pub use limits::Limits;
+pub use manifest::{API_VERSION, KNOWN_CAPABILITIES, Kind, Manifest};
 pub use runtime::pool_instances;
 pub use worlds::{Invite, OutboxFile, Plan, check_file_name as check_outbox_name};
 

@@ -12,8 +12,7 @@ mod normalize;
 mod validate;
 
 pub use check::check_identity_schema;
-pub use cost::MAX_APPLICATIONS;
-pub use extension::{CodeAddress, Derived};
+pub use extension::Derived;
 pub use normalize::{normalize_email, normalize_identifier, normalize_phone};
 pub use validate::{IdentitySchema, Violation};
 

@@ -16,7 +16,7 @@ mod settings;
 mod tokens;
 
 pub use events::{AuditEvent, NewAuditEvent};
-pub use identities::{EventRow, IdentifierQuery, IdentityRows, IdentityWriter};
+pub use identities::{EventRow, IdentifierQuery, IdentityRows};
 pub use imports::{DryRunSeen, UniqueValues};
 pub use invites::{DeliveryRow, InviteRow};
 pub use migrations::SCHEMA_VERSION;
@@ -301,16 +301,6 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Deferred)?,
             key,
         })
-    }
-
-    /// The schema version (`PRAGMA user_version`) of the open file.
-    ///
-    /// # Errors
-    /// Only if SQLite fails.
-    pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))?)
     }
 }
 

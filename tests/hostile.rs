@@ -6,7 +6,8 @@
 
 use crate::harness::TestResult;
 use crate::plugins::{plugin_dir, wasm};
-use kith::plugin_host::FaultKind;
+use kith::Admin as _;
+use kith::error::FaultKind;
 use kith::{Error, Kith};
 use serde_json::json;
 use std::path::{Path, PathBuf};

@@ -400,8 +400,8 @@ fn validator_plugins_check_imported_records_too() -> TestResult {
 }
 
 /// `kith import identities big.ndjson | head -1`: the reader leaving must not cut the import
-/// off between chunks. It used to end the process at the first result it could not print,
-/// after the first chunk; now every record is imported and kith still ends in success.
+/// off between chunks; every record is imported and kith still ends in success. A guard for
+/// the closed-pipe handling, which no longer ends the process from below `main`.
 #[test]
 fn an_import_whose_reader_leaves_still_imports_every_record() -> TestResult {
     let env = Env::new();

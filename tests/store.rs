@@ -49,7 +49,7 @@ fn the_store_is_wal_with_foreign_keys_and_a_version() -> TestResult {
     let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
     assert_eq!(mode, "wal");
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    assert_eq!(version, kith::store::SCHEMA_VERSION);
+    assert_eq!(version, kith::STORE_FORMAT_VERSION);
     Ok(())
 }
 
@@ -58,7 +58,7 @@ fn a_store_from_a_newer_kith_is_refused() -> TestResult {
     let env = Env::new();
     env.create_email("old@example.org");
     let conn = rusqlite::Connection::open(&env.db)?;
-    conn.pragma_update(None, "user_version", kith::store::SCHEMA_VERSION + 1)?;
+    conn.pragma_update(None, "user_version", kith::STORE_FORMAT_VERSION + 1)?;
     drop(conn);
     let run = env.run(&["--format", "table", "list", "identities"]);
     assert_eq!(run.code, 1);

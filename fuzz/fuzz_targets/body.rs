@@ -3,6 +3,7 @@
 //! `kith::model::parse_body` and `kith::Kith::{open_in_memory, set_config, validate_identity}`.
 #![no_main]
 
+use kith::Admin as _;
 use kith::Kith;
 use kith::model::{BatchPatchBody, BodyError, CreateIdentityBody, UpdateIdentityBody, parse_body};
 use libfuzzer_sys::fuzz_target;

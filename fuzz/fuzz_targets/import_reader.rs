@@ -8,6 +8,7 @@
 //! pipe): the outcomes must not depend on it, and every record has one outcome.
 #![no_main]
 
+use kith::Admin as _;
 use kith::Kith;
 use kith::flows::{ImportOptions, ImportOutcome, ImportResult, ImportSource};
 use libfuzzer_sys::fuzz_target;

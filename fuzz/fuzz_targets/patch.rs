@@ -4,6 +4,7 @@
 //! list_identities, delete_identities}`.
 #![no_main]
 
+use kith::Admin as _;
 use kith::Kith;
 use kith::flows::ListIdentities;
 use kith::model::{CreateIdentityBody, parse_body};

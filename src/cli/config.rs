@@ -2,8 +2,9 @@
 
 use super::Format;
 use super::output::{CliError, Output};
-use crate::Kith;
 use clap::{Args, Subcommand};
+use kith::Admin as _;
+use kith::Kith;
 
 #[derive(Debug, Subcommand)]
 pub enum SetCommand {

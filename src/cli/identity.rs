@@ -1,10 +1,11 @@
 //! `create|get|list|update|patch|delete|validate identity` and `verify password`.
 
 use super::output::{CliError, Output};
-use crate::Kith;
-use crate::flows::ListIdentities;
-use crate::model::{CreateIdentityBody, MAX_DOCUMENT_BYTES, UpdateIdentityBody, parse_body};
 use clap::{Args, Subcommand};
+use kith::Admin as _;
+use kith::Kith;
+use kith::flows::ListIdentities;
+use kith::model::{CreateIdentityBody, MAX_DOCUMENT_BYTES, UpdateIdentityBody, parse_body};
 use serde_json::{Value, json};
 use std::io::Read;
 use uuid::Uuid;
@@ -282,7 +283,7 @@ pub fn verify(kith: &Kith, out: &Output, command: VerifyCommand) -> Result<(), C
         identifier,
         password_stdin,
     } = command;
-    let password = read_password(password_stdin, "Password: ")?;
+    let password = super::output::read_password(password_stdin, "Password: ")?;
     let matched = kith.verify_password(&identifier, &password)?;
     if !out.quiet {
         match out.format {
@@ -299,21 +300,4 @@ pub fn verify(kith: &Kith, out: &Output, command: VerifyCommand) -> Result<(), C
         }
     }
     Ok(())
-}
-
-/// A password from the first line of stdin, or from a prompt on the terminal; never from
-/// an argument, where other users and shell history would see it.
-pub(super) fn read_password(from_stdin: bool, prompt: &str) -> Result<String, CliError> {
-    if from_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| CliError::input("<stdin>", format!("could not read the password: {e}")))?;
-        return Ok(line.trim_end_matches(['\n', '\r']).to_string());
-    }
-    rpassword::prompt_password(prompt).map_err(|e| {
-        CliError::usage(format!(
-            "could not read the password from the terminal ({e}); use --password-stdin"
-        ))
-    })
 }

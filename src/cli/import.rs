@@ -2,10 +2,11 @@
 
 use super::Format;
 use super::output::{CliError, Output};
-use crate::Kith;
-use crate::flows::{ImportOptions, ImportOutcome, ImportSource, OnConflict};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kith::Admin as _;
+use kith::Kith;
+use kith::flows::{ImportOptions, ImportOutcome, ImportSource, OnConflict};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

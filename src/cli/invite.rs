@@ -2,9 +2,10 @@
 
 use super::Format;
 use super::output::{CliError, Output, parse_uuid};
-use crate::Kith;
-use crate::flows::{Invitation, InviteRequest, InviteStatus, Redemption};
 use clap::{Args, Subcommand};
+use kith::Admin as _;
+use kith::Kith;
+use kith::flows::{Invitation, InviteRequest, InviteStatus, Redemption};
 use serde_json::Value;
 use std::io::IsTerminal;
 
@@ -176,7 +177,7 @@ pub fn accept(kith: &Kith, out: &Output, command: AcceptCommand) -> Result<(), C
             Redemption::Link(secret_value(String::new(), "link", "Recovery link: ")?)
         }
     };
-    let password = super::identity::read_password(password_stdin, "New password: ")?;
+    let password = super::output::read_password(password_stdin, "New password: ")?;
     let redeemed = kith.redeem(&redemption, &password)?;
     match out.format {
         Format::Table => out.emit(&format!(
@@ -273,7 +274,7 @@ pub fn list(kith: &Kith, out: &Output, args: ListInvitesArgs) -> Result<(), CliE
                 .map(|i| {
                     vec![
                         i.id.to_string(),
-                        i.kind.clone(),
+                        i.kind.as_str().to_string(),
                         i.address.clone().unwrap_or_default(),
                         serde_json::to_value(i.status)
                             .ok()

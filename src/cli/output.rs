@@ -1,9 +1,9 @@
 //! Printing results and errors: tables for people, Kratos JSON for programs.
 
 use super::Format;
-use crate::error::Error;
-use crate::model::{ErrorBody, ErrorEnvelope, Identity};
 use comfy_table::{Table, presets};
+use kith::error::Error;
+use kith::model::{ErrorBody, ErrorEnvelope, Identity};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
@@ -351,4 +351,21 @@ fn identity_pairs(identity: &Identity) -> Vec<(&'static str, String)> {
     pairs.push(("CREATED AT", identity.created_at.to_string()));
     pairs.push(("UPDATED AT", identity.updated_at.to_string()));
     pairs
+}
+
+/// A password from the first line of stdin, or from a prompt on the terminal; never from
+/// an argument, where other users and shell history would see it.
+pub fn read_password(from_stdin: bool, prompt: &str) -> Result<String, CliError> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::input("<stdin>", format!("could not read the password: {e}")))?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_string());
+    }
+    rpassword::prompt_password(prompt).map_err(|e| {
+        CliError::usage(format!(
+            "could not read the password from the terminal ({e}); use --password-stdin"
+        ))
+    })
 }

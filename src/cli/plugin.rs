@@ -3,9 +3,10 @@
 use super::Format;
 use super::identity::read_input;
 use super::output::{CliError, Output};
-use crate::Kith;
-use crate::flows::InstalledPlugin;
 use clap::{Args, Subcommand};
+use kith::Admin as _;
+use kith::Kith;
+use kith::flows::InstalledPlugin;
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]

@@ -2,8 +2,9 @@
 
 use super::output::{CliError, Output};
 use super::{Format, identity::read_input};
-use crate::Kith;
 use clap::{Args, Subcommand};
+use kith::Admin as _;
+use kith::Kith;
 
 #[derive(Debug, Subcommand)]
 pub enum AddCommand {
@@ -62,12 +63,7 @@ pub fn list(kith: &Kith, out: &Output) -> Result<(), CliError> {
                             .and_then(|t| t.as_str())
                             .unwrap_or("")
                             .to_string(),
-                        if crate::schema::is_preset(&e.id) {
-                            "preset"
-                        } else {
-                            "stored"
-                        }
-                        .to_string(),
+                        if e.is_preset() { "preset" } else { "stored" }.to_string(),
                     ]
                 })
                 .collect(),

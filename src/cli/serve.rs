@@ -2,9 +2,10 @@
 
 use super::Format;
 use super::output::{CliError, Output};
-use crate::Kith;
-use crate::http::{Bound, Limits, ServeOptions};
 use clap::Args;
+use kith::Admin as _;
+use kith::Kith;
+use kith::http::{Bound, Limits, ServeOptions};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -79,7 +80,7 @@ pub fn serve(db: &Path, out: &Output, args: ServeArgs, actor: String) -> Result<
             public_per_peer: args.public_per_peer,
         },
     };
-    crate::http::serve(&options, |bound: &Bound| match out.format {
+    kith::http::serve(&options, |bound: &Bound| match out.format {
         Format::Table => {
             out.emit(&format!(
                     "kith {} serving {}\n  admin API:    {}/admin/identities\n  public pages: {}\nStop with Ctrl-C or SIGTERM.",

@@ -53,7 +53,7 @@ impl Kith {
     /// # Errors
     /// 400 for more than 1000 entries, more than 200 cleartext passwords, an invalid state
     /// or an unusable hash in any entry (as Kratos); nothing is written then.
-    pub fn batch_patch_identities(
+    pub(crate) fn batch_patch_identities(
         &self,
         batch: BatchPatchBody,
         dry_run: bool,

@@ -10,7 +10,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
-    pub fn list_events(
+    pub(crate) fn list_events(
         &self,
         identity_id: Option<Uuid>,
         after_id: i64,

@@ -23,7 +23,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails. Stops early, without error, when `emit` returns `false`.
-    pub fn export_identities(
+    pub(crate) fn export_identities(
         &self,
         include_credentials: bool,
         emit: &mut dyn FnMut(&CreateIdentityBody) -> bool,

@@ -83,7 +83,7 @@ impl Kith {
     /// # Errors
     /// Unknown schema, invalid traits or state, an unknown or out-of-bounds hash format
     /// (400), or a conflict with a stored identity (409). Nothing is written on error.
-    pub fn create_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
+    pub(crate) fn create_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let settings = self.settings()?;
         let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
         let event = EventRow {
@@ -127,7 +127,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::Identity`]; 400 for an unknown credential type.
-    pub fn get_identity(&self, id: Uuid, include_credential: &[String]) -> Result<Identity> {
+    pub(crate) fn get_identity(&self, id: Uuid, include_credential: &[String]) -> Result<Identity> {
         let include = check_include(include_credential)?;
         let settings = self.settings()?;
         let mut identity = self
@@ -151,7 +151,7 @@ impl Kith {
     ///
     /// # Errors
     /// 400 for a page token that is not a UUID or an unknown credential type.
-    pub fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage> {
+    pub(crate) fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage> {
         let include = check_include(&query.include_credential)?;
         if !query.ids.is_empty() && query.identifier.is_some() {
             return Err(Error::BadRequest(
@@ -218,7 +218,7 @@ impl Kith {
     ///
     /// # Errors
     /// As for create, plus [`NotFound::Identity`].
-    pub fn update_identity(&self, id: Uuid, body: UpdateIdentityBody) -> Result<Identity> {
+    pub(crate) fn update_identity(&self, id: Uuid, body: UpdateIdentityBody) -> Result<Identity> {
         let mut draft = Draft {
             schema_id: body.schema_id,
             traits: body.traits,
@@ -244,7 +244,7 @@ impl Kith {
     /// # Errors
     /// 400 for a denied path, a patch that does not apply, or a result that does not
     /// validate; 404 and 409 as for update.
-    pub fn patch_identity(&self, id: Uuid, patch: &str) -> Result<Identity> {
+    pub(crate) fn patch_identity(&self, id: Uuid, patch: &str) -> Result<Identity> {
         let operations: Vec<Operation> = crate::model::parse_body(patch, false)?;
         for operation in &operations {
             check_patch_path(operation)?;
@@ -291,7 +291,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::Identity`] naming the first id that does not exist; then nothing is deleted.
-    pub fn delete_identities(&self, ids: &[Uuid]) -> Result<()> {
+    pub(crate) fn delete_identities(&self, ids: &[Uuid]) -> Result<()> {
         self.write(|tx| {
             for id in ids {
                 if !tx.delete_identity(*id)? {
@@ -408,7 +408,7 @@ impl Kith {
     ///
     /// # Errors
     /// Exactly what `create_identity` would refuse the body with.
-    pub fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
+    pub(crate) fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let settings = self.settings()?;
         let identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
         // Insert in a transaction that is never committed: the unique indexes are the
@@ -466,7 +466,12 @@ impl Kith {
     /// # Errors
     /// 404 for an unknown identity, a type it does not have, or an unknown link; 400 for a
     /// type that cannot be deleted, a missing `identifier`, or the last first factor.
-    pub fn delete_credential(&self, id: Uuid, kind: &str, identifier: Option<&str>) -> Result<()> {
+    pub(crate) fn delete_credential(
+        &self,
+        id: Uuid,
+        kind: &str,
+        identifier: Option<&str>,
+    ) -> Result<()> {
         let identifier = identifier.filter(|i| !i.is_empty());
         let parsed = CredentialKind::parse(kind);
         if parsed == Some(CredentialKind::DeviceAuthn) {

@@ -114,7 +114,7 @@ impl Kith {
     /// # Errors
     /// Only failures that stop the whole import (the store failing); a record's own
     /// problems are reported through `on_result` and counted in the summary.
-    pub fn import_identities(
+    pub(crate) fn import_identities(
         &self,
         sources: Vec<ImportSource>,
         options: &ImportOptions,
@@ -354,7 +354,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::ImportRun`] when no run has this id.
-    pub fn delete_import_run(&self, run: Uuid) -> Result<Vec<Uuid>> {
+    pub(crate) fn delete_import_run(&self, run: Uuid) -> Result<Vec<Uuid>> {
         self.write(|tx| {
             if !tx.import_run_exists(run)? {
                 return Err(Error::NotFound(NotFound::ImportRun(run)));

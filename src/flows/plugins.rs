@@ -73,7 +73,9 @@ struct ValidateInput {
 }
 
 impl Kith {
-    /// Checks the plugin in `dir` and stores it in the file, enabled.
+    /// Checks the plugin in `dir` and stores it in the file, enabled. Its component is read
+    /// from `wasm` (a build output outside the folder, named by the user) when set, and from
+    /// the manifest's `wasm` path otherwise.
     ///
     /// `config` overrides the manifest's `[config]`; every capability the manifest requests
     /// must be in `grants`.
@@ -81,21 +83,7 @@ impl Kith {
     /// # Errors
     /// [`Error::PluginInvalid`] saying what is wrong (manifest, component, imports, exports,
     /// capabilities); [`Error::PluginExists`] when the name is taken.
-    pub fn install_plugin(
-        &self,
-        dir: &Path,
-        config: &[(String, String)],
-        grants: &[String],
-    ) -> Result<InstalledPlugin> {
-        self.install_plugin_with_wasm(dir, None, config, grants)
-    }
-
-    /// [`Kith::install_plugin`], with the component read from `wasm` (a build output
-    /// outside the folder, named by the user) instead of the manifest's `wasm` path when set.
-    ///
-    /// # Errors
-    /// As [`Kith::install_plugin`].
-    pub fn install_plugin_with_wasm(
+    pub(crate) fn install_plugin_with_wasm(
         &self,
         dir: &Path,
         wasm: Option<&Path>,
@@ -168,7 +156,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails or holds a damaged row.
-    pub fn list_plugins(&self) -> Result<Vec<InstalledPlugin>> {
+    pub(crate) fn list_plugins(&self) -> Result<Vec<InstalledPlugin>> {
         self.read(|tx| tx.list_plugins()?.iter().map(installed).collect())
     }
 
@@ -176,7 +164,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::Plugin`].
-    pub fn remove_plugin(&self, name: &str) -> Result<()> {
+    pub(crate) fn remove_plugin(&self, name: &str) -> Result<()> {
         self.write(|tx| {
             if !tx.delete_plugin(name)? {
                 return Err(Error::NotFound(NotFound::Plugin(name.to_string())));
@@ -190,7 +178,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::Plugin`].
-    pub fn set_plugin_enabled(&self, name: &str, enabled: bool) -> Result<()> {
+    pub(crate) fn set_plugin_enabled(&self, name: &str, enabled: bool) -> Result<()> {
         let action = if enabled {
             "plugin.enabled"
         } else {
@@ -205,24 +193,15 @@ impl Kith {
         self.reload_validators()
     }
 
-    /// Runs one call of a plugin (installed, by name, or a plugin folder) under its
-    /// production limits, for authors: `input` is what its kind takes (see the README).
+    /// Runs one call of a plugin (installed, by name, or a plugin folder, whose component is
+    /// read from `wasm` when set) under its production limits, for authors: `input` is what
+    /// its kind takes (see the README).
     ///
     /// # Errors
-    /// [`NotFound::Plugin`], [`Error::PluginInvalid`] for a bad folder,
-    /// [`Error::BadRequest`] for input that does not fit the plugin's kind, and
-    /// [`Error::PluginFault`] when the plugin misbehaves.
-    pub fn run_plugin(&self, name_or_dir: &str, input: &Value) -> Result<RunReport> {
-        self.run_plugin_with_wasm(name_or_dir, None, input)
-    }
-
-    /// [`Kith::run_plugin`] of a plugin folder whose component is read from `wasm` when set
-    /// (see [`Kith::install_plugin_with_wasm`]).
-    ///
-    /// # Errors
-    /// As [`Kith::run_plugin`]; [`Error::BadRequest`] when `wasm` is set for an installed
-    /// plugin (it already holds its component).
-    pub fn run_plugin_with_wasm(
+    /// [`NotFound::Plugin`], [`Error::PluginInvalid`] for a bad folder, a fault of the
+    /// plugin; [`Error::BadRequest`] when `wasm` is set for an installed plugin (it already
+    /// holds its component).
+    pub(crate) fn run_plugin_with_wasm(
         &self,
         name_or_dir: &str,
         wasm: Option<&Path>,

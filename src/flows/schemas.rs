@@ -20,6 +20,13 @@ pub struct SchemaEntry {
     pub schema: Value,
 }
 
+impl SchemaEntry {
+    /// Whether kith ships this schema (`preset://...`) rather than the store holding it.
+    pub fn is_preset(&self) -> bool {
+        crate::schema::is_preset(&self.id)
+    }
+}
+
 impl Kith {
     /// The compiled schema `id`: a preset or a stored custom schema. Takes the store lock on
     /// a cache miss: never call it while holding a transaction (use [`Kith::schema_in`]).
@@ -89,7 +96,7 @@ impl Kith {
     /// # Errors
     /// [`Error::InvalidSchema`] listing every problem; [`Error::SchemaExists`] when `id` is a
     /// preset or already stored.
-    pub fn add_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry> {
+    pub(crate) fn add_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry> {
         if schema::is_preset(id) {
             return Err(Error::SchemaExists(id.to_string()));
         }
@@ -131,7 +138,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::Schema`] when neither form names a schema.
-    pub fn get_schema(&self, id: &str) -> Result<SchemaEntry> {
+    pub(crate) fn get_schema(&self, id: &str) -> Result<SchemaEntry> {
         if let Some(schema) = self.raw_schema(id)? {
             return Ok(SchemaEntry {
                 id: id.to_string(),
@@ -158,7 +165,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails or holds a damaged schema.
-    pub fn list_schemas(&self) -> Result<Vec<SchemaEntry>> {
+    pub(crate) fn list_schemas(&self) -> Result<Vec<SchemaEntry>> {
         let mut entries = Vec::new();
         for (id, text) in schema::PRESETS {
             entries.push(SchemaEntry {

@@ -1,6 +1,10 @@
 //! Settings: the keys kith knows, their defaults, and checks on what is set.
 
 use super::Kith;
+
+/// Shortest and longest lifetime an invite may be given.
+pub const MIN_INVITE_LIFESPAN: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+pub const MAX_INVITE_LIFESPAN: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 use crate::error::{Error, Result};
 use crate::password::HasherConfig;
 use crate::store::Tx;
@@ -105,10 +109,8 @@ fn check_admin_url(value: &str) -> std::result::Result<String, String> {
 }
 
 fn check_lifespan(value: &str) -> std::result::Result<String, String> {
-    let duration = super::invite::positive_duration(value)?;
-    if duration < super::invite::MIN_INVITE_LIFESPAN
-        || duration > super::invite::MAX_INVITE_LIFESPAN
-    {
+    let duration = super::duration::positive_duration(value)?;
+    if !(MIN_INVITE_LIFESPAN..=MAX_INVITE_LIFESPAN).contains(&duration) {
         return Err(format!("{value:?} is outside 5m to 720h (30 days)"));
     }
     Ok(value.trim().to_string())
@@ -198,7 +200,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
-    pub fn settings(&self) -> Result<Settings> {
+    pub(crate) fn settings(&self) -> Result<Settings> {
         self.read(|tx| Settings::load(tx, self.default_public_url.as_deref()))
     }
 
@@ -206,7 +208,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
-    pub fn config(&self) -> Result<Vec<Setting>> {
+    pub(crate) fn config(&self) -> Result<Vec<Setting>> {
         self.read(|tx| {
             KEYS.iter()
                 .map(|key| {
@@ -227,7 +229,7 @@ impl Kith {
     /// # Errors
     /// [`Error::InvalidSetting`] for an unknown key or a value kith cannot use (including a
     /// hasher configuration outside the cost bounds).
-    pub fn set_config(&self, key: &str, value: &str) -> Result<Setting> {
+    pub(crate) fn set_config(&self, key: &str, value: &str) -> Result<Setting> {
         let known = KEYS
             .iter()
             .find(|k| k.name == key)

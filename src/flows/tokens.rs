@@ -4,7 +4,7 @@
 //! useless to whoever reads the file; a slow hash would only slow every request.
 
 use super::Kith;
-use super::invite::random_bytes;
+use super::invite::secrets::random_bytes;
 use crate::error::{Error, NotFound, Result};
 use crate::store::TokenRecord;
 use base64::Engine;
@@ -46,7 +46,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`Error::TokenExists`] when the name is taken; 400 for a name kith cannot show safely.
-    pub fn create_token(&self, name: &str) -> Result<NewToken> {
+    pub(crate) fn create_token(&self, name: &str) -> Result<NewToken> {
         check_token_name(name)?;
         let secret = random_bytes::<32>()?;
         let token = format!(
@@ -77,7 +77,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
-    pub fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+    pub(crate) fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
         self.read(|tx| Ok(tx.list_tokens()?))
     }
 
@@ -85,7 +85,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::Token`].
-    pub fn revoke_token(&self, name: &str) -> Result<()> {
+    pub(crate) fn revoke_token(&self, name: &str) -> Result<()> {
         self.write(|tx| {
             if !tx.delete_token(name)? {
                 return Err(Error::NotFound(NotFound::Token(name.to_string())));
@@ -98,7 +98,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
-    pub fn token_name(&self, presented: &str) -> Result<Option<String>> {
+    pub(crate) fn token_name(&self, presented: &str) -> Result<Option<String>> {
         // The lookup is by hash, so its timing tells nothing about any stored token.
         let hash = token_hash(presented);
         self.read(|tx| Ok(tx.token_name(&hash)?))
@@ -108,7 +108,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
-    pub fn has_tokens(&self) -> Result<bool> {
+    pub(crate) fn has_tokens(&self) -> Result<bool> {
         self.read(|tx| Ok(tx.token_count()? > 0))
     }
 }

@@ -27,7 +27,11 @@ impl Kith {
     /// # Errors
     /// [`Error::InvalidCredentials`] on a mismatch or unknown identifier;
     /// [`Error::IdentityDisabled`] when the password matches an inactive identity.
-    pub fn verify_password(&self, identifier: &str, password: &str) -> Result<PasswordMatch> {
+    pub(crate) fn verify_password(
+        &self,
+        identifier: &str,
+        password: &str,
+    ) -> Result<PasswordMatch> {
         let settings = self.settings()?;
         let identifier = normalize_identifier(identifier);
         let found = self.read(|tx| {

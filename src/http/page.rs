@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 use crate::flows::MIN_PASSWORD_LENGTH;
 
+/// The cookie that carries the form's CSRF token; the public handlers read it back.
+pub(super) const CSRF_COOKIE: &str = "kith_csrf";
+
 /// One page to render: its status, title, body and, for forms, the CSRF secret to set.
 pub struct Page {
     status: StatusCode,
@@ -155,7 +158,7 @@ pub fn render(page: Page) -> Response {
     if let Some(csrf) = page.csrf
         && let Ok(cookie) = HeaderValue::from_str(&format!(
             "{}={csrf}; Path=/self-service; HttpOnly; SameSite=Strict",
-            super::public::CSRF_COOKIE
+            CSRF_COOKIE
         ))
     {
         headers.insert(header::SET_COOKIE, cookie);

@@ -1,7 +1,7 @@
 //! The public listener: the invite redemption page, `/schemas` and health. Nothing here
 //! needs a token; the page needs the invite's own secret.
 
-use super::page::{self, Page};
+use super::page::{self, CSRF_COOKIE, Page};
 use super::reply::{ApiError, json, no_store_on_get};
 use super::{AppState, version};
 use crate::error::Error;
@@ -18,7 +18,6 @@ use uuid::Uuid;
 
 /// The redemption form is small; anything bigger is not from it.
 const MAX_FORM_BYTES: usize = 16 * 1024;
-pub(super) const CSRF_COOKIE: &str = "kith_csrf";
 
 pub(super) fn router(state: AppState) -> Router {
     Router::new()

@@ -37,7 +37,12 @@ impl Kith {
                 .ok_or(Error::NotFound(NotFound::Identity(invite.identity_id)))?;
             Ok((plugins, invite, identity.traits))
         })?;
-        let outbox = self.outbox_dir(&settings.outbox_dir)?;
+        // With nobody to hand it to, the caller passes the code and link on itself, and a
+        // store without a folder (in memory) needs no outbox for that.
+        let outbox = match plugins.is_empty() {
+            true => PathBuf::new(),
+            false => self.outbox_dir(&settings.outbox_dir)?,
+        };
         let message = Invite {
             recipient: invite.address.clone().unwrap_or_default(),
             recovery_link: invitation.recovery_link.clone(),
@@ -101,7 +106,7 @@ impl Kith {
     ///
     /// # Errors
     /// 404 for an unknown invite; 400 when it is redeemed, revoked or expired.
-    pub fn resend_invite(&self, id: Uuid) -> Result<Invitation> {
+    pub(crate) fn resend_invite(&self, id: Uuid) -> Result<Invitation> {
         let settings = self.settings()?;
         let mut invitation = self.write(|tx| {
             let invite = tx

@@ -1,0 +1,328 @@
+//! Issuing recovery flows: invites (with the identity they invite, made if needed) and
+//! Kratos' admin recovery codes and links; listing and revoking them.
+
+use super::secrets::Secrets;
+use super::*;
+use crate::flows::duration::positive_duration;
+use crate::flows::settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, Settings};
+
+fn lifespan(
+    text: Option<&str>,
+    default: &str,
+    bounds: Option<(Duration, Duration)>,
+) -> Result<Duration> {
+    let text = text.unwrap_or(default);
+    let duration = positive_duration(text).map_err(Error::BadRequest)?;
+    if let Some((min, max)) = bounds
+        && (duration < min || duration > max)
+    {
+        return Err(Error::BadRequest(format!(
+            "Value from \"expires_in\" must be between 5m and 720h (30 days): {text}"
+        )));
+    }
+    Ok(duration)
+}
+
+fn expiry(now: Timestamp, lifespan: Duration) -> Result<Timestamp> {
+    let delta = ChronoDuration::from_std(lifespan).map_err(|e| Error::BadRequest(e.to_string()))?;
+    Ok(Timestamp(now.0 + delta))
+}
+
+impl Kith {
+    /// An invite with its fresh secrets, as the issuer sees it (no deliveries yet).
+    pub(super) fn invitation(
+        &self,
+        public_url: &str,
+        invite: &InviteRow,
+        secrets: Secrets,
+    ) -> Invitation {
+        Invitation {
+            invite_id: invite.id,
+            identity_id: invite.identity_id,
+            recovery_link: format!(
+                "{}?flow={}&token={}",
+                self.recovery_base(public_url),
+                invite.flow_id,
+                secrets.token
+            ),
+            recovery_code: secrets.code,
+            expires_at: invite.expires_at,
+            deliveries: Vec::new(),
+        }
+    }
+
+    pub(super) fn recovery_base(&self, public_url: &str) -> String {
+        format!("{}/self-service/recovery", public_url.trim_end_matches('/'))
+    }
+
+    /// Invites someone: finds the identity whose identifier or recovery address is the email
+    /// (or creates it, active and without a password), revokes its older invites, stores the
+    /// new one, and then hands it to every enabled delivery plugin unless the request says
+    /// not to. A delivery that fails is recorded in the result, never returned as an error:
+    /// the invite stands and can be resent.
+    ///
+    /// # Errors
+    /// 400 for a bad lifespan or traits, 404 for an unknown `identity_id`, and whatever
+    /// creating the identity refuses.
+    pub(crate) fn invite(&self, request: &InviteRequest) -> Result<Invitation> {
+        let mut invitation = self.issue_invite(request)?;
+        if !request.skip_delivery {
+            self.deliver_invite(&mut invitation)?;
+        }
+        Ok(invitation)
+    }
+
+    /// Stores a new invite and returns its code and link, delivered to no one yet.
+    fn issue_invite(&self, request: &InviteRequest) -> Result<Invitation> {
+        let settings = self.settings()?;
+        let lifespan = lifespan(
+            request.expires_in.as_deref(),
+            &settings.invite_lifespan,
+            Some((MIN_INVITE_LIFESPAN, MAX_INVITE_LIFESPAN)),
+        )?;
+        let email = request.email.as_deref().map(normalize_email);
+        let (invitation, _) = self.write(|tx| {
+            let now = self.clock.now();
+            let identity = match (request.identity_id, &email) {
+                (Some(id), _) => tx
+                    .get_identity(id, false)?
+                    .ok_or(Error::NotFound(NotFound::Identity(id)))?,
+                (None, Some(email)) => match tx.identity_by_address(email)? {
+                    Some(id) => tx
+                        .get_identity(id, false)?
+                        .ok_or(Error::NotFound(NotFound::Identity(id)))?,
+                    None => self.create_invited(tx, &settings, request, email)?,
+                },
+                (None, None) => {
+                    return Err(Error::BadRequest(
+                        "an invite needs an email or an identity".into(),
+                    ));
+                }
+            };
+            let address = email.clone().or_else(|| {
+                identity
+                    .recovery_addresses
+                    .first()
+                    .map(|a| a.value.clone())
+                    .or_else(|| {
+                        identity
+                            .verifiable_addresses
+                            .first()
+                            .map(|a| a.value.clone())
+                    })
+            });
+            tx.revoke_invites(Some(identity.id), None, "replaced by a newer invite", now)?;
+            let (invite, secrets) =
+                self.open_flow(tx, identity.id, FlowKind::Invite, address, lifespan)?;
+            Ok((
+                self.invitation(&settings.public_url, &invite, secrets),
+                invite,
+            ))
+        })?;
+        Ok(invitation)
+    }
+
+    /// Creates the identity an invite is for: active, no password.
+    fn create_invited(
+        &self,
+        tx: &Tx<'_>,
+        settings: &Settings,
+        request: &InviteRequest,
+        email: &str,
+    ) -> Result<Identity> {
+        let body = CreateIdentityBody {
+            schema_id: request
+                .schema_id
+                .clone()
+                .unwrap_or_else(|| "preset://email".into()),
+            traits: Some(
+                request
+                    .traits
+                    .clone()
+                    .unwrap_or_else(|| json!({ "email": email })),
+            ),
+            ..CreateIdentityBody::default()
+        };
+        let resolve: SchemaResolver<'_> = &|id| self.schema_in(tx, id);
+        let identity = self.build_identity(settings, resolve, body)?;
+        let reachable = identity.recovery_addresses.iter().any(|a| a.value == email)
+            || identity
+                .verifiable_addresses
+                .iter()
+                .any(|a| a.value == email);
+        if !reachable {
+            return Err(Error::BadRequest(format!(
+                "the traits do not make {email} a recovery or verifiable address of the new identity"
+            )));
+        }
+        tx.insert_identity(&IdentityRows::from(&identity), None)?;
+        self.audit(
+            tx,
+            "identity.created",
+            Some(identity.id),
+            Some(json!({"by": "invite"})),
+        )?;
+        Ok(identity)
+    }
+
+    /// Issues an admin recovery code, as `POST /admin/recovery/code` does (default 1h).
+    ///
+    /// # Errors
+    /// [`NotFound::RecoveryIdentity`] (404 "could not find identity") for an unknown id; 400 for a bad `expires_in`.
+    pub(crate) fn create_recovery_code(
+        &self,
+        identity_id: Uuid,
+        expires_in: Option<&str>,
+    ) -> Result<RecoveryCode> {
+        let settings = self.settings()?;
+        let lifespan = lifespan(expires_in, ADMIN_RECOVERY_LIFESPAN, None)?;
+        self.write(|tx| {
+            tx.get_identity(identity_id, false)?
+                .ok_or(Error::NotFound(NotFound::RecoveryIdentity(identity_id)))?;
+            let (invite, secrets) =
+                self.open_flow(tx, identity_id, FlowKind::RecoveryCode, None, lifespan)?;
+            Ok(RecoveryCode {
+                recovery_link: format!(
+                    "{}?flow={}",
+                    self.recovery_base(&settings.public_url),
+                    invite.flow_id
+                ),
+                recovery_code: secrets.code,
+                expires_at: invite.expires_at,
+            })
+        })
+    }
+
+    /// Issues an admin recovery link, as `POST /admin/recovery/link` does (default 1h).
+    ///
+    /// # Errors
+    /// 400 "The requested identity id does not exist." for an unknown id; 400 for a bad `expires_in`.
+    pub(crate) fn create_recovery_link(
+        &self,
+        identity_id: Uuid,
+        expires_in: Option<&str>,
+    ) -> Result<RecoveryLink> {
+        let settings = self.settings()?;
+        let lifespan = lifespan(expires_in, ADMIN_RECOVERY_LIFESPAN, None)?;
+        self.write(|tx| {
+            if tx.get_identity(identity_id, false)?.is_none() {
+                return Err(Error::BadRequest(
+                    "The requested identity id does not exist.".into(),
+                ));
+            }
+            let (invite, secrets) =
+                self.open_flow(tx, identity_id, FlowKind::RecoveryLink, None, lifespan)?;
+            Ok(RecoveryLink {
+                recovery_link: format!(
+                    "{}?token={}&flow={}",
+                    self.recovery_base(&settings.public_url),
+                    secrets.token,
+                    invite.flow_id
+                ),
+                expires_at: invite.expires_at,
+            })
+        })
+    }
+
+    /// Opens a recovery flow of `kind` for an identity: fresh secrets, the row with their
+    /// keyed hashes (a code for invites and codes, a token for invites and links), and its
+    /// audit event.
+    fn open_flow(
+        &self,
+        tx: &Tx<'_>,
+        identity_id: Uuid,
+        kind: FlowKind,
+        address: Option<String>,
+        lifespan: Duration,
+    ) -> Result<(InviteRow, Secrets)> {
+        let now = self.clock.now();
+        let secrets = self.new_secrets(tx)?;
+        let invite = InviteRow {
+            id: self.ids.new_id(),
+            flow_id: self.ids.new_id(),
+            identity_id,
+            kind: kind.as_str().into(),
+            address,
+            code_hash: kind.has_code().then(|| secrets.code_hash.clone()),
+            token_hash: kind.has_token().then(|| secrets.token_hash.clone()),
+            created_at: now,
+            expires_at: expiry(now, lifespan)?,
+            submissions: 0,
+            used_at: None,
+            revoked_at: None,
+            revoked_why: None,
+            created_by: self.actor.clone(),
+        };
+        tx.insert_invite(&invite)?;
+        self.audit(
+            tx,
+            &format!("{}.issued", kind.as_str()),
+            Some(identity_id),
+            Some(json!({"invite_id": invite.id, "flow": invite.flow_id, "expires_at": invite.expires_at})),
+        )?;
+        Ok((invite, secrets))
+    }
+}
+
+impl Kith {
+    /// Every invite and admin recovery flow, newest first, optionally of one status.
+    ///
+    /// # Errors
+    /// Only if the store fails.
+    pub(crate) fn list_invites(&self, only: Option<InviteStatus>) -> Result<Vec<InviteSummary>> {
+        let now = self.clock.now();
+        self.read(|tx| {
+            let mut summaries = Vec::new();
+            for invite in tx.list_invites()? {
+                let deliveries = tx.deliveries(invite.id)?;
+                let status = status(&invite, &deliveries, now);
+                if only.is_some_and(|wanted| wanted != status) {
+                    continue;
+                }
+                summaries.push(InviteSummary {
+                    id: invite.id,
+                    flow_id: invite.flow_id,
+                    identity_id: invite.identity_id,
+                    kind: FlowKind::of(&invite)?,
+                    address: invite.address,
+                    status,
+                    created_at: invite.created_at,
+                    expires_at: invite.expires_at,
+                    wrong_submissions: invite.submissions,
+                    revoked_why: invite.revoked_why,
+                    deliveries: deliveries.iter().map(report).collect(),
+                });
+            }
+            Ok(summaries)
+        })
+    }
+
+    /// Revokes an open invite.
+    ///
+    /// # Errors
+    /// 404 for an unknown invite; 400 when it is already used or revoked.
+    pub(crate) fn revoke_invite(&self, id: Uuid) -> Result<()> {
+        self.write(|tx| {
+            let invite = tx
+                .get_invite(id)?
+                .ok_or(Error::NotFound(NotFound::Invite(id)))?;
+            if tx.revoke_invites(
+                None,
+                Some(invite.id),
+                "revoked by an administrator",
+                self.clock.now(),
+            )? == 0
+            {
+                return Err(Error::BadRequest(format!(
+                    "invite {id} is already redeemed or revoked"
+                )));
+            }
+            self.audit(
+                tx,
+                "invite.revoked",
+                Some(invite.identity_id),
+                Some(json!({"invite_id": invite.id})),
+            )
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! Redeeming a recovery flow: the secret checked on a read first, then the password set,
+//! the flow used and, for invites, the address verified, in one write.
+
+use super::secrets::{hashes_match, keyed_hash};
+use super::*;
+
+impl Kith {
+    /// Redeems an invite (or an admin recovery code or link): checks the secret, sets the
+    /// password with the configured hasher, marks the invite used and, for invites, the
+    /// invited address verified.
+    ///
+    /// # Errors
+    /// Kratos' messages: an invalid, expired or unknown code; a used one; a flow that saw
+    /// too many wrong submissions (each wrong one is counted, even though the call fails);
+    /// `identity_disabled` for an inactive identity, whose code is then not consumed.
+    pub(crate) fn redeem(&self, redemption: &Redemption, password: &str) -> Result<Redeemed> {
+        // Refused before the secret is looked at, so a short password costs no attempt.
+        let length = password.chars().count();
+        if length < MIN_PASSWORD_LENGTH {
+            return Err(Error::BadRequest(format!(
+                "The password must be at least {MIN_PASSWORD_LENGTH} characters long, but got {length}."
+            )));
+        }
+        let (flow, secret, by_code) = match redemption {
+            Redemption::Code { flow, code } => (*flow, code.trim().to_string(), true),
+            Redemption::Token { flow, token } => (*flow, token.clone(), false),
+            Redemption::Link(link) => {
+                let (flow, token) = parse_link(link)?;
+                (flow, token, false)
+            }
+        };
+        let settings = self.settings()?;
+        // A refusal that changes nothing (unknown, used, dead or locked flow; an inactive
+        // identity) is decided on a read, so guessing at flows never takes the write lock.
+        // Only a wrong secret on a live flow (an attempt to count) or a right one writes; the
+        // write checks everything again, as the flow may have changed meanwhile.
+        let hash = match self.read(|tx| self.check_redemption(tx, flow, &secret, by_code))? {
+            Checked::Refused(error) => return Err(error),
+            Checked::Wrong => None,
+            // Hashed before the write lock is taken: it costs tens of milliseconds.
+            Checked::Right => Some(crate::password::hash_password(
+                password.as_bytes(),
+                &settings.hasher,
+            )?),
+        };
+        // The outer Result is the store's; the inner one the redemption's, so that wrong
+        // submissions are committed even though the call is refused.
+        self.write(|tx| {
+            let Some(invite) = tx.get_invite(flow)?.filter(|i| i.flow_id == flow) else {
+                return Ok(Err(Error::RecoveryCodeInvalid));
+            };
+            if invite.used_at.is_some() {
+                return Ok(Err(Error::BadRequest(CODE_USED.into())));
+            }
+            if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) {
+                return Ok(Err(Error::BadRequest(SUBMITTED_TOO_OFTEN.into())));
+            }
+            let key = tx.recovery_key()?.ok_or_else(|| Error::broken("the store has an invite but no recovery key"))?;
+            let stored = if by_code { invite.code_hash.as_deref() } else { invite.token_hash.as_deref() };
+            let now = self.clock.now();
+            if !hashes_match(stored, &keyed_hash(&key, &secret)?) {
+                // Counted and committed although the call fails: guessing has a budget.
+                if tx.count_submission(invite.id)? >= MAX_WRONG_SUBMISSIONS {
+                    tx.revoke_invites(None, Some(invite.id), REVOKED_FOR_ATTEMPTS, now)?;
+                }
+                self.audit(tx, "invite.wrong_code", Some(invite.identity_id), Some(json!({"invite_id": invite.id})))?;
+                return Ok(Err(Error::RecoveryCodeInvalid));
+            }
+            if invite.revoked_at.is_some() || now > invite.expires_at {
+                return Ok(Err(Error::RecoveryCodeInvalid));
+            }
+            let mut identity = tx
+                .get_identity(invite.identity_id, true)?
+                .ok_or(Error::NotFound(NotFound::Identity(invite.identity_id)))?;
+            if identity.state == IdentityState::Inactive {
+                return Ok(Err(Error::IdentityDisabled(identity.id)));
+            }
+            let hash = match &hash {
+                Some(hash) => hash.clone(),
+                None => crate::password::hash_password(password.as_bytes(), &settings.hasher)?,
+            };
+            set_password(&mut identity, hash, now);
+            tx.replace_identity(&IdentityRows::from(&identity))?;
+            tx.use_invite(invite.id, now)?;
+            let kind = FlowKind::of(&invite)?;
+            let verified_address = match (kind, &invite.address) {
+                (FlowKind::Invite, Some(address)) if tx.verify_address(identity.id, address, now)? => Some(address.clone()),
+                _ => None,
+            };
+            self.audit(
+                tx,
+                "invite.redeemed",
+                Some(identity.id),
+                Some(json!({"invite_id": invite.id, "kind": kind, "verified_address": verified_address})),
+            )?;
+            Ok(Ok(Redeemed {
+                identity_id: identity.id,
+                verified_address,
+            }))
+        })?
+    }
+
+    /// The read-only half of [`Kith::redeem`]: whether a submission can be refused without
+    /// writing anything.
+    fn check_redemption(
+        &self,
+        tx: &Tx<'_>,
+        flow: Uuid,
+        secret: &str,
+        by_code: bool,
+    ) -> Result<Checked> {
+        let Some(invite) = tx.get_invite(flow)?.filter(|i| i.flow_id == flow) else {
+            return Ok(Checked::Refused(Error::RecoveryCodeInvalid));
+        };
+        if invite.used_at.is_some() {
+            return Ok(Checked::Refused(Error::BadRequest(CODE_USED.into())));
+        }
+        if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) {
+            return Ok(Checked::Refused(Error::BadRequest(
+                SUBMITTED_TOO_OFTEN.into(),
+            )));
+        }
+        let Some(key) = tx.recovery_key()? else {
+            return Err(Error::broken("the store has an invite but no recovery key"));
+        };
+        let stored = if by_code {
+            invite.code_hash.as_deref()
+        } else {
+            invite.token_hash.as_deref()
+        };
+        // A dead flow is refused alike for a right and a wrong secret; counting guesses at
+        // it protects nothing.
+        if invite.revoked_at.is_some() || self.clock.now() > invite.expires_at {
+            return Ok(Checked::Refused(Error::RecoveryCodeInvalid));
+        }
+        if !hashes_match(stored, &keyed_hash(&key, secret)?) {
+            return Ok(Checked::Wrong);
+        }
+        match tx.get_identity(invite.identity_id, false)? {
+            Some(identity) if identity.state == IdentityState::Inactive => {
+                Ok(Checked::Refused(Error::IdentityDisabled(identity.id)))
+            }
+            _ => Ok(Checked::Right),
+        }
+    }
+}
+
+/// What a read says about a redemption before anything is written.
+enum Checked {
+    Refused(Error),
+    Wrong,
+    Right,
+}
+
+/// Sets (or replaces) the password hash of an identity's password credential.
+fn set_password(identity: &mut Identity, hash: String, now: Timestamp) {
+    let credentials = identity.credentials.get_or_insert_with(Default::default);
+    let credential = credentials
+        .entry(CredentialKind::Password)
+        .or_insert_with(|| Credential {
+            kind: CredentialKind::Password,
+            identifiers: Vec::new(),
+            config: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        });
+    credential.config = Some(Credential::config_value(&PasswordConfig {
+        hashed_password: hash,
+        use_password_migration_hook: false,
+    }));
+    credential.updated_at = now;
+    identity.updated_at = now;
+}
+
+/// The `flow` and `token` of a recovery link.
+/// The `flow` and `token` parameters of a recovery link, or of its query alone.
+pub fn link_parameters(link: &str) -> (Option<Uuid>, Option<String>) {
+    let query = link.split_once('?').map_or(link, |(_, q)| q);
+    let query = query.split('#').next().unwrap_or_default();
+    let mut flow = None;
+    let mut token = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match &*key {
+            "flow" => flow = Uuid::parse_str(&value).ok(),
+            "token" => token = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    (flow, token)
+}
+
+fn parse_link(link: &str) -> Result<(Uuid, String)> {
+    match link_parameters(link) {
+        (Some(flow), Some(token)) => Ok((flow, token)),
+        _ => Err(Error::BadRequest(
+            "the link has no flow and token; pass the recovery_link kith printed, or --flow and --code".into(),
+        )),
+    }
+}
+
+impl Kith {
+    /// The state of the recovery flow `flow`, for the redemption page.
+    ///
+    /// # Errors
+    /// Only if the store fails.
+    pub(crate) fn recovery_flow_state(&self, flow: Uuid) -> Result<FlowState> {
+        let now = self.clock.now();
+        self.read(|tx| {
+            Ok(match tx.get_invite(flow)?.filter(|i| i.flow_id == flow) {
+                None => FlowState::Unknown,
+                Some(invite) if invite.used_at.is_some() => FlowState::Used,
+                Some(invite) if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) => {
+                    FlowState::TooManyAttempts
+                }
+                Some(invite) if invite.revoked_at.is_some() => FlowState::Revoked,
+                Some(invite) if now > invite.expires_at => FlowState::Expired,
+                Some(_) => FlowState::Open,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_give_flow_and_token() {
+        let flow = Uuid::from_u128(7);
+        let link = format!("http://x/self-service/recovery?flow={flow}&token=abc");
+        assert_eq!(parse_link(&link).ok(), Some((flow, "abc".to_string())));
+        assert!(parse_link("http://x/?flow=nope&token=a").is_err());
+    }
+}
