@@ -173,8 +173,18 @@ impl Kith {
     /// `$KITH_CACHE_DIR`).
     #[must_use]
     pub fn with_plugin_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        let plugins = PluginHost::with_cache_dir(dir);
-        self.configure(|shared| shared.plugins = plugins);
+        let dir = dir.into();
+        self.configure(|shared| shared.plugins.set_cache_dir(dir));
+        self
+    }
+
+    /// Runs plugins from instances pooled once for the life of this handle, rather than
+    /// memory mapped per call: for long-running servers (`kith serve`), whose calls come
+    /// from many threads at once. Reserving the pool costs milliseconds when the first plugin
+    /// loads, which a one-shot command should not pay.
+    #[must_use]
+    pub fn with_pooled_plugins(mut self) -> Self {
+        self.configure(|shared| shared.plugins.set_pooled());
         self
     }
 

@@ -166,8 +166,8 @@ async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> 
         .local_addr()
         .map_err(|e| Error::internal("the admin listener has no address", e))?;
     let public_url = format!("http://{public_address}");
-    crate::plugin_host::pool_instances();
     let kith = Kith::open(&options.db)?
+        .with_pooled_plugins()
         .with_reader_connection()?
         .with_actor(options.actor.clone())
         .with_default_public_url(public_url.clone());

@@ -23,13 +23,12 @@ pub use folder::{read_component, read_manifest};
 pub use inspect::Inspection;
 pub use limits::Limits;
 pub use manifest::{API_VERSION, KNOWN_CAPABILITIES, Kind, Manifest};
-pub use runtime::pool_instances;
 pub use worlds::{Invite, OutboxFile, Plan, check_file_name as check_outbox_name};
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// One refusal of one field, as a plugin reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +200,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub struct PluginHost {
     cache: CompileCache,
     loaded: Mutex<HashMap<(String, Kind), Arc<runtime::Loaded>>>,
+    /// Whether instances come from a pool (see [`runtime::Runtime::start`]).
+    pooled: bool,
+    /// The engine and linker, started on the first plugin this host loads or inspects.
+    runtime: OnceLock<Result<runtime::Runtime, String>>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -222,7 +225,27 @@ impl PluginHost {
         Self {
             cache,
             loaded: Mutex::new(HashMap::new()),
+            pooled: false,
+            runtime: OnceLock::new(),
         }
+    }
+
+    /// Takes plugin instances from a pool made once (for a long-running server). Set before
+    /// the first plugin is loaded; afterwards it changes nothing.
+    pub fn set_pooled(&mut self) {
+        self.pooled = true;
+    }
+
+    /// Keeps compiled code in `dir` instead of the platform cache dir.
+    pub fn set_cache_dir(&mut self, dir: impl Into<PathBuf>) {
+        self.cache = CompileCache::at(dir.into());
+    }
+
+    fn runtime(&self) -> Result<&runtime::Runtime, PluginError> {
+        self.runtime
+            .get_or_init(|| runtime::Runtime::start(self.pooled).map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| PluginError::Runtime(e.clone()))
     }
 
     /// Uses `dir` for compiled code instead of the platform cache dir.
@@ -236,7 +259,7 @@ impl PluginHost {
     /// # Errors
     /// The [`PluginError`] that says what is wrong, naming the import or export at fault.
     pub fn inspect(&self, kind: Kind, wasm: &[u8]) -> Result<Inspection, PluginError> {
-        let runtime = runtime::Runtime::get()?;
+        let runtime = self.runtime()?;
         inspect::inspect(runtime, &self.cache, kind, wasm)
     }
 
@@ -247,8 +270,9 @@ impl PluginHost {
         if let Some(found) = loaded.get(&key) {
             return Ok(found.clone());
         }
-        let runtime =
-            runtime::Runtime::get().map_err(|e| plugin.fault(FaultKind::Trap, e.to_string()))?;
+        let runtime = self
+            .runtime()
+            .map_err(|e| plugin.fault(FaultKind::Trap, e.to_string()))?;
         if sha256_hex(&plugin.wasm) != plugin.sha256 {
             return Err(plugin.fault(
                 FaultKind::Trap,

@@ -10,11 +10,13 @@ mod cost;
 mod extension;
 mod normalize;
 mod validate;
+mod violation;
 
 pub use check::check_identity_schema;
 pub use extension::Derived;
 pub use normalize::{normalize_email, normalize_identifier, normalize_phone};
-pub use validate::{IdentitySchema, Violation};
+pub use validate::IdentitySchema;
+pub use violation::Violation;
 
 /// The preset schemas kith ships, by id, as JSON text (files in `schemas/`).
 pub const PRESETS: &[(&str, &str)] = &[

@@ -98,6 +98,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
+    #[cfg(feature = "server")]
     pub(crate) fn token_name(&self, presented: &str) -> Result<Option<String>> {
         // The lookup is by hash, so its timing tells nothing about any stored token.
         let hash = token_hash(presented);
@@ -108,6 +109,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
+    #[cfg(feature = "server")]
     pub(crate) fn has_tokens(&self) -> Result<bool> {
         self.read(|tx| Ok(tx.token_count()? > 0))
     }

@@ -8,7 +8,6 @@ use super::PluginError;
 use super::limits::{EPOCH_TICK, MAX_WASM_STACK};
 use super::manifest::Kind;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -64,25 +63,11 @@ pub struct Runtime {
     linker: Linker<HostState>,
 }
 
-static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-
 /// Instances the pool holds. Calls running at once are fewer still (see [`Slot`]), so the
 /// pool is never exhausted: a call waits for a slot instead of failing.
 const POOL_SLOTS: u32 = 64;
 /// The most memory any plugin kind may be granted (an import mapper's ceiling).
 const MAX_PLUGIN_MEMORY: usize = 512 << 20;
-
-/// Set by [`pool_instances`] before the runtime starts.
-static POOLED: AtomicBool = AtomicBool::new(false);
-
-/// Makes this process take plugin instances from wasmtime's pooling allocator: memory and
-/// table slots made once, instead of an mmap and munmap per call (whose TLB shootdowns
-/// cost more than the call itself once many threads call at once). Reserving the pool
-/// costs milliseconds at startup, so only long-running processes (`kith serve`) ask for
-/// it, before the first plugin is loaded; later calls change nothing.
-pub fn pool_instances() {
-    POOLED.store(true, Ordering::Relaxed);
-}
 
 fn pool_config() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
@@ -138,15 +123,12 @@ impl Drop for Slot {
 }
 
 impl Runtime {
-    /// The process's runtime, started on first use (with its epoch ticker thread).
-    pub fn get() -> Result<&'static Runtime, PluginError> {
-        RUNTIME
-            .get_or_init(|| Runtime::start().map_err(|e| format!("{e:#}")))
-            .as_ref()
-            .map_err(|e| PluginError::Runtime(e.clone()))
-    }
-
-    fn start() -> wasmtime::Result<Runtime> {
+    /// A new engine and linker, with its epoch ticker thread. With `pooled`, instances come
+    /// from wasmtime's pooling allocator: memory and table slots made once, instead of an
+    /// mmap and munmap per call (whose TLB shootdowns cost more than the call itself once
+    /// many threads call at once). Reserving the pool costs milliseconds, so only
+    /// long-running processes (`kith serve`) ask for it.
+    pub fn start(pooled: bool) -> wasmtime::Result<Runtime> {
         let mut config = Config::new();
         config
             .consume_fuel(true)
@@ -155,7 +137,7 @@ impl Runtime {
             .wasm_component_model(true)
             .concurrency_support(false)
             .wasm_gc(false);
-        if POOLED.load(Ordering::Relaxed) {
+        if pooled {
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config()));
         }
         let engine = Engine::new(&config)?;

@@ -3,7 +3,7 @@
 //! Kratos normalizes them.
 
 use super::normalize::{normalize_email, normalize_identifier, normalize_phone};
-use super::validate::Violation;
+use super::violation::Violation;
 use crate::model::Via;
 use serde_json::Value;
 

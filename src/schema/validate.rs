@@ -2,31 +2,11 @@
 //! worded as Kratos' validator words it (`I[#/traits/email] S[...] missing properties: "email"`).
 
 use super::extension::{self, Derived};
+use super::violation::Violation;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Draft, ValidationError, Validator};
-use serde::Serialize;
 use serde_json::{Value, json};
 use std::fmt;
-
-/// One way the traits break the schema.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    /// Where in the identity (`#/traits/email`).
-    pub instance_ptr: String,
-    /// Which schema keyword (`#/properties/traits/properties/email/format`).
-    pub schema_ptr: String,
-    pub message: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "I[{}] S[{}] {}",
-            self.instance_ptr, self.schema_ptr, self.message
-        )
-    }
-}
 
 /// An identity schema ready to validate traits.
 pub struct IdentitySchema {

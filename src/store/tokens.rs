@@ -2,7 +2,7 @@
 
 use super::{Result, StoreError, Tx};
 use crate::model::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 /// One stored token, as `kith list tokens` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -62,7 +62,9 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
+    #[cfg(feature = "server")]
     pub fn token_name(&self, hash: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension as _;
         Ok(self
             .tx
             .prepare_cached("SELECT name FROM tokens WHERE hash = ?1")?
@@ -86,6 +88,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
+    #[cfg(feature = "server")]
     pub fn token_count(&self) -> Result<i64> {
         Ok(self
             .tx

@@ -204,6 +204,7 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails.
+    #[cfg(feature = "server")]
     pub(crate) fn recovery_flow_state(&self, flow: Uuid) -> Result<FlowState> {
         let now = self.clock.now();
         self.read(|tx| {
