@@ -296,3 +296,73 @@ fn delete_removes_everything_of_the_identity_or_nothing() -> TestResult {
     env.run(&["get", "identity", &b]).ok();
     Ok(())
 }
+
+/// A page is read with a few statements for all its identities at once: each identity must
+/// still get exactly its own addresses and credentials, on every page.
+#[test]
+fn a_listed_page_gives_each_identity_its_own_addresses_and_credentials() -> TestResult {
+    let env = Env::new();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let body = serde_json::json!({
+            "schema_id": "preset://email",
+            "traits": {"email": format!("page{i}@example.org")},
+            "credentials": {"oidc": {"config": {"providers": [{"provider": "github", "subject": format!("s{i}")}]}}}
+        });
+        ids.push(
+            env.create(&body)["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    let mut seen = 0;
+    let mut token = String::new();
+    loop {
+        let mut args = vec!["list", "identities", "--page-size", "2"];
+        if !token.is_empty() {
+            args.extend(["--page-token", &token]);
+        }
+        let page = env.run(&args).ok().json();
+        let identities = page.as_array().cloned().unwrap_or_default();
+        if identities.is_empty() {
+            break;
+        }
+        for identity in &identities {
+            let at = ids
+                .iter()
+                .position(|id| identity["id"] == id.as_str())
+                .expect("a listed id is a created one");
+            let email = format!("page{at}@example.org");
+            assert_eq!(identity["verifiable_addresses"][0]["value"], email);
+            assert_eq!(identity["recovery_addresses"][0]["value"], email);
+            assert_eq!(
+                identity["verifiable_addresses"].as_array().map(Vec::len),
+                Some(1)
+            );
+            seen += 1;
+        }
+        token = identities
+            .last()
+            .and_then(|i| i["id"].as_str())
+            .unwrap_or_default()
+            .to_string();
+    }
+    assert_eq!(seen, 5);
+    // With credentials asked for, each identity has its own oidc link.
+    let listed = env
+        .run(&["list", "identities", "--include-credential", "oidc"])
+        .ok()
+        .json();
+    for identity in listed.as_array().into_iter().flatten() {
+        let at = ids
+            .iter()
+            .position(|id| identity["id"] == id.as_str())
+            .expect("a listed id is a created one");
+        assert_eq!(
+            identity["credentials"]["oidc"]["identifiers"],
+            serde_json::json!([format!("github:s{at}")])
+        );
+    }
+    Ok(())
+}

@@ -202,7 +202,8 @@ impl Kith {
             id,
             external_id: draft.external_id,
             credentials: Some(credentials),
-            schema_url: crate::model::schema_url(&settings.public_url, &draft.schema_id),
+            // Filled in where the identity is presented; the store does not keep it.
+            schema_url: String::new(),
             schema_id: draft.schema_id,
             state,
             state_changed_at,

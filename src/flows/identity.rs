@@ -93,7 +93,7 @@ impl Kith {
             detail: None,
         };
         self.insert_grouped(IdentityRows::from(&identity), event)?;
-        identity.redact_credentials(&[]);
+        self.present(&settings, &mut identity, &[]);
         Ok(identity)
     }
 
@@ -137,6 +137,9 @@ impl Kith {
         Ok(identity)
     }
 
+    /// The identity as callers see it: its `schema_url` (a presentation of the schema id
+    /// under the public URL, never stored) filled in, and credential configs only of the
+    /// `include_credential` kinds.
     fn present(
         &self,
         settings: &Settings,
@@ -283,7 +286,7 @@ impl Kith {
             self.audit(tx, action, Some(id), detail)?;
             Ok(identity)
         })?;
-        identity.redact_credentials(&[]);
+        self.present(&settings, &mut identity, &[]);
         Ok(identity)
     }
 
@@ -410,13 +413,14 @@ impl Kith {
     /// Exactly what `create_identity` would refuse the body with.
     pub(crate) fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let settings = self.settings()?;
-        let identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
+        let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
         // Insert in a transaction that is never committed: the unique indexes are the
         // authority on conflicts, and dropping the transaction rolls it back.
         let mut store = self.store();
         let tx = store.write()?;
         tx.insert_identity(&IdentityRows::from(&identity), None)?;
         drop(tx);
+        identity.schema_url = crate::model::schema_url(&settings.public_url, &identity.schema_id);
         Ok(identity)
     }
 }

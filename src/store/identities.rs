@@ -7,7 +7,7 @@ use crate::model::{
 };
 use rusqlite::{CachedStatement, OptionalExtension, Row, params};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 /// The `identities` row as stored; turned into an [`Identity`] with `TryFrom`.
@@ -88,8 +88,123 @@ impl TryFrom<IdentityRow> for Identity {
     }
 }
 
+/// Whose rows a read gathers: one identity, or a page of them in id order.
+enum Scope {
+    One(Uuid),
+    Page { after: Uuid, limit: usize },
+}
+
+impl Scope {
+    /// The condition on a table's `identity_id` that picks this scope's rows.
+    fn filter(&self) -> &'static str {
+        match self {
+            Scope::One(_) => "identity_id = ?1",
+            Scope::Page { .. } => {
+                "identity_id IN (SELECT id FROM identities WHERE id > ?1 ORDER BY id LIMIT ?2)"
+            }
+        }
+    }
+
+    fn params(&self) -> impl rusqlite::Params {
+        // Ids are stored as their 16 bytes, as rusqlite's `uuid` feature writes them.
+        let values: Vec<rusqlite::types::Value> = match self {
+            Scope::One(id) => vec![id.as_bytes().to_vec().into()],
+            Scope::Page { after, limit } => vec![
+                after.as_bytes().to_vec().into(),
+                i64::try_from(*limit).unwrap_or(i64::MAX).into(),
+            ],
+        };
+        rusqlite::params_from_iter(values)
+    }
+}
+
+/// A `verifiable_addresses` row as read.
+struct StoredVerifiable {
+    identity_id: Uuid,
+    id: Uuid,
+    via: String,
+    value: String,
+    verified: bool,
+    status: String,
+    verified_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl StoredVerifiable {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            identity_id: row.get(0)?,
+            id: row.get(1)?,
+            via: row.get(2)?,
+            value: row.get(3)?,
+            verified: row.get(4)?,
+            status: row.get(5)?,
+            verified_at: row.get(6)?,
+            created_at: row.get(7)?,
+            updated_at: row.get(8)?,
+        })
+    }
+}
+
+impl TryFrom<StoredVerifiable> for VerifiableAddress {
+    type Error = StoreError;
+
+    fn try_from(row: StoredVerifiable) -> Result<Self> {
+        Ok(VerifiableAddress {
+            id: row.id,
+            value: row.value,
+            verified: row.verified,
+            via: parse_via(&row.via)?,
+            status: VerificationStatus::parse(&row.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("address status {:?}", row.status)))?,
+            verified_at: row.verified_at.as_deref().map(time).transpose()?,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+        })
+    }
+}
+
+/// A `recovery_addresses` row as read.
+struct StoredRecovery {
+    identity_id: Uuid,
+    id: Uuid,
+    via: String,
+    value: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl StoredRecovery {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            identity_id: row.get(0)?,
+            id: row.get(1)?,
+            via: row.get(2)?,
+            value: row.get(3)?,
+            created_at: row.get(4)?,
+            updated_at: row.get(5)?,
+        })
+    }
+}
+
+impl TryFrom<StoredRecovery> for RecoveryAddress {
+    type Error = StoreError;
+
+    fn try_from(row: StoredRecovery) -> Result<Self> {
+        Ok(RecoveryAddress {
+            id: row.id,
+            value: row.value,
+            via: parse_via(&row.via)?,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+        })
+    }
+}
+
 /// A `credentials` row as read, its identifiers gathered into a JSON array.
 struct StoredCredential {
+    identity_id: Uuid,
     kind: String,
     config: String,
     version: i64,
@@ -101,12 +216,13 @@ struct StoredCredential {
 impl StoredCredential {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            kind: row.get(0)?,
-            config: row.get(1)?,
-            version: row.get(2)?,
-            created_at: row.get(3)?,
-            updated_at: row.get(4)?,
-            identifiers: row.get(5)?,
+            identity_id: row.get(0)?,
+            kind: row.get(1)?,
+            config: row.get(2)?,
+            version: row.get(3)?,
+            created_at: row.get(4)?,
+            updated_at: row.get(5)?,
+            identifiers: row.get(6)?,
         })
     }
 }
@@ -525,8 +641,12 @@ impl Tx<'_> {
             ))?
             .query_row([id], IdentityRow::from_row)
             .optional()?;
-        row.map(|row| self.complete(row, with_credentials))
-            .transpose()
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(self
+                .complete(vec![row], &Scope::One(id), with_credentials)?
+                .pop()),
+        }
     }
 
     /// Up to `limit` identities with ids after `after`, in id order (keyset pagination).
@@ -546,9 +666,7 @@ impl Tx<'_> {
             ))?
             .query_map(params![after, limit as i64], IdentityRow::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|row| self.complete(row, with_credentials))
-            .collect()
+        self.complete(rows, &Scope::Page { after, limit }, with_credentials)
     }
 
     /// Ids of identities holding a credential identifier that matches `query`, in id order.
@@ -603,101 +721,106 @@ impl Tx<'_> {
         Ok(changed > 0)
     }
 
-    fn complete(&self, row: IdentityRow, with_credentials: bool) -> Result<Identity> {
-        let mut identity = Identity::try_from(row)?;
-        identity.verifiable_addresses = self.verifiable_addresses(identity.id)?;
-        identity.recovery_addresses = self.recovery_addresses(identity.id)?;
-        if with_credentials {
-            identity.credentials = Some(self.credentials(identity.id)?);
-        }
-        Ok(identity)
+    /// Turns identity rows into identities, reading the addresses (and credentials) of all
+    /// of them at once: a page costs the same few statements whatever its size.
+    fn complete(
+        &self,
+        rows: Vec<IdentityRow>,
+        scope: &Scope,
+        with_credentials: bool,
+    ) -> Result<Vec<Identity>> {
+        let mut verifiable = self.verifiable_addresses(scope)?;
+        let mut recovery = self.recovery_addresses(scope)?;
+        let mut credentials = match with_credentials {
+            true => Some(self.credentials(scope)?),
+            false => None,
+        };
+        rows.into_iter()
+            .map(|row| {
+                let mut identity = Identity::try_from(row)?;
+                identity.verifiable_addresses = verifiable.remove(&identity.id).unwrap_or_default();
+                identity.recovery_addresses = recovery.remove(&identity.id).unwrap_or_default();
+                if let Some(credentials) = &mut credentials {
+                    identity.credentials =
+                        Some(credentials.remove(&identity.id).unwrap_or_default());
+                }
+                Ok(identity)
+            })
+            .collect()
     }
 
-    fn credentials(&self, id: Uuid) -> Result<BTreeMap<CredentialKind, Credential>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT c.type, c.config, c.version, c.created_at, c.updated_at, \
+    fn credentials(
+        &self,
+        scope: &Scope,
+    ) -> Result<HashMap<Uuid, BTreeMap<CredentialKind, Credential>>> {
+        let sql = format!(
+            "SELECT c.identity_id, c.type, c.config, c.version, c.created_at, c.updated_at, \
                     (SELECT json_group_array(identifier) FROM \
                         (SELECT identifier FROM credential_identifiers i \
                          WHERE i.identity_id = c.identity_id AND i.type = c.type ORDER BY position)) \
-             FROM credentials c WHERE c.identity_id = ?1 ORDER BY c.type",
-        )?;
-        let rows = statement
-            .query_map([id], StoredCredential::from_row)?
+             FROM credentials c WHERE c.{} ORDER BY c.identity_id, c.type",
+            scope.filter()
+        );
+        let rows = self
+            .tx
+            .prepare_cached(&sql)?
+            .query_map(scope.params(), StoredCredential::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut credentials = BTreeMap::new();
+        let mut by_identity: HashMap<Uuid, BTreeMap<CredentialKind, Credential>> = HashMap::new();
         for row in rows {
+            let identity = row.identity_id;
             let credential = Credential::try_from(row)?;
-            credentials.insert(credential.kind, credential);
+            by_identity
+                .entry(identity)
+                .or_default()
+                .insert(credential.kind, credential);
         }
-        Ok(credentials)
+        Ok(by_identity)
     }
 
-    fn verifiable_addresses(&self, id: Uuid) -> Result<Vec<VerifiableAddress>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT id, via, value, verified, status, verified_at, created_at, updated_at \
-             FROM verifiable_addresses WHERE identity_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = statement
-            .query_map([id], |row| {
-                Ok((
-                    row.get::<_, Uuid>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, bool>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                    row.get::<_, String>(6)?,
-                    row.get::<_, String>(7)?,
-                ))
-            })?
+    fn verifiable_addresses(&self, scope: &Scope) -> Result<HashMap<Uuid, Vec<VerifiableAddress>>> {
+        let sql = format!(
+            "SELECT identity_id, id, via, value, verified, status, verified_at, created_at, \
+                    updated_at \
+             FROM verifiable_addresses WHERE {} ORDER BY identity_id, rowid",
+            scope.filter()
+        );
+        let rows = self
+            .tx
+            .prepare_cached(&sql)?
+            .query_map(scope.params(), StoredVerifiable::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(
-                |(id, via, value, verified, status, verified_at, created_at, updated_at)| {
-                    Ok(VerifiableAddress {
-                        id,
-                        value,
-                        verified,
-                        via: parse_via(&via)?,
-                        status: VerificationStatus::parse(&status).ok_or_else(|| {
-                            StoreError::Corrupt(format!("address status {status:?}"))
-                        })?,
-                        verified_at: verified_at.as_deref().map(time).transpose()?,
-                        created_at: time(&created_at)?,
-                        updated_at: time(&updated_at)?,
-                    })
-                },
-            )
-            .collect()
+        let mut by_identity: HashMap<Uuid, Vec<VerifiableAddress>> = HashMap::new();
+        for row in rows {
+            let identity = row.identity_id;
+            by_identity
+                .entry(identity)
+                .or_default()
+                .push(VerifiableAddress::try_from(row)?);
+        }
+        Ok(by_identity)
     }
 
-    fn recovery_addresses(&self, id: Uuid) -> Result<Vec<RecoveryAddress>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT id, via, value, created_at, updated_at FROM recovery_addresses \
-             WHERE identity_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = statement
-            .query_map([id], |row| {
-                Ok((
-                    row.get::<_, Uuid>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                ))
-            })?
+    fn recovery_addresses(&self, scope: &Scope) -> Result<HashMap<Uuid, Vec<RecoveryAddress>>> {
+        let sql = format!(
+            "SELECT identity_id, id, via, value, created_at, updated_at FROM recovery_addresses \
+             WHERE {} ORDER BY identity_id, rowid",
+            scope.filter()
+        );
+        let rows = self
+            .tx
+            .prepare_cached(&sql)?
+            .query_map(scope.params(), StoredRecovery::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(id, via, value, created_at, updated_at)| {
-                Ok(RecoveryAddress {
-                    id,
-                    value,
-                    via: parse_via(&via)?,
-                    created_at: time(&created_at)?,
-                    updated_at: time(&updated_at)?,
-                })
-            })
-            .collect()
+        let mut by_identity: HashMap<Uuid, Vec<RecoveryAddress>> = HashMap::new();
+        for row in rows {
+            let identity = row.identity_id;
+            by_identity
+                .entry(identity)
+                .or_default()
+                .push(RecoveryAddress::try_from(row)?);
+        }
+        Ok(by_identity)
     }
 }
 
