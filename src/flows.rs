@@ -40,7 +40,7 @@ use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
 use crate::plugin_host::{Plugin, PluginHost};
 use crate::schema::IdentitySchema;
-use crate::store::{EventRow, IdentityRows, NewAuditEvent, OpenMode, Store, StoreError, Tx};
+use crate::store::{EventRow, IdentityRows, OpenMode, Store, StoreError, Tx};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -363,20 +363,20 @@ impl Kith {
         work(&handle)
     }
 
+    /// An audit event of this handle's actor, now.
+    fn event(&self, action: &'static str, detail: Option<&Value>) -> EventRow {
+        EventRow::new(self.clock.now(), &self.actor, action, detail)
+    }
+
+    /// Records an event in `tx`, the transaction of the change it is about.
     fn audit(
         &self,
         tx: &Tx<'_>,
-        action: &str,
+        action: &'static str,
         identity_id: Option<Uuid>,
         detail: Option<Value>,
     ) -> Result<()> {
-        tx.record_event(&NewAuditEvent {
-            occurred_at: self.clock.now(),
-            actor: &self.actor,
-            action,
-            identity_id,
-            detail,
-        })?;
+        tx.record_event(&self.event(action, detail.as_ref()), identity_id)?;
         Ok(())
     }
 }

@@ -15,7 +15,7 @@ mod schemas;
 mod settings;
 mod tokens;
 
-pub use events::{AuditEvent, NewAuditEvent};
+pub use events::AuditEvent;
 pub use identities::{EventRow, IdentifierQuery, IdentityRows};
 pub use imports::{DryRunSeen, UniqueValues};
 pub use invites::{DeliveryRow, InviteRow};

@@ -4,7 +4,7 @@
 use super::Kith;
 use crate::error::{Error, Result};
 use crate::model::{BatchPatchBody, ErrorBody, Identity};
-use crate::store::{EventRow, IdentityRows};
+use crate::store::IdentityRows;
 use rayon::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
@@ -103,12 +103,10 @@ impl Kith {
         {
             return Err(error);
         }
-        let event = EventRow {
-            occurred_at: self.clock.now().to_string(),
-            actor: self.actor.clone(),
-            action: "identity.created",
-            detail: Some(r#"{"by":"batch"}"#.into()),
-        };
+        let event = self.event(
+            "identity.created",
+            Some(&serde_json::json!({"by": "batch"})),
+        );
         let mut store = self.store();
         let tx = store.write()?;
         let mut outcomes = Vec::with_capacity(built.len());

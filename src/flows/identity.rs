@@ -10,7 +10,7 @@ use crate::model::{
     ProvidersConfig, UpdateIdentityBody, VerifiableAddressBody, WebAuthnConfig,
 };
 use crate::schema::normalize_identifier;
-use crate::store::{EventRow, IdentifierQuery, IdentityRows};
+use crate::store::{IdentifierQuery, IdentityRows};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -86,12 +86,7 @@ impl Kith {
     pub(crate) fn create_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let settings = self.settings()?;
         let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
-        let event = EventRow {
-            occurred_at: self.clock.now().to_string(),
-            actor: self.actor.clone(),
-            action: "identity.created",
-            detail: None,
-        };
+        let event = self.event("identity.created", None);
         self.insert_grouped(IdentityRows::from(&identity), event)?;
         self.present(&settings, &mut identity, &[]);
         Ok(identity)
@@ -265,7 +260,7 @@ impl Kith {
     fn replace_with(
         &self,
         id: Uuid,
-        action: &str,
+        action: &'static str,
         make_draft: impl FnOnce(&Identity) -> Result<Draft>,
     ) -> Result<Identity> {
         let settings = self.settings()?;

@@ -181,7 +181,7 @@ impl Kith {
         raw: &Receiver<Vec<RawRecord>>,
         ready: &SyncSender<Vec<Prepared>>,
     ) {
-        let detail = json!({ "import_run": run }).to_string();
+        let detail = json!({ "import_run": run });
         for chunk in raw {
             // Ids are handed out in input order, so the store (ordered by its time-based ids)
             // keeps the input's order however the cores finish.
@@ -196,12 +196,7 @@ impl Kith {
                             identity.id = id;
                             let rows = IdentityRows::from(&identity);
                             // Rendered here, on all cores, so the one writer only writes.
-                            let event = EventRow {
-                                occurred_at: self.clock.now().to_string(),
-                                actor: self.actor.clone(),
-                                action: "identity.created",
-                                detail: Some(detail.clone()),
-                            };
+                            let event = self.event("identity.created", Some(&detail));
                             (rows, event)
                         }),
                     position: record.position,

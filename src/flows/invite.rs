@@ -217,6 +217,15 @@ impl FlowKind {
         }
     }
 
+    /// The audit trail's name for issuing one.
+    fn issued_action(self) -> &'static str {
+        match self {
+            Self::Invite => "invite.issued",
+            Self::RecoveryCode => "recovery_code.issued",
+            Self::RecoveryLink => "recovery_link.issued",
+        }
+    }
+
     /// Whether the flow is redeemed with a code (a link carries a token instead).
     fn has_code(self) -> bool {
         self != Self::RecoveryLink

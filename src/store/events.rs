@@ -1,21 +1,12 @@
 //! The audit trail: append-only rows written in the same transaction as the change they record.
 
+use super::identities::EventRow;
 use super::{Result, StoreError, Tx};
 use crate::model::Timestamp;
 use rusqlite::params;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
-
-/// An event about to be recorded.
-#[derive(Clone, Debug)]
-pub struct NewAuditEvent<'a> {
-    pub occurred_at: Timestamp,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub identity_id: Option<Uuid>,
-    pub detail: Option<Value>,
-}
 
 /// A recorded event, as `kith list events` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -34,15 +25,15 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn record_event(&self, event: &NewAuditEvent<'_>) -> Result<()> {
+    pub fn record_event(&self, event: &EventRow, identity_id: Option<Uuid>) -> Result<()> {
         self.tx
             .prepare_cached(super::identities::INSERT_EVENT)?
             .execute(params![
-                event.occurred_at.to_string(),
+                event.occurred_at,
                 event.actor,
                 event.action,
-                event.identity_id,
-                event.detail.as_ref().map(Value::to_string),
+                identity_id,
+                event.detail,
             ])?;
         Ok(())
     }

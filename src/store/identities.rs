@@ -396,13 +396,31 @@ impl From<&Identity> for IdentityRows {
     }
 }
 
-/// An audit event rendered ahead of time, to be written with the identity it is about.
+/// An audit event about to be written, rendered ahead of time (timestamp and JSON as text),
+/// so that the rendering happens where time is cheap and the writer only writes. Written
+/// alone ([`Tx::record_event`]) or with the identity it is about ([`IdentityWriter::insert`]).
 #[derive(Clone, Debug)]
 pub struct EventRow {
     pub occurred_at: String,
     pub actor: String,
     pub action: &'static str,
     pub detail: Option<String>,
+}
+
+impl EventRow {
+    pub fn new(
+        occurred_at: Timestamp,
+        actor: &str,
+        action: &'static str,
+        detail: Option<&serde_json::Value>,
+    ) -> Self {
+        Self {
+            occurred_at: occurred_at.to_string(),
+            actor: actor.to_string(),
+            action,
+            detail: detail.map(serde_json::Value::to_string),
+        }
+    }
 }
 
 const INSERT_IDENTITY: &str = "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, \

@@ -256,7 +256,7 @@ impl Kith {
         tx.insert_invite(&invite)?;
         self.audit(
             tx,
-            &format!("{}.issued", kind.as_str()),
+            kind.issued_action(),
             Some(identity_id),
             Some(json!({"invite_id": invite.id, "flow": invite.flow_id, "expires_at": invite.expires_at})),
         )?;
