@@ -1,6 +1,7 @@
 //! cli: the `kith` command line, verb before noun as in the kratos CLI.
 //!
-//! Thin on purpose: parse, call one flow on [`kith::Kith`], print. Only this module names clap.
+//! Thin on purpose: parse, call one operation of [`kith::Admin`] on a [`kith::Kith`], print.
+//! It lives in the binary, not the library: only the binary names clap.
 
 mod config;
 mod identity;

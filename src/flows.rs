@@ -1,7 +1,9 @@
 //! flows: the operations kith offers, each one write transaction with its audit event.
 //!
-//! [`Kith`] is the library's front door: the CLI and the HTTP server call these methods and
-//! nothing below them, so validation, hashing and audit hold the same on every path.
+//! [`Kith`] holds the store; its operations are offered to the outside through
+//! [`crate::Admin`] (`src/api.rs`), the library's front door. The CLI and the HTTP server
+//! call them and nothing below them, so validation, hashing and audit hold the same on every
+//! path. A handle lent by [`Kith::acting_as`] carries the actor the audit trail credits.
 
 mod assemble;
 mod batch;

@@ -4,6 +4,10 @@
 //! checked against an identity schema, and manage, list and verify them — with Kratos' JSON
 //! bodies, responses and errors, on a single file instead of a server farm.
 //!
+//! Every operation is a method of one trait, [`Admin`]; [`Kith`] implements it on a store.
+//! The `cli` and `server` cargo features (on by default) add the `kith` binary and
+//! [`http`]; without them the library brings no command-line or HTTP crates.
+//!
 //! ```
 //! use kith::{Admin, Kith, model::CreateIdentityBody};
 //!
