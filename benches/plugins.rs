@@ -65,14 +65,23 @@ fn main() {
     report("first-time compile, email-domain-policy (88 KB)", compiles);
 
     // Per-call overhead, warm: fresh store + WASI context + instance + call, compiled code
-    // in memory. hostile-probe in its default `ok` mode is a trivial Rust validator.
-    let host = PluginHost::with_cache_dir(cache.path());
+    // in memory. hostile-probe in its default `ok` mode is a trivial Rust validator. Once
+    // with instances mapped per call (the CLI), once from the pool (`kith serve`).
+    let mut pooled = PluginHost::with_cache_dir(cache.path());
+    pooled.set_pooled();
+    let hosts = [
+        ("", PluginHost::with_cache_dir(cache.path())),
+        (", pooled", pooled),
+    ];
     let traits = r#"{"email":"ada@example.org"}"#;
     let trivial = plugin("hostile-probe");
-    for (what, plugin) in [
+    for ((what, plugin), (how, host)) in [
         ("trivial Rust validator (hostile-probe, mode ok)", &trivial),
         ("email-domain-policy", &policy),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|p| hosts.iter().map(move |h| (p, h)))
+    {
         for _ in 0..200 {
             host.validate(plugin, "preset://email", traits, 0)
                 .expect("warm-up call");
@@ -87,8 +96,25 @@ fn main() {
             calls.push(started.elapsed());
             fuel = report.fuel_used;
         }
-        report(&format!("validator call, {what}, {fuel} fuel"), calls);
+        report(&format!("validator call, {what}{how}, {fuel} fuel"), calls);
     }
+    // Two threads calling at once, as two cores of a server do: calls per second.
+    let (_, pooled) = &hosts[1];
+    let started = Instant::now();
+    let per_thread = 5000;
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                for _ in 0..per_thread {
+                    pooled
+                        .validate(&policy, "preset://email", traits, 0)
+                        .expect("a call");
+                }
+            });
+        }
+    });
+    let rate = f64::from(2 * per_thread) / started.elapsed().as_secs_f64();
+    println!("validator calls, email-domain-policy, pooled, 2 threads: {rate:.0}/s");
 
     // `kith create identity` end to end: process start, open, validator, write.
     let kith = env!("CARGO_BIN_EXE_kith");

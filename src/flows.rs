@@ -7,6 +7,7 @@
 
 mod assemble;
 mod batch;
+mod call;
 mod duration;
 mod events;
 mod export;
@@ -41,10 +42,8 @@ pub use verify::PasswordMatch;
 use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
 use crate::plugin_host::{Plugin, PluginHost};
-use crate::schema::IdentitySchema;
 use crate::store::{EventRow, IdentityRows, OpenMode, Store, StoreError, Tx};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
@@ -91,7 +90,8 @@ struct Shared {
     reader: Option<Mutex<Store>>,
     /// Identities waiting for whichever creating thread holds the store next (group commit).
     pending_inserts: Mutex<Vec<PendingInsert>>,
-    schemas: RwLock<HashMap<String, Arc<IdentitySchema>>>,
+    /// Compiled schemas, swapped whole when one is added (see `flows::call`).
+    schemas: RwLock<Arc<call::Catalog>>,
     plugins: PluginHost,
     /// The enabled trait validators, read when the store opens (see `flows::plugins`).
     validators: RwLock<Arc<Vec<Plugin>>>,
@@ -144,7 +144,7 @@ impl Kith {
                 store: Mutex::new(store),
                 reader: None,
                 pending_inserts: Mutex::new(Vec::new()),
-                schemas: RwLock::new(HashMap::new()),
+                schemas: RwLock::new(Arc::default()),
                 plugins: PluginHost::default(),
                 validators: RwLock::new(Arc::new(Vec::new())),
             }),

@@ -579,6 +579,32 @@ fn credential_deletes_follow_kratos_for_every_kind() -> TestResult {
     Ok(())
 }
 
+/// A schema added by another process while the server runs is in force for the server's
+/// next call: each call takes its snapshot of the schemas when it starts.
+#[test]
+fn a_schema_added_beside_a_running_server_is_used_by_its_next_create() -> TestResult {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let schema = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"traits": {"type": "object", "properties": {
+            "login": {"type": "string", "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}
+        }, "required": ["login"]}}
+    });
+    let body = json!({"schema_id": "staff", "traits": {"login": "ada"}}).to_string();
+    let before = server.admin("POST", "/admin/identities", Some(&body));
+    assert_eq!(before.status, 400, "{}", before.body);
+    let path = env.file("staff.schema.json", &schema.to_string());
+    env.run(&["add", "schema", "staff", &path]).ok();
+    let after = server.admin("POST", "/admin/identities", Some(&body));
+    assert_eq!(after.status, 201, "{}", after.body);
+    let missing = json!({"schema_id": "staff", "traits": {}}).to_string();
+    let refused = server.admin("POST", "/admin/identities", Some(&missing));
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    Ok(())
+}
+
 #[test]
 fn concurrent_creates_get_201_or_409_never_a_5xx() -> TestResult {
     let env = Env::new();

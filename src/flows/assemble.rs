@@ -6,6 +6,7 @@
 //! addresses kept only when the traits back them, hashes checked before they are stored.
 
 use super::Kith;
+use super::call::Call;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -16,15 +17,10 @@ use crate::model::{
     WebAuthnConfig,
 };
 use crate::password;
-use crate::schema::{Derived, IdentitySchema, normalize_email};
+use crate::schema::{Derived, normalize_email};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use uuid::Uuid;
-
-/// Finds the compiled schema of an id. Callers choose how, so that no path asks for the
-/// store while it already holds it (a write transaction, or an import's dry run).
-pub(super) type SchemaResolver<'a> = &'a dyn Fn(&str) -> Result<Arc<IdentitySchema>>;
 
 /// What a password credential should hold after the change.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -140,8 +136,7 @@ impl Kith {
     /// Builds the identity `draft` describes, on top of `existing` when updating.
     pub(super) fn assemble(
         &self,
-        settings: &Settings,
-        resolve: SchemaResolver<'_>,
+        call: &Call,
         draft: Draft,
         existing: Option<&Identity>,
     ) -> Result<Identity> {
@@ -151,7 +146,7 @@ impl Kith {
         check_document("/metadata_public", &draft.metadata_public)?;
         check_document("/metadata_admin", &draft.metadata_admin)?;
         let now = self.clock.now();
-        let schema = resolve(&draft.schema_id)?;
+        let schema = call.schema(&draft.schema_id)?;
         let traits = if draft.traits.is_null() {
             json!({})
         } else {
@@ -176,7 +171,7 @@ impl Kith {
             _ => Some(now),
         };
         let id = existing.map_or_else(|| self.ids.new_id(), |e| e.id);
-        let password_config = password_config(settings, draft.password, existing)?;
+        let password_config = password_config(&call.settings, draft.password, existing)?;
         let imported = Imported {
             password: password_config,
             oidc: &draft.oidc,

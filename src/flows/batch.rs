@@ -81,19 +81,16 @@ impl Kith {
                 "The maximum number of identities per request that can be created with a plaintext password is {MAX_BATCH_CLEARTEXT}."
             )));
         }
-        let settings = self.settings()?;
+        let call = self.call()?;
         // Cleartext passwords make this slow: build on all cores, outside the store lock.
         let mut built: Vec<Option<(Option<Uuid>, Result<Identity>)>> = batch
             .identities
             .into_par_iter()
             .map(|entry| {
                 let patch_id = entry.patch_id;
-                entry.create.map(|body| {
-                    (
-                        patch_id,
-                        self.build_identity(&settings, &|id| self.schema(id), body),
-                    )
-                })
+                entry
+                    .create
+                    .map(|body| (patch_id, self.build_identity(&call, body)))
             })
             .collect();
         if let Some(index) = built

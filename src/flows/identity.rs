@@ -1,7 +1,8 @@
 //! Create, read, list, update, patch and delete identities, with Kratos' semantics.
 
 use super::Kith;
-use super::assemble::{Draft, PasswordChange, SchemaResolver};
+use super::assemble::{Draft, PasswordChange};
+use super::call::Call;
 use super::patch::Operation;
 use super::settings::Settings;
 use crate::error::{Error, NotFound, Result};
@@ -84,21 +85,16 @@ impl Kith {
     /// Unknown schema, invalid traits or state, an unknown or out-of-bounds hash format
     /// (400), or a conflict with a stored identity (409). Nothing is written on error.
     pub(crate) fn create_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
-        let settings = self.settings()?;
-        let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
+        let call = self.call()?;
+        let mut identity = self.build_identity(&call, body)?;
         let event = self.event("identity.created", None);
         self.insert_grouped(IdentityRows::from(&identity), event)?;
-        self.present(&settings, &mut identity, &[]);
+        self.present(&call.settings, &mut identity, &[]);
         Ok(identity)
     }
 
     /// Turns a create body into a complete identity without writing it.
-    pub(crate) fn build_identity(
-        &self,
-        settings: &Settings,
-        resolve: SchemaResolver<'_>,
-        body: CreateIdentityBody,
-    ) -> Result<Identity> {
+    pub(super) fn build_identity(&self, call: &Call, body: CreateIdentityBody) -> Result<Identity> {
         let mut draft = Draft {
             schema_id: body.schema_id,
             traits: body.traits.unwrap_or(Value::Null),
@@ -115,7 +111,7 @@ impl Kith {
         if draft.schema_id.is_empty() {
             return Err(Error::UnknownSchema(String::new()));
         }
-        self.assemble(settings, resolve, draft, None)
+        self.assemble(call, draft, None)
     }
 
     /// One identity. Credentials are listed; configs only for the `include_credential` types.
@@ -263,25 +259,20 @@ impl Kith {
         action: &'static str,
         make_draft: impl FnOnce(&Identity) -> Result<Draft>,
     ) -> Result<Identity> {
-        let settings = self.settings()?;
+        let call = self.call()?;
         let mut identity = self.write(|tx| {
             let existing = tx
                 .get_identity(id, true)?
                 .ok_or(Error::NotFound(NotFound::Identity(id)))?;
             let draft = make_draft(&existing)?;
-            let identity = self.assemble(
-                &settings,
-                &|id| self.schema_in(tx, id),
-                draft,
-                Some(&existing),
-            )?;
+            let identity = self.assemble(&call, draft, Some(&existing))?;
             tx.replace_identity(&IdentityRows::from(&identity))?;
             let detail = (existing.state != identity.state)
                 .then(|| json!({"state": {"from": existing.state, "to": identity.state}}));
             self.audit(tx, action, Some(id), detail)?;
             Ok(identity)
         })?;
-        self.present(&settings, &mut identity, &[]);
+        self.present(&call.settings, &mut identity, &[]);
         Ok(identity)
     }
 
@@ -407,15 +398,16 @@ impl Kith {
     /// # Errors
     /// Exactly what `create_identity` would refuse the body with.
     pub(crate) fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
-        let settings = self.settings()?;
-        let mut identity = self.build_identity(&settings, &|id| self.schema(id), body)?;
+        let call = self.call()?;
+        let mut identity = self.build_identity(&call, body)?;
         // Insert in a transaction that is never committed: the unique indexes are the
         // authority on conflicts, and dropping the transaction rolls it back.
         let mut store = self.store();
         let tx = store.write()?;
         tx.insert_identity(&IdentityRows::from(&identity), None)?;
         drop(tx);
-        identity.schema_url = crate::model::schema_url(&settings.public_url, &identity.schema_id);
+        identity.schema_url =
+            crate::model::schema_url(&call.settings.public_url, &identity.schema_id);
         Ok(identity)
     }
 }

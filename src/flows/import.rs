@@ -12,7 +12,7 @@ mod reader;
 pub use reader::{RawRecord, read_records};
 
 use super::Kith;
-use super::settings::Settings;
+use super::call::Call;
 use crate::error::{Error, NotFound, Result};
 use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
 use crate::store::{DryRunSeen, EventRow, IdentityRows, Tx};
@@ -121,9 +121,9 @@ impl Kith {
         on_result: &mut dyn FnMut(&ImportResult),
     ) -> Result<ImportSummary> {
         let started = Instant::now();
-        let settings = self.settings()?;
-        // The preparing stage must not wait for the store while the writer holds it.
-        self.load_all_schemas()?;
+        // The preparing stage works from this snapshot: it never waits for the store while
+        // the writer holds it.
+        let call = self.call()?;
         let run = self.ids.new_id();
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         if !options.dry_run {
@@ -144,8 +144,8 @@ impl Kith {
             let (raw_tx, raw_rx) = sync_channel::<Vec<RawRecord>>(CHANNEL_DEPTH);
             let (ready_tx, ready_rx) = sync_channel::<Vec<Prepared>>(CHANNEL_DEPTH);
             scope.spawn(move || read_chunks(sources, chunk_size, &raw_tx));
-            let settings = &settings;
-            scope.spawn(move || self.prepare_chunks(settings, run, &raw_rx, &ready_tx));
+            let call = &call;
+            scope.spawn(move || self.prepare_chunks(call, run, &raw_rx, &ready_tx));
             self.write_chunks(run, options, &ready_rx, &mut totals, on_result)
             // Returning drops the receivers, which stops the other stages early on error.
         })?;
@@ -176,7 +176,7 @@ impl Kith {
     /// Decodes, validates and hashes chunk after chunk, each on all cores.
     fn prepare_chunks(
         &self,
-        settings: &Settings,
+        call: &Call,
         run: Uuid,
         raw: &Receiver<Vec<RawRecord>>,
         ready: &SyncSender<Vec<Prepared>>,
@@ -190,15 +190,13 @@ impl Kith {
                 .into_par_iter()
                 .zip(ids)
                 .map(|(record, id)| Prepared {
-                    identity: self
-                        .prepare_record(settings, record.text)
-                        .map(|mut identity| {
-                            identity.id = id;
-                            let rows = IdentityRows::from(&identity);
-                            // Rendered here, on all cores, so the one writer only writes.
-                            let event = self.event("identity.created", Some(&detail));
-                            (rows, event)
-                        }),
+                    identity: self.prepare_record(call, record.text).map(|mut identity| {
+                        identity.id = id;
+                        let rows = IdentityRows::from(&identity);
+                        // Rendered here, on all cores, so the one writer only writes.
+                        let event = self.event("identity.created", Some(&detail));
+                        (rows, event)
+                    }),
                     position: record.position,
                 })
                 .collect();
@@ -210,7 +208,7 @@ impl Kith {
 
     fn prepare_record(
         &self,
-        settings: &Settings,
+        call: &Call,
         text: std::result::Result<String, String>,
     ) -> Result<Identity> {
         let text = text.map_err(|message| Error::MalformedBody {
@@ -220,7 +218,7 @@ impl Kith {
             column: 0,
         })?;
         let body: CreateIdentityBody = parse_body(&text, true)?;
-        self.build_identity(settings, &|id| self.cached_schema(id), body)
+        self.build_identity(call, body)
     }
 
     /// Writes each prepared chunk in one transaction, and reports its records once it is

@@ -16,7 +16,6 @@ pub(super) mod secrets;
 pub use redeem::link_parameters;
 
 use super::Kith;
-use super::assemble::SchemaResolver;
 use crate::error::{Error, NotFound, Result};
 use crate::model::{
     CreateIdentityBody, Credential, CredentialKind, Identity, IdentityState, PasswordConfig,

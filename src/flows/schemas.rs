@@ -3,7 +3,6 @@
 use super::Kith;
 use crate::error::{Error, NotFound, Result};
 use crate::schema::{self, IdentitySchema};
-use crate::store::Tx;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -11,6 +10,12 @@ use std::sync::Arc;
 fn parse_stored(id: &str, text: &str) -> Result<Value> {
     serde_json::from_str(text)
         .map_err(|e| Error::internal(format!("stored schema `{id}` is not JSON"), e))
+}
+
+/// Compiles a preset or stored schema, or says why it cannot be.
+pub(super) fn compile_stored(id: &str, text: &str) -> std::result::Result<IdentitySchema, String> {
+    let raw: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    IdentitySchema::compile(id, raw).map_err(|e| e.to_string())
 }
 
 /// A schema as `GET /schemas` lists it: `{"id", "schema"}`.
@@ -28,61 +33,6 @@ impl SchemaEntry {
 }
 
 impl Kith {
-    /// The compiled schema `id`: a preset or a stored custom schema. Takes the store lock on
-    /// a cache miss: never call it while holding a transaction (use [`Kith::schema_in`]).
-    pub(super) fn schema(&self, id: &str) -> Result<Arc<IdentitySchema>> {
-        self.compiled_schema(id, &mut || self.read(|tx| Ok(tx.get_schema(id)?)))
-    }
-
-    /// [`Kith::schema`] for callers inside a transaction.
-    pub(super) fn schema_in(&self, tx: &Tx<'_>, id: &str) -> Result<Arc<IdentitySchema>> {
-        self.compiled_schema(id, &mut || Ok(tx.get_schema(id)?))
-    }
-
-    /// Compiles every stored schema into the cache, so that [`Kith::cached_schema`] knows them all.
-    pub(super) fn load_all_schemas(&self) -> Result<()> {
-        for (id, _) in self.read(|tx| Ok(tx.list_schemas()?))? {
-            self.schema(&id)?;
-        }
-        Ok(())
-    }
-
-    /// A preset or an already cached schema, without touching the store: for import stages
-    /// that run while the writer holds it (after [`Kith::load_all_schemas`]).
-    pub(super) fn cached_schema(&self, id: &str) -> Result<Arc<IdentitySchema>> {
-        self.compiled_schema(id, &mut || Ok(None))
-    }
-
-    fn compiled_schema(
-        &self,
-        id: &str,
-        stored: &mut dyn FnMut() -> Result<Option<String>>,
-    ) -> Result<Arc<IdentitySchema>> {
-        let cached = self
-            .shared
-            .schemas
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned();
-        if let Some(schema) = cached {
-            return Ok(schema);
-        }
-        let text = match schema::preset(id) {
-            Some(text) => text.to_string(),
-            None => stored()?.ok_or_else(|| Error::UnknownSchema(id.to_string()))?,
-        };
-        let compiled = IdentitySchema::compile(id, parse_stored(id, &text)?)
-            .map_err(|e| Error::internal(format!("schema `{id}` no longer compiles"), e))?;
-        let compiled = Arc::new(compiled);
-        self.shared
-            .schemas
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), compiled.clone());
-        Ok(compiled)
-    }
-
     fn raw_schema(&self, id: &str) -> Result<Option<Value>> {
         let text = match schema::preset(id) {
             Some(text) => Some(text.to_string()),
@@ -123,11 +73,7 @@ impl Kith {
                 Some(serde_json::json!({ "schema_id": id })),
             )
         })?;
-        self.shared
-            .schemas
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), Arc::new(compiled));
+        self.add_to_catalog(vec![(id.to_string(), Arc::new(compiled))]);
         Ok(SchemaEntry {
             id: id.to_string(),
             schema: raw,

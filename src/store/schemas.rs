@@ -27,6 +27,19 @@ impl Tx<'_> {
             .optional()?)
     }
 
+    /// The ids of every stored schema, by id.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn schema_ids(&self) -> Result<Vec<String>> {
+        let rows = self
+            .tx
+            .prepare_cached("SELECT id FROM schemas ORDER BY id")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
     /// Every stored schema as `(id, JSON text)`, by id.
     ///
     /// # Errors

@@ -3,8 +3,9 @@
 
 use super::secrets::Secrets;
 use super::*;
+use crate::flows::call::Call;
 use crate::flows::duration::positive_duration;
-use crate::flows::settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, Settings};
+use crate::flows::settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN};
 
 fn lifespan(
     text: Option<&str>,
@@ -74,7 +75,8 @@ impl Kith {
 
     /// Stores a new invite and returns its code and link, delivered to no one yet.
     fn issue_invite(&self, request: &InviteRequest) -> Result<Invitation> {
-        let settings = self.settings()?;
+        let call = self.call()?;
+        let settings = &call.settings;
         let lifespan = lifespan(
             request.expires_in.as_deref(),
             &settings.invite_lifespan,
@@ -91,7 +93,7 @@ impl Kith {
                     Some(id) => tx
                         .get_identity(id, false)?
                         .ok_or(Error::NotFound(NotFound::Identity(id)))?,
-                    None => self.create_invited(tx, &settings, request, email)?,
+                    None => self.create_invited(tx, &call, request, email)?,
                 },
                 (None, None) => {
                     return Err(Error::BadRequest(
@@ -126,7 +128,7 @@ impl Kith {
     fn create_invited(
         &self,
         tx: &Tx<'_>,
-        settings: &Settings,
+        call: &Call,
         request: &InviteRequest,
         email: &str,
     ) -> Result<Identity> {
@@ -143,8 +145,7 @@ impl Kith {
             ),
             ..CreateIdentityBody::default()
         };
-        let resolve: SchemaResolver<'_> = &|id| self.schema_in(tx, id);
-        let identity = self.build_identity(settings, resolve, body)?;
+        let identity = self.build_identity(call, body)?;
         let reachable = identity.recovery_addresses.iter().any(|a| a.value == email)
             || identity
                 .verifiable_addresses
