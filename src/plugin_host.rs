@@ -28,7 +28,7 @@ pub use worlds::{Invite, OutboxFile, Plan, check_file_name as check_outbox_name}
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// One refusal of one field, as a plugin reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,10 +196,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     crate::hex::lower_hex(&sha2::Sha256::digest(bytes))
 }
 
+/// Components linked so far, by sha256, each with the kind it was linked as.
+type Linked = HashMap<String, Vec<(Kind, Arc<runtime::Loaded>)>>;
+
 /// Compiled plugins of one kith handle: a disk cache and what this process has loaded.
 pub struct PluginHost {
     cache: CompileCache,
-    loaded: Mutex<HashMap<(String, Kind), Arc<runtime::Loaded>>>,
+    /// Linked components by sha256 (and the kind each was linked as). Read on every call,
+    /// written once per component: a read lock, and no key built to look one up.
+    loaded: RwLock<Linked>,
     /// Whether instances come from a pool (see [`runtime::Runtime::start`]).
     pooled: bool,
     /// The engine and linker, started on the first plugin this host loads or inspects.
@@ -224,7 +229,7 @@ impl PluginHost {
     pub fn new(cache: CompileCache) -> Self {
         Self {
             cache,
-            loaded: Mutex::new(HashMap::new()),
+            loaded: RwLock::new(HashMap::new()),
             pooled: false,
             runtime: OnceLock::new(),
         }
@@ -265,10 +270,19 @@ impl PluginHost {
 
     /// The compiled, linked form of `plugin`, from this process's memory or the disk cache.
     fn load(&self, plugin: &Plugin) -> Result<Arc<runtime::Loaded>, Fault> {
-        let key = (plugin.sha256.clone(), plugin.manifest.kind);
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(found) = loaded.get(&key) {
-            return Ok(found.clone());
+        let kind = plugin.manifest.kind;
+        let find = |loaded: &Linked| {
+            loaded
+                .get(plugin.sha256.as_str())
+                .and_then(|linked| linked.iter().find(|(k, _)| *k == kind))
+                .map(|(_, ready)| ready.clone())
+        };
+        if let Some(found) = find(&self.loaded.read().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(found);
+        }
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = find(&loaded) {
+            return Ok(found);
         }
         let runtime = self
             .runtime()
@@ -287,7 +301,10 @@ impl PluginHost {
             .link(plugin.manifest.kind, component)
             .map_err(|e| plugin.fault(FaultKind::Trap, e.to_string()))?;
         let ready = Arc::new(ready);
-        loaded.insert(key, ready.clone());
+        loaded
+            .entry(plugin.sha256.clone())
+            .or_default()
+            .push((kind, ready.clone()));
         Ok(ready)
     }
 

@@ -2,8 +2,8 @@
 //! starts. Preparing (validating, deriving, hashing) needs no store, so it runs in parallel
 //! and inside a write transaction alike; the committing half is the transaction itself.
 
-use super::Kith;
 use super::settings::Settings;
+use super::{Kith, Shared};
 use crate::error::{Error, Result};
 use crate::schema::{self, IdentitySchema};
 use std::collections::HashMap;
@@ -18,6 +18,8 @@ pub(super) struct Call {
     schemas: Arc<Catalog>,
     /// Stored schemas that no longer compile: refused only when a record asks for them.
     broken: HashMap<String, String>,
+    /// Where a preset compiled on first use is kept for later calls.
+    shared: Arc<Shared>,
 }
 
 impl Call {
@@ -29,6 +31,19 @@ impl Call {
     pub fn schema(&self, id: &str) -> Result<Arc<IdentitySchema>> {
         if let Some(schema) = self.schemas.get(id) {
             return Ok(schema.clone());
+        }
+        // Presets are compiled when first asked for: a one-shot command compiles only its own.
+        if let Some(schema) = self.shared.catalog().get(id) {
+            return Ok(schema.clone());
+        }
+        if let Some(text) = schema::preset(id) {
+            let compiled = Arc::new(
+                super::schemas::compile_stored(id, text)
+                    .map_err(|problem| Error::internal(format!("preset `{id}`"), problem))?,
+            );
+            self.shared
+                .add_to_catalog(vec![(id.to_string(), compiled.clone())]);
+            return Ok(compiled);
         }
         match self.broken.get(id) {
             Some(problem) => Err(Error::internal(
@@ -47,7 +62,7 @@ impl Kith {
     pub(super) fn call(&self) -> Result<Call> {
         let (settings, uncompiled) = self.read(|tx| {
             let settings = Settings::load(tx, self.default_public_url.as_deref())?;
-            let known = self.catalog();
+            let known = self.shared.catalog();
             let mut uncompiled = Vec::new();
             for id in tx.schema_ids()? {
                 if !known.contains_key(&id)
@@ -59,39 +74,29 @@ impl Kith {
             Ok((settings, uncompiled))
         })?;
         let mut broken = HashMap::new();
-        let missing_presets = schema::PRESETS
-            .iter()
-            .any(|(id, _)| !self.catalog().contains_key(*id));
-        if missing_presets || !uncompiled.is_empty() {
-            let mut added = Vec::new();
-            for (id, text) in schema::PRESETS
-                .iter()
-                .map(|(id, text)| (id.to_string(), text.to_string()))
-                .chain(uncompiled)
-            {
-                if self.catalog().contains_key(&id) {
-                    continue;
-                }
-                match super::schemas::compile_stored(&id, &text) {
-                    Ok(compiled) => added.push((id, Arc::new(compiled))),
-                    Err(problem) => {
-                        broken.insert(id, problem);
-                    }
+        let mut added = Vec::new();
+        for (id, text) in uncompiled {
+            match super::schemas::compile_stored(&id, &text) {
+                Ok(compiled) => added.push((id, Arc::new(compiled))),
+                Err(problem) => {
+                    broken.insert(id, problem);
                 }
             }
-            self.add_to_catalog(added);
         }
+        self.shared.add_to_catalog(added);
         Ok(Call {
             settings,
-            schemas: self.catalog(),
+            schemas: self.shared.catalog(),
             broken,
+            shared: Arc::clone(&self.shared),
         })
     }
+}
 
+impl Shared {
     /// The compiled schemas so far.
     pub(super) fn catalog(&self) -> Arc<Catalog> {
-        self.shared
-            .schemas
+        self.schemas
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -102,11 +107,7 @@ impl Kith {
         if schemas.is_empty() {
             return;
         }
-        let mut shared = self
-            .shared
-            .schemas
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut shared = self.schemas.write().unwrap_or_else(|p| p.into_inner());
         let mut catalog = Catalog::clone(&shared);
         catalog.extend(schemas);
         *shared = Arc::new(catalog);

@@ -73,7 +73,8 @@ impl Kith {
                 Some(serde_json::json!({ "schema_id": id })),
             )
         })?;
-        self.add_to_catalog(vec![(id.to_string(), Arc::new(compiled))]);
+        self.shared
+            .add_to_catalog(vec![(id.to_string(), Arc::new(compiled))]);
         Ok(SchemaEntry {
             id: id.to_string(),
             schema: raw,
