@@ -546,30 +546,32 @@ fn credential_deletes_follow_kratos_for_every_kind() -> TestResult {
     assert_eq!(kept.as_array().map(Vec::len), Some(1), "{shown}");
     assert_eq!(kept[0]["id"], "Ag==");
 
-    let again = server.admin("DELETE", &path("totp"), None);
-    assert_eq!(again.status, 404);
-    assert_eq!(
-        reason(&again),
-        "You tried to remove a totp but this user have no totp set up."
-    );
-    let passkey = server.admin("DELETE", &path("passkey"), None);
-    assert_eq!(passkey.status, 400);
-    assert_eq!(
-        reason(&passkey),
-        "Credentials type passkey cannot be deleted."
-    );
-    let unknown = server.admin("DELETE", &path("carrier-pigeon"), None);
-    assert_eq!(unknown.status, 404);
-    assert_eq!(
-        reason(&unknown),
-        "You tried to remove a carrier-pigeon but this user have no carrier-pigeon set up."
-    );
-    let device = server.admin("DELETE", &path("deviceauthn"), None);
-    assert_eq!(device.status, 400);
-    assert_eq!(
-        reason(&device),
-        "You must provide an identifier to delete this credential."
-    );
+    for (kind, status, expected) in [
+        (
+            "totp",
+            404,
+            "You tried to remove a totp but this user have no totp set up.",
+        ),
+        (
+            "passkey",
+            400,
+            "Credentials type passkey cannot be deleted.",
+        ),
+        (
+            "carrier-pigeon",
+            404,
+            "You tried to remove a carrier-pigeon but this user have no carrier-pigeon set up.",
+        ),
+        (
+            "deviceauthn",
+            400,
+            "You must provide an identifier to delete this credential.",
+        ),
+    ] {
+        let refused = server.admin("DELETE", &path(kind), None);
+        assert_eq!(refused.status, status, "{kind}: {}", refused.body);
+        assert_eq!(reason(&refused), expected, "{kind}");
+    }
     let device_key = server.admin("DELETE", &(path("deviceauthn") + "?identifier=k1"), None);
     assert_eq!(device_key.status, 404);
 
