@@ -54,31 +54,53 @@ impl Tx<'_> {
                 "SELECT id, occurred_at, actor, action, identity_id, detail FROM audit_events \
                  WHERE id > ?1 AND (?2 IS NULL OR identity_id = ?2) ORDER BY id LIMIT ?3",
             )?
-            .query_map(params![after_id, identity_id, limit as i64], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Option<Uuid>>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                ))
-            })?
+            .query_map(
+                params![after_id, identity_id, limit as i64],
+                StoredEvent::from_row,
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(id, occurred_at, actor, action, identity_id, detail)| {
-                Ok(AuditEvent {
-                    id,
-                    occurred_at: Timestamp::parse(&occurred_at).map_err(StoreError::Corrupt)?,
-                    actor,
-                    action,
-                    identity_id,
-                    detail: detail
-                        .map(|d| serde_json::from_str(&d))
-                        .transpose()
-                        .map_err(|e| StoreError::Corrupt(format!("event detail: {e}")))?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+}
+
+/// An `audit_events` row as read.
+struct StoredEvent {
+    id: i64,
+    occurred_at: String,
+    actor: String,
+    action: String,
+    identity_id: Option<Uuid>,
+    detail: Option<String>,
+}
+
+impl StoredEvent {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            occurred_at: row.get(1)?,
+            actor: row.get(2)?,
+            action: row.get(3)?,
+            identity_id: row.get(4)?,
+            detail: row.get(5)?,
+        })
+    }
+}
+
+impl TryFrom<StoredEvent> for AuditEvent {
+    type Error = StoreError;
+
+    fn try_from(row: StoredEvent) -> Result<Self> {
+        Ok(AuditEvent {
+            id: row.id,
+            occurred_at: Timestamp::parse(&row.occurred_at).map_err(StoreError::Corrupt)?,
+            actor: row.actor,
+            action: row.action,
+            identity_id: row.identity_id,
+            detail: row
+                .detail
+                .map(|d| serde_json::from_str(&d))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("event detail: {e}")))?,
+        })
     }
 }

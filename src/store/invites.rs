@@ -243,29 +243,27 @@ impl Tx<'_> {
                  WHERE invite_id = ?1 ORDER BY plugin",
             )?
             .query_map([invite_id], |row| {
-                Ok((
-                    row.get::<_, Uuid>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                    row.get::<_, String>(5)?,
-                ))
+                Ok(StoredDelivery {
+                    invite_id: row.get(0)?,
+                    plugin: row.get(1)?,
+                    status: row.get(2)?,
+                    attempts: row.get(3)?,
+                    detail: row.get(4)?,
+                    updated_at: row.get(5)?,
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
-            .map(
-                |(invite_id, plugin, status, attempts, detail, updated_at)| {
-                    Ok(DeliveryRow {
-                        invite_id,
-                        plugin,
-                        status,
-                        attempts,
-                        detail,
-                        updated_at: time(&updated_at)?,
-                    })
-                },
-            )
+            .map(|row| {
+                Ok(DeliveryRow {
+                    invite_id: row.invite_id,
+                    plugin: row.plugin,
+                    status: row.status,
+                    attempts: row.attempts,
+                    detail: row.detail,
+                    updated_at: time(&row.updated_at)?,
+                })
+            })
             .collect()
     }
 
@@ -321,4 +319,14 @@ impl Tx<'_> {
             .execute(params![id, code_hash, token_hash])?;
         Ok(changed > 0)
     }
+}
+
+/// A `deliveries` row as read: its time still text.
+struct StoredDelivery {
+    invite_id: Uuid,
+    plugin: String,
+    status: String,
+    attempts: i64,
+    detail: Option<String>,
+    updated_at: String,
 }
