@@ -129,3 +129,39 @@ fn invalid_schemas_are_refused_with_every_problem() -> TestResult {
     );
     Ok(())
 }
+
+/// A stored schema that no longer compiles (a file edited by hand, or written by another
+/// version) is refused only to the records that ask for it: every other call, which takes a
+/// snapshot of all the schemas, still works.
+#[test]
+fn a_stored_schema_that_no_longer_compiles_fails_only_its_own_records() -> TestResult {
+    let env = Env::new();
+    env.create_email("first@example.org");
+    let conn = rusqlite::Connection::open(&env.db)?;
+    conn.execute(
+        "INSERT INTO schemas (id, schema, created_at) VALUES ('broken', '{\"type\": 5}', '2026-01-01T00:00:00Z')",
+        [],
+    )?;
+    drop(conn);
+    env.create_email("second@example.org");
+    let refused = env.run(&[
+        "create",
+        "identity",
+        "--schema-id",
+        "broken",
+        "--traits",
+        "{}",
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    let error = refused.error();
+    assert_eq!(error["code"], 500, "{error}");
+    assert!(
+        error["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("schema `broken` does not compile"),
+        "{error}"
+    );
+    env.create_email("third@example.org");
+    Ok(())
+}

@@ -9,15 +9,15 @@ use crate::schema::{self, IdentitySchema};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Compiled schemas by id: the presets and every stored schema.
-pub(super) type Catalog = HashMap<String, Arc<IdentitySchema>>;
+/// Compiled schemas by id: the presets asked for so far and every stored schema, or why a
+/// stored one no longer compiles (kept, so it is not compiled again on every call; a schema
+/// never changes under its id).
+pub(super) type Catalog = HashMap<String, Result<Arc<IdentitySchema>, String>>;
 
 /// The settings and the identity schemas in force when a call started.
 pub(super) struct Call {
     pub settings: Settings,
     schemas: Arc<Catalog>,
-    /// Stored schemas that no longer compile: refused only when a record asks for them.
-    broken: HashMap<String, String>,
     /// Where a preset compiled on first use is kept for later calls.
     shared: Arc<Shared>,
 }
@@ -29,29 +29,16 @@ impl Call {
     /// [`Error::UnknownSchema`] when no schema has this id; [`Error::Internal`] for a stored
     /// schema that no longer compiles.
     pub fn schema(&self, id: &str) -> Result<Arc<IdentitySchema>> {
-        if let Some(schema) = self.schemas.get(id) {
-            return Ok(schema.clone());
-        }
-        // Presets are compiled when first asked for: a one-shot command compiles only its own.
-        if let Some(schema) = self.shared.catalog().get(id) {
-            return Ok(schema.clone());
-        }
-        if let Some(text) = schema::preset(id) {
-            let compiled = Arc::new(
-                super::schemas::compile_stored(id, text)
-                    .map_err(|problem| Error::internal(format!("preset `{id}`"), problem))?,
-            );
-            self.shared
-                .add_to_catalog(vec![(id.to_string(), compiled.clone())]);
-            return Ok(compiled);
-        }
-        match self.broken.get(id) {
-            Some(problem) => Err(Error::internal(
-                format!("schema `{id}` no longer compiles"),
-                problem.clone(),
-            )),
-            None => Err(Error::UnknownSchema(id.to_string())),
-        }
+        let found = match self.schemas.get(id) {
+            Some(found) => found.clone(),
+            // Presets are compiled when first asked for: a one-shot command compiles only
+            // the one it uses.
+            None => match schema::preset(id) {
+                Some(text) => self.shared.compile_into_catalog(id, text),
+                None => return Err(Error::UnknownSchema(id.to_string())),
+            },
+        };
+        found.map_err(|problem| Error::internal(format!("schema `{id}` does not compile"), problem))
     }
 }
 
@@ -73,21 +60,13 @@ impl Kith {
             }
             Ok((settings, uncompiled))
         })?;
-        let mut broken = HashMap::new();
-        let mut added = Vec::new();
         for (id, text) in uncompiled {
-            match super::schemas::compile_stored(&id, &text) {
-                Ok(compiled) => added.push((id, Arc::new(compiled))),
-                Err(problem) => {
-                    broken.insert(id, problem);
-                }
-            }
+            // A schema that does not compile is refused only to calls that ask for it.
+            let _ = self.shared.compile_into_catalog(&id, &text);
         }
-        self.shared.add_to_catalog(added);
         Ok(Call {
             settings,
             schemas: self.shared.catalog(),
-            broken,
             shared: Arc::clone(&self.shared),
         })
     }
@@ -102,14 +81,19 @@ impl Shared {
             .clone()
     }
 
-    /// Adds compiled schemas to the shared catalog (a new map: calls keep the one they took).
-    pub(super) fn add_to_catalog(&self, schemas: Vec<(String, Arc<IdentitySchema>)>) {
-        if schemas.is_empty() {
-            return;
-        }
+    /// Compiles `text` as schema `id` into the shared catalog, or records why it does not
+    /// compile; either way it is not compiled again.
+    fn compile_into_catalog(&self, id: &str, text: &str) -> Result<Arc<IdentitySchema>, String> {
+        let compiled = super::schemas::compile_stored(id, text).map(Arc::new);
+        self.add_to_catalog(id, compiled.clone());
+        compiled
+    }
+
+    /// Adds a schema to the shared catalog (a new map: calls keep the one they took).
+    pub(super) fn add_to_catalog(&self, id: &str, schema: Result<Arc<IdentitySchema>, String>) {
         let mut shared = self.schemas.write().unwrap_or_else(|p| p.into_inner());
         let mut catalog = Catalog::clone(&shared);
-        catalog.extend(schemas);
+        catalog.insert(id.to_string(), schema);
         *shared = Arc::new(catalog);
     }
 }

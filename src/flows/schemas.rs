@@ -73,8 +73,7 @@ impl Kith {
                 Some(serde_json::json!({ "schema_id": id })),
             )
         })?;
-        self.shared
-            .add_to_catalog(vec![(id.to_string(), Arc::new(compiled))]);
+        self.shared.add_to_catalog(id, Ok(Arc::new(compiled)));
         Ok(SchemaEntry {
             id: id.to_string(),
             schema: raw,
