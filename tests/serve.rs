@@ -16,40 +16,51 @@ pub struct Server {
     pub token: String,
 }
 
+/// Spawns `kith serve` as `command` says (its arguments and streams set, stdout left to
+/// this function) and reads the ready line it prints first: the child, and that line as JSON.
+pub fn spawn_serve(mut command: Command) -> (Child, Value) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kith serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the ready line");
+    let ready = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("not a JSON ready line ({e}): {line:?}"));
+    (child, ready)
+}
+
+/// `host:port` of the `admin` or `public` listener a ready line names.
+pub fn listener(ready: &Value, key: &str) -> String {
+    ready[key]
+        .as_str()
+        .expect("an address")
+        .trim_start_matches("http://")
+        .to_string()
+}
+
+/// `kith serve`'s arguments for free loopback ports, JSON output.
+pub const SERVE_ON_LOOPBACK: [&str; 7] = [
+    "--format",
+    "json",
+    "serve",
+    "--admin",
+    "127.0.0.1:0",
+    "--public",
+    "127.0.0.1:0",
+];
+
 impl Server {
     pub fn start(env: &Env) -> Self {
         let made = env.run(&["create", "token", "--name", "tests"]).ok().json();
-        let mut child = env
-            .std_cmd()
-            .args([
-                "--format",
-                "json",
-                "serve",
-                "--admin",
-                "127.0.0.1:0",
-                "--public",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kith serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the ready line");
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("not a JSON ready line ({e}): {line:?}"));
-        let address = |key: &str| {
-            ready[key]
-                .as_str()
-                .expect("an address")
-                .trim_start_matches("http://")
-                .to_string()
-        };
+        let mut command = env.std_cmd();
+        command.args(SERVE_ON_LOOPBACK).stderr(Stdio::piped());
+        let (child, ready) = spawn_serve(command);
         Self {
-            admin: address("admin"),
-            public: address("public"),
+            admin: listener(&ready, "admin"),
+            public: listener(&ready, "public"),
             token: made["token"].as_str().expect("a token").to_string(),
             child: Some(child),
         }

@@ -1,9 +1,8 @@
 //! Hardening: hashes.
 
 use crate::harness::{Env, TestResult};
-use crate::serve::request;
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
+use crate::serve::{SERVE_ON_LOOPBACK, listener, request, spawn_serve};
+use serde_json::json;
 use std::process::{Command, Stdio};
 
 /// Kilobytes of a `/proc/<pid>/status` field (`VmRSS`, `VmHWM`).
@@ -24,29 +23,11 @@ fn concurrent_creates_with_passwords_hash_under_a_memory_bound() -> TestResult {
     let env = Env::new();
     let made = env.run(&["create", "token", "--name", "tests"]).ok().json();
     let token = made["token"].as_str().unwrap_or_default().to_string();
-    let mut child = env
-        .std_cmd()
-        .args([
-            "--format",
-            "json",
-            "serve",
-            "--admin",
-            "127.0.0.1:0",
-            "--public",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let mut command = env.std_cmd();
+    command.args(SERVE_ON_LOOPBACK).stderr(Stdio::null());
+    let (mut child, ready) = spawn_serve(command);
     let pid = child.id();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
-    let ready: Value = serde_json::from_str(&line)?;
-    let admin = ready["admin"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches("http://")
-        .to_string();
+    let admin = listener(&ready, "admin");
     // Warm up (one create) so the baseline holds what every create needs besides hashing.
     let warm = json!({"schema_id": "preset://email", "traits": {"email": "warm@example.org"},
         "credentials": {"password": {"config": {"password": "correct horse battery staple"}}}});

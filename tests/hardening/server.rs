@@ -3,9 +3,9 @@
 //! See: issue 10, points 3 and 4.
 
 use crate::harness::{Env, TestResult};
-use crate::serve::{Reply, request};
+use crate::serve::{Reply, SERVE_ON_LOOPBACK, listener, request, spawn_serve};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,29 +39,14 @@ impl Serving {
             .env("KITH_CACHE_DIR", env.dir.path().join("cache"))
             .arg("--db")
             .arg(&env.db)
-            .args(["--format", "json", "serve"])
-            .args(["--admin", "127.0.0.1:0", "--public", "127.0.0.1:0"])
+            .args(SERVE_ON_LOOPBACK)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("kith serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the ready line");
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("not a JSON ready line ({e}): {line:?}"));
-        let address = |key: &str| {
-            ready[key]
-                .as_str()
-                .expect("an address")
-                .trim_start_matches("http://")
-                .to_string()
-        };
+        let (child, ready) = spawn_serve(cmd);
         Self {
-            admin: address("admin"),
-            public: address("public"),
+            admin: listener(&ready, "admin"),
+            public: listener(&ready, "public"),
             token: made["token"].as_str().expect("a token").to_string(),
             ready,
             child,
