@@ -314,10 +314,18 @@ fn component(core: &Core<'_>) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
             (func (export "kith:plugin/{export}@0.1.0#{func}") (param {params}) (result i32)
                 {body}))"#
     );
-    let mut module = wat::parse_str(&wat)?;
+    encode_component(wat::parse_str(&wat)?, &resolve, world)
+}
+
+/// A core module with `world` of `resolve` embedded, encoded as a component.
+pub fn encode_component(
+    mut module: Vec<u8>,
+    resolve: &wit_parser::Resolve,
+    world: wit_parser::WorldId,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     wit_component::embed_component_metadata(
         &mut module,
-        &resolve,
+        resolve,
         world,
         wit_component::StringEncoding::UTF8,
     )?;

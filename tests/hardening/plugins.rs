@@ -233,7 +233,7 @@ fn mistyped_validator() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
          world w { export validator; }",
     )?;
     let world = resolve.select_world(&[package], Some("w"))?;
-    let mut module = wat::parse_str(
+    let module = wat::parse_str(
         r#"(module
             (memory (export "memory") 1)
             (global $bump (mut i32) (i32.const 1024))
@@ -249,16 +249,7 @@ fn mistyped_validator() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
                 (i32.store (i32.const 20) (i32.const 2))
                 (i32.const 16)))"#,
     )?;
-    wit_component::embed_component_metadata(
-        &mut module,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-    )?;
-    Ok(wit_component::ComponentEncoder::default()
-        .module(&module)?
-        .validate(true)
-        .encode()?)
+    crate::hostile::encode_component(module, &resolve, world)
 }
 
 #[test]
