@@ -26,6 +26,7 @@ use crate::flows::{
     ListIdentities, NewToken, PasswordMatch, RecoveryCode, RecoveryLink, Redeemed, Redemption,
     RunReport, SchemaEntry, Setting, TokenRecord,
 };
+use crate::model::IdentityId;
 use crate::model::{BatchPatchBody, CreateIdentityBody, Identity, UpdateIdentityBody};
 use serde_json::Value;
 use std::path::Path;
@@ -41,15 +42,15 @@ pub trait Admin {
     /// Runs every check of a create, conflicts included, and writes nothing.
     fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity>;
     /// One identity, with the configs of the `include_credential` kinds.
-    fn get_identity(&self, id: Uuid, include_credential: &[String]) -> Result<Identity>;
+    fn get_identity(&self, id: IdentityId, include_credential: &[String]) -> Result<Identity>;
     /// A page of identities in id order, optionally filtered (`GET /admin/identities`).
     fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage>;
     /// Replaces an identity with PUT semantics (`PUT /admin/identities/{id}`).
-    fn update_identity(&self, id: Uuid, body: UpdateIdentityBody) -> Result<Identity>;
+    fn update_identity(&self, id: IdentityId, body: UpdateIdentityBody) -> Result<Identity>;
     /// Applies an RFC 6902 JSON patch (`PATCH /admin/identities/{id}`).
-    fn patch_identity(&self, id: Uuid, patch: &str) -> Result<Identity>;
+    fn patch_identity(&self, id: IdentityId, patch: &str) -> Result<Identity>;
     /// Deletes identities, all or none (`DELETE /admin/identities/{id}`).
-    fn delete_identities(&self, ids: &[Uuid]) -> Result<()>;
+    fn delete_identities(&self, ids: &[IdentityId]) -> Result<()>;
     /// Creates a batch of identities (`PATCH /admin/identities`); `None` for a skipped entry.
     fn batch_patch_identities(
         &self,
@@ -57,20 +58,21 @@ pub trait Admin {
         dry_run: bool,
     ) -> Result<Vec<Option<BatchOutcome>>>;
     /// Removes one credential (`DELETE /admin/identities/{id}/credentials/{type}`).
-    fn delete_credential(&self, id: Uuid, kind: &str, identifier: Option<&str>) -> Result<()>;
+    fn delete_credential(&self, id: IdentityId, kind: &str, identifier: Option<&str>)
+    -> Result<()>;
 
     // Recovery, as Kratos' admin API.
 
     /// Issues an admin recovery code (`POST /admin/recovery/code`).
     fn create_recovery_code(
         &self,
-        identity_id: Uuid,
+        identity_id: IdentityId,
         expires_in: Option<&str>,
     ) -> Result<RecoveryCode>;
     /// Issues an admin recovery link (`POST /admin/recovery/link`).
     fn create_recovery_link(
         &self,
-        identity_id: Uuid,
+        identity_id: IdentityId,
         expires_in: Option<&str>,
     ) -> Result<RecoveryLink>;
 
@@ -93,7 +95,7 @@ pub trait Admin {
         on_result: &mut dyn FnMut(&ImportResult),
     ) -> Result<ImportSummary>;
     /// Deletes exactly the identities one import run created.
-    fn delete_import_run(&self, run: Uuid) -> Result<Vec<Uuid>>;
+    fn delete_import_run(&self, run: Uuid) -> Result<Vec<IdentityId>>;
     /// Calls `emit` with every identity as a createIdentityBody until it returns `false`.
     fn export_identities(
         &self,
@@ -164,7 +166,7 @@ pub trait Admin {
     /// Audit events after `after_id`, oldest first, of one identity when given.
     fn list_events(
         &self,
-        identity_id: Option<Uuid>,
+        identity_id: Option<IdentityId>,
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>>;
@@ -177,19 +179,19 @@ impl Admin for Kith {
     fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         Kith::validate_identity(self, body)
     }
-    fn get_identity(&self, id: Uuid, include_credential: &[String]) -> Result<Identity> {
+    fn get_identity(&self, id: IdentityId, include_credential: &[String]) -> Result<Identity> {
         Kith::get_identity(self, id, include_credential)
     }
     fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage> {
         Kith::list_identities(self, query)
     }
-    fn update_identity(&self, id: Uuid, body: UpdateIdentityBody) -> Result<Identity> {
+    fn update_identity(&self, id: IdentityId, body: UpdateIdentityBody) -> Result<Identity> {
         Kith::update_identity(self, id, body)
     }
-    fn patch_identity(&self, id: Uuid, patch: &str) -> Result<Identity> {
+    fn patch_identity(&self, id: IdentityId, patch: &str) -> Result<Identity> {
         Kith::patch_identity(self, id, patch)
     }
-    fn delete_identities(&self, ids: &[Uuid]) -> Result<()> {
+    fn delete_identities(&self, ids: &[IdentityId]) -> Result<()> {
         Kith::delete_identities(self, ids)
     }
     fn batch_patch_identities(
@@ -199,19 +201,24 @@ impl Admin for Kith {
     ) -> Result<Vec<Option<BatchOutcome>>> {
         Kith::batch_patch_identities(self, batch, dry_run)
     }
-    fn delete_credential(&self, id: Uuid, kind: &str, identifier: Option<&str>) -> Result<()> {
+    fn delete_credential(
+        &self,
+        id: IdentityId,
+        kind: &str,
+        identifier: Option<&str>,
+    ) -> Result<()> {
         Kith::delete_credential(self, id, kind, identifier)
     }
     fn create_recovery_code(
         &self,
-        identity_id: Uuid,
+        identity_id: IdentityId,
         expires_in: Option<&str>,
     ) -> Result<RecoveryCode> {
         Kith::create_recovery_code(self, identity_id, expires_in)
     }
     fn create_recovery_link(
         &self,
-        identity_id: Uuid,
+        identity_id: IdentityId,
         expires_in: Option<&str>,
     ) -> Result<RecoveryLink> {
         Kith::create_recovery_link(self, identity_id, expires_in)
@@ -233,7 +240,7 @@ impl Admin for Kith {
     ) -> Result<ImportSummary> {
         Kith::import_identities(self, sources, options, on_result)
     }
-    fn delete_import_run(&self, run: Uuid) -> Result<Vec<Uuid>> {
+    fn delete_import_run(&self, run: Uuid) -> Result<Vec<IdentityId>> {
         Kith::delete_import_run(self, run)
     }
     fn export_identities(
@@ -315,7 +322,7 @@ impl Admin for Kith {
     }
     fn list_events(
         &self,
-        identity_id: Option<Uuid>,
+        identity_id: Option<IdentityId>,
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {

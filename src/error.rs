@@ -4,6 +4,7 @@
 //! HTTP status and CLI exit code are derived here and nowhere else.
 
 use crate::model::{BodyError, ErrorBody, ErrorEnvelope};
+use crate::model::{IdentityId, SchemaId};
 use crate::password::HashError;
 use crate::plugin_host::Fault;
 use uuid::Uuid;
@@ -28,7 +29,7 @@ pub enum Error {
     /// The traits break the identity schema.
     #[error("the traits do not match schema `{schema_id}`: {}", violations_text(.violations))]
     InvalidTraits {
-        schema_id: String,
+        schema_id: SchemaId,
         violations: Vec<Violation>,
     },
     /// No schema has this id.
@@ -37,7 +38,7 @@ pub enum Error {
     /// A schema handed to `add schema` is not a valid identity schema.
     #[error("schema `{schema_id}` is not a valid identity schema: {}", .problems.join("; "))]
     InvalidSchema {
-        schema_id: String,
+        schema_id: SchemaId,
         problems: Vec<String>,
     },
     /// A schema with this id exists already (presets cannot be replaced).
@@ -74,7 +75,7 @@ pub enum Error {
     InvalidCredentials,
     /// The identity is inactive.
     #[error("identity is disabled")]
-    IdentityDisabled(Uuid),
+    IdentityDisabled(IdentityId),
     /// A settings key kith does not know, or a value it cannot use.
     #[error("setting `{key}`: {problem}")]
     InvalidSetting { key: String, problem: String },
@@ -165,10 +166,10 @@ pub enum Error {
 pub enum NotFound {
     /// No identity has this id.
     #[error("identity {0} could not be found")]
-    Identity(Uuid),
+    Identity(IdentityId),
     /// A recovery code was asked for an identity that does not exist (Kratos' wording).
     #[error("could not find identity")]
-    RecoveryIdentity(Uuid),
+    RecoveryIdentity(IdentityId),
     /// `GET /schemas/{id}` for an id no schema has.
     #[error("Identity schema `{0}` could not be found.")]
     Schema(String),
@@ -413,8 +414,8 @@ mod tests {
     /// wildcard, so a new variant does not compile until it is added here and snapshotted.
     fn all_errors() -> Vec<Error> {
         let not_found = [
-            NotFound::Identity(id()),
-            NotFound::RecoveryIdentity(id()),
+            NotFound::Identity(id().into()),
+            NotFound::RecoveryIdentity(id().into()),
             NotFound::Schema("preset://nope".into()),
             NotFound::ImportRun(id()),
             NotFound::Invite(id()),
@@ -464,7 +465,7 @@ mod tests {
             }),
             Error::BadRequest("You cannot remove the last first factor credential.".into()),
             Error::InvalidCredentials,
-            Error::IdentityDisabled(id()),
+            Error::IdentityDisabled(id().into()),
             Error::InvalidSetting {
                 key: "hasher".into(),
                 problem: "must be argon2 or bcrypt".into(),

@@ -41,12 +41,12 @@ pub use verify::PasswordMatch;
 
 use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
+use crate::model::IdentityId;
 use crate::plugin_host::{Plugin, PluginHost};
 use crate::store::{EventRow, IdentityRows, OpenMode, Store, StoreError, Tx};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use uuid::Uuid;
 
 /// An identity a creating thread has handed to the group commit, and where its outcome goes.
 struct PendingInsert {
@@ -375,7 +375,7 @@ impl Kith {
         &self,
         tx: &Tx<'_>,
         action: &'static str,
-        identity_id: Option<Uuid>,
+        identity_id: Option<IdentityId>,
         detail: Option<Value>,
     ) -> Result<()> {
         tx.record_event(&self.event(action, detail.as_ref()), identity_id)?;

@@ -8,6 +8,7 @@ mod credential;
 mod document;
 mod envelope;
 mod identity;
+mod ids;
 mod time;
 
 pub(crate) use body::parse_value;
@@ -30,4 +31,5 @@ pub use identity::{
     Identity, IdentityState, RecoveryAddress, VerifiableAddress, VerificationStatus, Via,
     schema_url,
 };
+pub use ids::{IdentityId, SchemaId};
 pub use time::Timestamp;

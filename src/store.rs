@@ -447,3 +447,28 @@ impl Tx<'_> {
         Ok(self.tx.commit()?)
     }
 }
+
+// Ids are stored as the values they wrap: a UUID blob, the schema id text.
+impl rusqlite::ToSql for crate::model::IdentityId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.as_uuid().to_sql()
+    }
+}
+
+impl rusqlite::types::FromSql for crate::model::IdentityId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        uuid::Uuid::column_result(value).map(Self::from)
+    }
+}
+
+impl rusqlite::ToSql for crate::model::SchemaId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl rusqlite::types::FromSql for crate::model::SchemaId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        String::column_result(value).map(Self::from)
+    }
+}

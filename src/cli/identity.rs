@@ -5,10 +5,10 @@ use clap::{Args, Subcommand};
 use kith::Admin as _;
 use kith::Kith;
 use kith::flows::ListIdentities;
+use kith::model::IdentityId;
 use kith::model::{CreateIdentityBody, MAX_DOCUMENT_BYTES, UpdateIdentityBody, parse_body};
 use serde_json::{Value, json};
 use std::io::Read;
-use uuid::Uuid;
 
 #[derive(Debug, Subcommand)]
 pub enum CreateCommand {
@@ -156,7 +156,7 @@ fn too_large(source: &str) -> CliError {
     )
 }
 
-fn parse_id(text: &str) -> Result<Uuid, CliError> {
+fn parse_id(text: &str) -> Result<IdentityId, CliError> {
     super::output::parse_uuid(text, "an identity id")
 }
 
@@ -177,7 +177,7 @@ pub fn create(kith: &Kith, out: &Output, args: CreateIdentityArgs) -> Result<(),
                 })?),
             };
             let body = CreateIdentityBody {
-                schema_id: args.schema_id.unwrap_or_default(),
+                schema_id: args.schema_id.unwrap_or_default().into(),
                 traits,
                 ..CreateIdentityBody::default()
             };

@@ -80,8 +80,9 @@ impl CliError {
 }
 
 /// `text` as a UUID, or a refusal naming what it should have been (`an identity id`).
-pub fn parse_uuid(text: &str, what: &str) -> Result<uuid::Uuid, CliError> {
+pub fn parse_uuid<T: From<uuid::Uuid>>(text: &str, what: &str) -> Result<T, CliError> {
     uuid::Uuid::parse_str(text)
+        .map(T::from)
         .map_err(|_| CliError::usage(format!("`{text}` is not {what} (a UUID)")))
 }
 
@@ -293,7 +294,7 @@ impl Output {
                             identity.state.to_string(),
                             first_or_none(identity.verifiable_addresses.iter().map(|a| &a.value)),
                             first_or_none(identity.recovery_addresses.iter().map(|a| &a.value)),
-                            identity.schema_id.clone(),
+                            identity.schema_id.to_string(),
                         ]
                     })
                     .collect(),
@@ -311,7 +312,7 @@ fn identity_pairs(identity: &Identity) -> Vec<(&'static str, String)> {
     let mut pairs = vec![
         ("ID", identity.id.to_string()),
         ("STATE", identity.state.to_string()),
-        ("SCHEMA ID", identity.schema_id.clone()),
+        ("SCHEMA ID", identity.schema_id.to_string()),
         ("SCHEMA URL", identity.schema_url.clone()),
         ("TRAITS", identity.traits.to_string()),
     ];

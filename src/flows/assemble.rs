@@ -16,6 +16,7 @@ use crate::model::{
     Timestamp, TotpConfig, VerifiableAddress, VerifiableAddressBody, VerificationStatus, Via,
     WebAuthnConfig,
 };
+use crate::model::{IdentityId, SchemaId};
 use crate::password;
 use crate::schema::{Derived, normalize_email};
 use serde_json::{Value, json};
@@ -57,7 +58,7 @@ impl PasswordChange {
 /// The desired state of an identity, whatever body it came from.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Draft {
-    pub schema_id: String,
+    pub schema_id: SchemaId,
     pub traits: Value,
     pub state: Option<String>,
     pub metadata_public: Value,
@@ -170,7 +171,7 @@ impl Kith {
             Some(existing) if existing.state == state => existing.state_changed_at.or(Some(now)),
             _ => Some(now),
         };
-        let id = existing.map_or_else(|| self.ids.new_id(), |e| e.id);
+        let id = existing.map_or_else(|| IdentityId::from(self.ids.new_id()), |e| e.id);
         let password_config = password_config(&call.settings, draft.password, existing)?;
         let imported = Imported {
             password: password_config,
@@ -363,7 +364,7 @@ struct Imported<'a> {
 /// # Errors
 /// A passkey without a user handle or without authenticators, as Kratos refuses them.
 fn credentials(
-    id: uuid::Uuid,
+    id: IdentityId,
     derived: &Derived,
     imported: Imported<'_>,
     existing: Option<&Identity>,
@@ -535,7 +536,7 @@ fn credentials(
 
 /// A second factor's identifiers: what it had, or else the identity's id, as Kratos'
 /// persister defaults them for totp and lookup secrets.
-fn own_identifiers(stored: Option<&Credential>, id: uuid::Uuid) -> Vec<String> {
+fn own_identifiers(stored: Option<&Credential>, id: IdentityId) -> Vec<String> {
     stored
         .map(|c| c.identifiers.clone())
         .filter(|identifiers| !identifiers.is_empty())

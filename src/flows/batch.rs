@@ -3,6 +3,7 @@
 
 use super::Kith;
 use crate::error::{Error, Result};
+use crate::model::IdentityId;
 use crate::model::{BatchPatchBody, ErrorBody, Identity};
 use crate::store::IdentityRows;
 use rayon::prelude::*;
@@ -20,7 +21,7 @@ pub struct BatchOutcome {
     /// `create` or `error`.
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<Uuid>,
+    pub identity: Option<IdentityId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch_id: Option<Uuid>,
     /// The error object itself, not wrapped in `{"error": ...}`.

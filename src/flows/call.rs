@@ -5,6 +5,7 @@
 use super::settings::Settings;
 use super::{Kith, Shared};
 use crate::error::{Error, Result};
+use crate::model::SchemaId;
 use crate::schema::{self, IdentitySchema};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 /// Compiled schemas by id: the presets asked for so far and every stored schema, or why a
 /// stored one no longer compiles (kept, so it is not compiled again on every call; a schema
 /// never changes under its id).
-pub(super) type Catalog = HashMap<String, Result<Arc<IdentitySchema>, String>>;
+pub(super) type Catalog = HashMap<SchemaId, Result<Arc<IdentitySchema>, String>>;
 
 /// The settings and the identity schemas in force when a call started.
 pub(super) struct Call {
@@ -28,13 +29,13 @@ impl Call {
     /// # Errors
     /// [`Error::UnknownSchema`] when no schema has this id; [`Error::Internal`] for a stored
     /// schema that no longer compiles.
-    pub fn schema(&self, id: &str) -> Result<Arc<IdentitySchema>> {
+    pub fn schema(&self, id: &SchemaId) -> Result<Arc<IdentitySchema>> {
         let found = match self.schemas.get(id) {
             Some(found) => found.clone(),
             // Presets are compiled when first asked for: a one-shot command compiles only
             // the one it uses.
-            None => match schema::preset(id) {
-                Some(text) => self.shared.compile_into_catalog(id, text),
+            None => match schema::preset(id.as_str()) {
+                Some(text) => self.shared.compile_into_catalog(id.clone(), text),
                 None => return Err(Error::UnknownSchema(id.to_string())),
             },
         };
@@ -53,7 +54,7 @@ impl Kith {
             let mut uncompiled = Vec::new();
             for id in tx.schema_ids()? {
                 if !known.contains_key(&id)
-                    && let Some(text) = tx.get_schema(&id)?
+                    && let Some(text) = tx.get_schema(id.as_str())?
                 {
                     uncompiled.push((id, text));
                 }
@@ -62,7 +63,7 @@ impl Kith {
         })?;
         for (id, text) in uncompiled {
             // A schema that does not compile is refused only to calls that ask for it.
-            let _ = self.shared.compile_into_catalog(&id, &text);
+            let _ = self.shared.compile_into_catalog(id, &text);
         }
         Ok(Call {
             settings,
@@ -83,17 +84,21 @@ impl Shared {
 
     /// Compiles `text` as schema `id` into the shared catalog, or records why it does not
     /// compile; either way it is not compiled again.
-    fn compile_into_catalog(&self, id: &str, text: &str) -> Result<Arc<IdentitySchema>, String> {
-        let compiled = super::schemas::compile_stored(id, text).map(Arc::new);
+    fn compile_into_catalog(
+        &self,
+        id: SchemaId,
+        text: &str,
+    ) -> Result<Arc<IdentitySchema>, String> {
+        let compiled = super::schemas::compile_stored(id.as_str(), text).map(Arc::new);
         self.add_to_catalog(id, compiled.clone());
         compiled
     }
 
     /// Adds a schema to the shared catalog (a new map: calls keep the one they took).
-    pub(super) fn add_to_catalog(&self, id: &str, schema: Result<Arc<IdentitySchema>, String>) {
+    pub(super) fn add_to_catalog(&self, id: SchemaId, schema: Result<Arc<IdentitySchema>, String>) {
         let mut shared = self.schemas.write().unwrap_or_else(|p| p.into_inner());
         let mut catalog = Catalog::clone(&shared);
-        catalog.insert(id.to_string(), schema);
+        catalog.insert(id, schema);
         *shared = Arc::new(catalog);
     }
 }

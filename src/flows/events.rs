@@ -2,8 +2,8 @@
 
 use super::Kith;
 use crate::error::Result;
+use crate::model::IdentityId;
 use crate::store::AuditEvent;
-use uuid::Uuid;
 
 impl Kith {
     /// Audit events, oldest first, after event `after_id`, of one identity when given.
@@ -12,7 +12,7 @@ impl Kith {
     /// Only if the store fails.
     pub(crate) fn list_events(
         &self,
-        identity_id: Option<Uuid>,
+        identity_id: Option<IdentityId>,
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {

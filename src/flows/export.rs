@@ -3,6 +3,7 @@
 
 use super::Kith;
 use crate::error::Result;
+use crate::model::IdentityId;
 use crate::model::{
     CreateIdentityBody, Credential, CredentialKind, CredentialsBody, Identity,
     LookupSecretBodyConfig, LookupSecretConfig, LookupSecretCredentialBody, OidcConfigBody,
@@ -29,7 +30,7 @@ impl Kith {
         emit: &mut dyn FnMut(&CreateIdentityBody) -> bool,
     ) -> Result<u64> {
         self.read(|tx| {
-            let mut after = Uuid::nil();
+            let mut after = IdentityId::nil();
             let mut count = 0;
             loop {
                 let page = tx.list_identities(after, EXPORT_PAGE, include_credentials)?;

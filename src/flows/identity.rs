@@ -10,6 +10,7 @@ use crate::model::{
     CreateIdentityBody, Credential, CredentialKind, Identity, PasswordConfig, PasswordConfigBody,
     ProvidersConfig, UpdateIdentityBody, VerifiableAddressBody, WebAuthnConfig,
 };
+use crate::model::{IdentityId, SchemaId};
 use crate::schema::normalize_identifier;
 use crate::store::{IdentifierQuery, IdentityRows};
 use serde_json::{Value, json};
@@ -20,7 +21,7 @@ const MAX_PAGE_SIZE: usize = 500;
 const MAX_IDS: usize = 500;
 
 /// The `ids` filter, checked as Kratos checks it: UUIDs only, at most 500, no repeats.
-fn parse_ids(ids: &[String]) -> Result<Vec<Uuid>> {
+fn parse_ids(ids: &[String]) -> Result<Vec<IdentityId>> {
     if ids.len() > MAX_IDS {
         return Err(Error::BadRequest(format!(
             "The maximum number of ids that can be requested at once is {MAX_IDS}."
@@ -29,7 +30,7 @@ fn parse_ids(ids: &[String]) -> Result<Vec<Uuid>> {
     let mut parsed = ids
         .iter()
         .map(|text| {
-            Uuid::parse_str(text).map_err(|_| {
+            text.parse::<IdentityId>().map_err(|_| {
                 Error::BadRequest(format!("Invalid UUID value `{text}` for parameter `ids`."))
             })
         })
@@ -59,7 +60,7 @@ pub struct ListIdentities {
 pub struct IdentityPage {
     pub identities: Vec<Identity>,
     pub page_size: usize,
-    pub next_page_token: Option<Uuid>,
+    pub next_page_token: Option<IdentityId>,
 }
 
 /// The `include_credential` values as kinds; any kind Kratos knows is accepted, whether or
@@ -118,7 +119,11 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::Identity`]; 400 for an unknown credential type.
-    pub(crate) fn get_identity(&self, id: Uuid, include_credential: &[String]) -> Result<Identity> {
+    pub(crate) fn get_identity(
+        &self,
+        id: IdentityId,
+        include_credential: &[String],
+    ) -> Result<Identity> {
         let include = check_include(include_credential)?;
         let settings = self.settings()?;
         let mut identity = self
@@ -157,10 +162,10 @@ impl Kith {
             _ => DEFAULT_PAGE_SIZE,
         };
         let after = match query.page_token.as_deref() {
-            None | Some("") => Uuid::nil(),
-            Some(token) => {
-                Uuid::parse_str(token).map_err(|_| Error::InvalidPageToken(token.to_string()))?
-            }
+            None | Some("") => IdentityId::nil(),
+            Some(token) => token
+                .parse::<IdentityId>()
+                .map_err(|_| Error::InvalidPageToken(token.to_string()))?,
         };
         let settings = self.settings()?;
         let with_credentials = query.identifier.is_some() || !query.include_credential.is_empty();
@@ -212,7 +217,11 @@ impl Kith {
     ///
     /// # Errors
     /// As for create, plus [`NotFound::Identity`].
-    pub(crate) fn update_identity(&self, id: Uuid, body: UpdateIdentityBody) -> Result<Identity> {
+    pub(crate) fn update_identity(
+        &self,
+        id: IdentityId,
+        body: UpdateIdentityBody,
+    ) -> Result<Identity> {
         let mut draft = Draft {
             schema_id: body.schema_id,
             traits: body.traits,
@@ -238,7 +247,7 @@ impl Kith {
     /// # Errors
     /// 400 for a denied path, a patch that does not apply, or a result that does not
     /// validate; 404 and 409 as for update.
-    pub(crate) fn patch_identity(&self, id: Uuid, patch: &str) -> Result<Identity> {
+    pub(crate) fn patch_identity(&self, id: IdentityId, patch: &str) -> Result<Identity> {
         let operations: Vec<Operation> = crate::model::parse_body(patch, false)?;
         for operation in &operations {
             check_patch_path(operation)?;
@@ -255,7 +264,7 @@ impl Kith {
     /// Loads `id`, builds its replacement from `make_draft` and stores it, in one transaction.
     fn replace_with(
         &self,
-        id: Uuid,
+        id: IdentityId,
         action: &'static str,
         make_draft: impl FnOnce(&Identity) -> Result<Draft>,
     ) -> Result<Identity> {
@@ -280,7 +289,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::Identity`] naming the first id that does not exist; then nothing is deleted.
-    pub(crate) fn delete_identities(&self, ids: &[Uuid]) -> Result<()> {
+    pub(crate) fn delete_identities(&self, ids: &[IdentityId]) -> Result<()> {
         self.write(|tx| {
             for id in ids {
                 if !tx.delete_identity(*id)? {
@@ -373,7 +382,7 @@ fn draft_from_patched(existing: &Identity, document: Value) -> Result<Draft> {
         ),
     };
     Ok(Draft {
-        schema_id: text("schema_id").unwrap_or_else(|| existing.schema_id.clone()),
+        schema_id: text("schema_id").map_or_else(|| existing.schema_id.clone(), SchemaId::from),
         traits: document.get("traits").cloned().unwrap_or(Value::Null),
         state,
         metadata_public: document
@@ -459,7 +468,7 @@ impl Kith {
     /// type that cannot be deleted, a missing `identifier`, or the last first factor.
     pub(crate) fn delete_credential(
         &self,
-        id: Uuid,
+        id: IdentityId,
         kind: &str,
         identifier: Option<&str>,
     ) -> Result<()> {

@@ -14,6 +14,7 @@ pub use reader::{RawRecord, read_records};
 use super::Kith;
 use super::call::Call;
 use crate::error::{Error, NotFound, Result};
+use crate::model::IdentityId;
 use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
 use crate::store::{DryRunSeen, EventRow, IdentityRows, Tx};
 use rayon::prelude::*;
@@ -65,8 +66,8 @@ pub struct ImportSource {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum ImportOutcome {
-    Create { identity: Uuid },
-    Skip { identity: Uuid },
+    Create { identity: IdentityId },
+    Skip { identity: IdentityId },
     Error { error: Box<ErrorBody> },
 }
 
@@ -185,7 +186,7 @@ impl Kith {
         for chunk in raw {
             // Ids are handed out in input order, so the store (ordered by its time-based ids)
             // keeps the input's order however the cores finish.
-            let ids: Vec<Uuid> = chunk.iter().map(|_| self.ids.new_id()).collect();
+            let ids: Vec<IdentityId> = chunk.iter().map(|_| self.ids.new_id().into()).collect();
             let prepared: Vec<Prepared> = chunk
                 .into_par_iter()
                 .zip(ids)
@@ -347,7 +348,7 @@ impl Kith {
     ///
     /// # Errors
     /// [`NotFound::ImportRun`] when no run has this id.
-    pub(crate) fn delete_import_run(&self, run: Uuid) -> Result<Vec<Uuid>> {
+    pub(crate) fn delete_import_run(&self, run: Uuid) -> Result<Vec<IdentityId>> {
         self.write(|tx| {
             if !tx.import_run_exists(run)? {
                 return Err(Error::NotFound(NotFound::ImportRun(run)));

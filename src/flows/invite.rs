@@ -17,6 +17,7 @@ pub use redeem::link_parameters;
 
 use super::Kith;
 use crate::error::{Error, NotFound, Result};
+use crate::model::IdentityId;
 use crate::model::{
     CreateIdentityBody, Credential, CredentialKind, Identity, IdentityState, PasswordConfig,
     Timestamp,
@@ -45,7 +46,7 @@ const REVOKED_FOR_ATTEMPTS: &str = "too many wrong submissions";
 #[derive(Clone, Debug, Default)]
 pub struct InviteRequest {
     pub email: Option<String>,
-    pub identity_id: Option<Uuid>,
+    pub identity_id: Option<IdentityId>,
     /// Schema for an identity created by the invite (default `preset://email`).
     pub schema_id: Option<String>,
     /// Traits for an identity created by the invite (default `{"email": EMAIL}`).
@@ -61,7 +62,7 @@ pub struct InviteRequest {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Invitation {
     pub invite_id: Uuid,
-    pub identity_id: Uuid,
+    pub identity_id: IdentityId,
     pub recovery_link: String,
     pub recovery_code: String,
     pub expires_at: Timestamp,
@@ -107,7 +108,7 @@ pub enum Redemption {
 /// A redeemed invite.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Redeemed {
-    pub identity_id: Uuid,
+    pub identity_id: IdentityId,
     /// The address now verified, for invites (Kratos' admin codes verify nothing: kratos#4090).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified_address: Option<String>,
@@ -145,7 +146,7 @@ impl InviteStatus {
 pub struct InviteSummary {
     pub id: Uuid,
     pub flow_id: Uuid,
-    pub identity_id: Uuid,
+    pub identity_id: IdentityId,
     pub kind: FlowKind,
     pub address: Option<String>,
     pub status: InviteStatus,

@@ -8,6 +8,7 @@
 
 use super::Kith;
 use crate::error::{Error, NotFound, Result};
+use crate::model::SchemaId;
 use crate::plugin_host::{
     Invite, KNOWN_CAPABILITIES, Kind, LogLine, Manifest, Plan, Plugin, PluginError, read_component,
     read_manifest, sha256_hex,
@@ -299,7 +300,7 @@ impl Kith {
 
     /// Runs every enabled validator that covers `schema_id`, in name order. The first
     /// refusal or fault ends the write: validators fail closed.
-    pub(super) fn run_validators(&self, schema_id: &str, traits: &Value) -> Result<()> {
+    pub(super) fn run_validators(&self, schema_id: &SchemaId, traits: &Value) -> Result<()> {
         let validators = self
             .shared
             .validators
@@ -308,7 +309,7 @@ impl Kith {
             .clone();
         let mut covering = validators
             .iter()
-            .filter(|p| p.manifest.covers_schema(schema_id))
+            .filter(|p| p.manifest.covers_schema(schema_id.as_str()))
             .peekable();
         if covering.peek().is_none() {
             return Ok(());
@@ -319,7 +320,7 @@ impl Kith {
             let report = self
                 .shared
                 .plugins
-                .validate(plugin, schema_id, &text, now)?;
+                .validate(plugin, schema_id.as_str(), &text, now)?;
             if let Err(errors) = report.output {
                 return Err(Error::PluginRejected {
                     plugin: plugin.manifest.name.clone(),

@@ -52,7 +52,7 @@ impl Kith {
         }
         let compiled = schema::check_identity_schema(id, raw.clone()).map_err(|problems| {
             Error::InvalidSchema {
-                schema_id: id.to_string(),
+                schema_id: id.into(),
                 problems,
             }
         })?;
@@ -73,7 +73,8 @@ impl Kith {
                 Some(serde_json::json!({ "schema_id": id })),
             )
         })?;
-        self.shared.add_to_catalog(id, Ok(Arc::new(compiled)));
+        self.shared
+            .add_to_catalog(id.into(), Ok(Arc::new(compiled)));
         Ok(SchemaEntry {
             id: id.to_string(),
             schema: raw,

@@ -2,17 +2,17 @@
 
 use super::Kith;
 use crate::error::{Error, Result};
+use crate::model::IdentityId;
 use crate::model::{Credential, CredentialKind, Identity, IdentityState, PasswordConfig};
 use crate::password;
 use crate::schema::normalize_identifier;
 use serde::Serialize;
 use serde_json::json;
-use uuid::Uuid;
 
 /// A successful password check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PasswordMatch {
-    pub identity_id: Uuid,
+    pub identity_id: IdentityId,
     /// True when the stored hash was upgraded to the configured hasher.
     pub rehashed: bool,
 }

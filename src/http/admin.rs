@@ -6,6 +6,7 @@ use super::reply::{ApiError, json, no_store_on_get};
 use super::{AppState, MAX_BODY_BYTES, public};
 use crate::error::{Error, NotFound};
 use crate::flows::{Kith, ListIdentities};
+use crate::model::IdentityId;
 use crate::model::{BatchPatchBody, CreateIdentityBody, UpdateIdentityBody, parse_body};
 use axum::Router;
 use axum::body::Bytes;
@@ -185,10 +186,10 @@ fn body_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
 }
 
 /// A path id: a bad UUID reads as an unknown identity, as in Kratos.
-fn identity_id(text: &str) -> Result<Uuid, ApiError> {
+fn identity_id(text: &str) -> Result<IdentityId, ApiError> {
     // The envelope of an unknown identity; it names no id, so the nil one stands in.
-    Uuid::parse_str(text)
-        .map_err(|_| ApiError::from(Error::NotFound(NotFound::Identity(Uuid::nil()))))
+    text.parse()
+        .map_err(|_| ApiError::from(Error::NotFound(NotFound::Identity(IdentityId::nil()))))
 }
 
 /// Query parameters, repeatable ones included (`ids=a&ids=b`).
@@ -309,7 +310,7 @@ async fn list_identities(
 
 /// Kratos' keyset `Link` header: `first` always, `next` unless this is the last page. The
 /// filters of the request are carried along, so following `next` keeps them.
-fn link_header(base: &str, query: &Query, page_size: usize, next: Option<Uuid>) -> String {
+fn link_header(base: &str, query: &Query, page_size: usize, next: Option<IdentityId>) -> String {
     let page_url = |token: &str| {
         let mut serializer = form_urlencoded::Serializer::new(String::new());
         serializer.append_pair("page_size", &page_size.to_string());
@@ -418,7 +419,7 @@ async fn delete_credential(
 /// `createRecoveryCodeForIdentityBody` and `createRecoveryLinkForIdentityBody`.
 #[derive(Deserialize)]
 struct RecoveryBody {
-    identity_id: Uuid,
+    identity_id: IdentityId,
     #[serde(default)]
     expires_in: Option<String>,
     #[serde(default)]

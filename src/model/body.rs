@@ -4,7 +4,7 @@
 //! leniently. One set of types serves both: [`parse_body`] reports ignored fields as errors
 //! when asked to be strict.
 
-use super::{LookupCode, TotpConfig, WebAuthnConfig};
+use super::{LookupCode, SchemaId, TotpConfig, WebAuthnConfig};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateIdentityBody {
     #[serde(default)]
-    pub schema_id: String,
+    pub schema_id: SchemaId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traits: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,7 +39,7 @@ pub struct CreateIdentityBody {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpdateIdentityBody {
     #[serde(default)]
-    pub schema_id: String,
+    pub schema_id: SchemaId,
     #[serde(default)]
     pub traits: Value,
     #[serde(default)]

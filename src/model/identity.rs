@@ -2,6 +2,7 @@
 
 use super::Timestamp;
 use super::credential::{Credential, CredentialKind, PasswordConfig};
+use super::ids::{IdentityId, SchemaId};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -126,12 +127,12 @@ pub struct RecoveryAddress {
 /// An identity as Kratos' admin API returns it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
-    pub id: Uuid,
+    pub id: IdentityId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<BTreeMap<CredentialKind, Credential>>,
-    pub schema_id: String,
+    pub schema_id: SchemaId,
     pub schema_url: String,
     pub state: IdentityState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,8 +177,9 @@ impl Identity {
 }
 
 /// `<public_url>/schemas/<base64url(schema_id) without padding>`, as Kratos builds `schema_url`.
-pub fn schema_url(public_url: &str, schema_id: &str) -> String {
-    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(schema_id.as_bytes());
+pub fn schema_url(public_url: &str, schema_id: &SchemaId) -> String {
+    let encoded =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(schema_id.as_str().as_bytes());
     format!("{}/schemas/{encoded}", public_url.trim_end_matches('/'))
 }
 
@@ -188,7 +190,7 @@ mod tests {
     #[test]
     fn schema_url_encodes_the_id_without_padding() {
         assert_eq!(
-            schema_url("http://127.0.0.1:4433/", "preset://email"),
+            schema_url("http://127.0.0.1:4433/", &"preset://email".into()),
             "http://127.0.0.1:4433/schemas/cHJlc2V0Oi8vZW1haWw"
         );
     }

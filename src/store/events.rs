@@ -2,11 +2,11 @@
 
 use super::identities::EventRow;
 use super::{Result, StoreError, Tx};
+use crate::model::IdentityId;
 use crate::model::Timestamp;
 use rusqlite::params;
 use serde::Serialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 /// A recorded event, as `kith list events` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -15,7 +15,7 @@ pub struct AuditEvent {
     pub occurred_at: Timestamp,
     pub actor: String,
     pub action: String,
-    pub identity_id: Option<Uuid>,
+    pub identity_id: Option<IdentityId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Value>,
 }
@@ -25,7 +25,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn record_event(&self, event: &EventRow, identity_id: Option<Uuid>) -> Result<()> {
+    pub fn record_event(&self, event: &EventRow, identity_id: Option<IdentityId>) -> Result<()> {
         self.tx
             .prepare_cached(super::identities::INSERT_EVENT)?
             .execute(params![
@@ -44,7 +44,7 @@ impl Tx<'_> {
     /// Only if SQLite fails or a row cannot be read back.
     pub fn list_events(
         &self,
-        identity_id: Option<Uuid>,
+        identity_id: Option<IdentityId>,
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {
@@ -69,7 +69,7 @@ struct StoredEvent {
     occurred_at: String,
     actor: String,
     action: String,
-    identity_id: Option<Uuid>,
+    identity_id: Option<IdentityId>,
     detail: Option<String>,
 }
 

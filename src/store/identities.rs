@@ -5,6 +5,7 @@ use crate::model::{
     Credential, CredentialKind, Identity, IdentityState, RecoveryAddress, Timestamp,
     VerifiableAddress, VerificationStatus, Via,
 };
+use crate::model::{IdentityId, SchemaId};
 use rusqlite::{CachedStatement, OptionalExtension, Row, params};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -12,8 +13,8 @@ use uuid::Uuid;
 
 /// The `identities` row as stored; turned into an [`Identity`] with `TryFrom`.
 struct IdentityRow {
-    id: Uuid,
-    schema_id: String,
+    id: IdentityId,
+    schema_id: SchemaId,
     state: String,
     state_changed_at: Option<String>,
     traits: String,
@@ -90,8 +91,8 @@ impl TryFrom<IdentityRow> for Identity {
 
 /// Whose rows a read gathers: one identity, or a page of them in id order.
 enum Scope {
-    One(Uuid),
-    Page { after: Uuid, limit: usize },
+    One(IdentityId),
+    Page { after: IdentityId, limit: usize },
 }
 
 impl Scope {
@@ -108,9 +109,9 @@ impl Scope {
     fn params(&self) -> impl rusqlite::Params {
         // Ids are stored as their 16 bytes, as rusqlite's `uuid` feature writes them.
         let values: Vec<rusqlite::types::Value> = match self {
-            Scope::One(id) => vec![id.as_bytes().to_vec().into()],
+            Scope::One(id) => vec![id.as_uuid().as_bytes().to_vec().into()],
             Scope::Page { after, limit } => vec![
-                after.as_bytes().to_vec().into(),
+                after.as_uuid().as_bytes().to_vec().into(),
                 i64::try_from(*limit).unwrap_or(i64::MAX).into(),
             ],
         };
@@ -120,7 +121,7 @@ impl Scope {
 
 /// A `verifiable_addresses` row as read.
 struct StoredVerifiable {
-    identity_id: Uuid,
+    identity_id: IdentityId,
     id: Uuid,
     via: String,
     value: String,
@@ -167,7 +168,7 @@ impl TryFrom<StoredVerifiable> for VerifiableAddress {
 
 /// A `recovery_addresses` row as read.
 struct StoredRecovery {
-    identity_id: Uuid,
+    identity_id: IdentityId,
     id: Uuid,
     via: String,
     value: String,
@@ -204,7 +205,7 @@ impl TryFrom<StoredRecovery> for RecoveryAddress {
 
 /// A `credentials` row as read, its identifiers gathered into a JSON array.
 struct StoredCredential {
-    identity_id: Uuid,
+    identity_id: IdentityId,
     kind: String,
     config: String,
     version: i64,
@@ -257,8 +258,8 @@ pub struct IdentifierQuery<'a> {
 /// one writer).
 #[derive(Clone, Debug)]
 pub struct IdentityRows {
-    id: Uuid,
-    schema_id: String,
+    id: IdentityId,
+    schema_id: SchemaId,
     state: &'static str,
     state_changed_at: Option<String>,
     traits: String,
@@ -306,7 +307,7 @@ struct RecoveryRow {
 
 impl IdentityRows {
     /// The identity these rows belong to.
-    pub fn id(&self) -> Uuid {
+    pub fn id(&self) -> IdentityId {
         self.id
     }
 
@@ -637,7 +638,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn delete_identity(&self, id: Uuid) -> Result<bool> {
+    pub fn delete_identity(&self, id: IdentityId) -> Result<bool> {
         let deleted = self.overwriting_freed_space(|| {
             Ok(self
                 .tx
@@ -651,7 +652,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails or the row cannot be read back.
-    pub fn get_identity(&self, id: Uuid, with_credentials: bool) -> Result<Option<Identity>> {
+    pub fn get_identity(&self, id: IdentityId, with_credentials: bool) -> Result<Option<Identity>> {
         let row = self
             .tx
             .prepare_cached(&format!(
@@ -673,7 +674,7 @@ impl Tx<'_> {
     /// Only if SQLite fails or a row cannot be read back.
     pub fn list_identities(
         &self,
-        after: Uuid,
+        after: IdentityId,
         limit: usize,
         with_credentials: bool,
     ) -> Result<Vec<Identity>> {
@@ -691,7 +692,10 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn identity_ids_by_identifier(&self, query: &IdentifierQuery<'_>) -> Result<Vec<Uuid>> {
+    pub fn identity_ids_by_identifier(
+        &self,
+        query: &IdentifierQuery<'_>,
+    ) -> Result<Vec<IdentityId>> {
         let ids = self
             .tx
             .prepare_cached(
@@ -701,7 +705,7 @@ impl Tx<'_> {
                  ORDER BY identity_id",
             )?
             .query_map(params![query.normalized, query.exact], |row| row.get(0))?
-            .collect::<rusqlite::Result<Vec<Uuid>>>()?;
+            .collect::<rusqlite::Result<Vec<IdentityId>>>()?;
         Ok(ids)
     }
 
@@ -709,7 +713,10 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn identity_id_by_password_identifier(&self, identifier: &str) -> Result<Option<Uuid>> {
+    pub fn identity_id_by_password_identifier(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<IdentityId>> {
         Ok(self
             .tx
             .prepare_cached(
@@ -725,7 +732,7 @@ impl Tx<'_> {
     /// Only if SQLite fails.
     pub fn set_credential_config(
         &self,
-        id: Uuid,
+        id: IdentityId,
         kind: CredentialKind,
         config: &Value,
         now: Timestamp,
@@ -770,7 +777,7 @@ impl Tx<'_> {
     fn credentials(
         &self,
         scope: &Scope,
-    ) -> Result<HashMap<Uuid, BTreeMap<CredentialKind, Credential>>> {
+    ) -> Result<HashMap<IdentityId, BTreeMap<CredentialKind, Credential>>> {
         let sql = format!(
             "SELECT c.identity_id, c.type, c.config, c.version, c.created_at, c.updated_at, \
                     (SELECT json_group_array(identifier) FROM \
@@ -784,7 +791,8 @@ impl Tx<'_> {
             .prepare_cached(&sql)?
             .query_map(scope.params(), StoredCredential::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut by_identity: HashMap<Uuid, BTreeMap<CredentialKind, Credential>> = HashMap::new();
+        let mut by_identity: HashMap<IdentityId, BTreeMap<CredentialKind, Credential>> =
+            HashMap::new();
         for row in rows {
             let identity = row.identity_id;
             let credential = Credential::try_from(row)?;
@@ -796,7 +804,10 @@ impl Tx<'_> {
         Ok(by_identity)
     }
 
-    fn verifiable_addresses(&self, scope: &Scope) -> Result<HashMap<Uuid, Vec<VerifiableAddress>>> {
+    fn verifiable_addresses(
+        &self,
+        scope: &Scope,
+    ) -> Result<HashMap<IdentityId, Vec<VerifiableAddress>>> {
         let sql = format!(
             "SELECT identity_id, id, via, value, verified, status, verified_at, created_at, \
                     updated_at \
@@ -808,7 +819,7 @@ impl Tx<'_> {
             .prepare_cached(&sql)?
             .query_map(scope.params(), StoredVerifiable::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut by_identity: HashMap<Uuid, Vec<VerifiableAddress>> = HashMap::new();
+        let mut by_identity: HashMap<IdentityId, Vec<VerifiableAddress>> = HashMap::new();
         for row in rows {
             let identity = row.identity_id;
             by_identity
@@ -819,7 +830,10 @@ impl Tx<'_> {
         Ok(by_identity)
     }
 
-    fn recovery_addresses(&self, scope: &Scope) -> Result<HashMap<Uuid, Vec<RecoveryAddress>>> {
+    fn recovery_addresses(
+        &self,
+        scope: &Scope,
+    ) -> Result<HashMap<IdentityId, Vec<RecoveryAddress>>> {
         let sql = format!(
             "SELECT identity_id, id, via, value, created_at, updated_at FROM recovery_addresses \
              WHERE {} ORDER BY identity_id, rowid",
@@ -830,7 +844,7 @@ impl Tx<'_> {
             .prepare_cached(&sql)?
             .query_map(scope.params(), StoredRecovery::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut by_identity: HashMap<Uuid, Vec<RecoveryAddress>> = HashMap::new();
+        let mut by_identity: HashMap<IdentityId, Vec<RecoveryAddress>> = HashMap::new();
         for row in rows {
             let identity = row.identity_id;
             by_identity

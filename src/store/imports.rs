@@ -1,6 +1,7 @@
 //! Import runs, and the lookups an import needs to report a skip.
 
 use super::{Result, StoreError, Tx};
+use crate::model::IdentityId;
 use crate::model::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -60,12 +61,12 @@ impl DryRunSeen {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn holder(&self, values: &UniqueValues<'_>) -> Result<Option<(Uuid, StoreError)>> {
+    pub fn holder(&self, values: &UniqueValues<'_>) -> Result<Option<(IdentityId, StoreError)>> {
         let mut query = self
             .conn
             .prepare_cached("SELECT holder FROM seen WHERE kind = ?1 AND a = ?2 AND b = ?3")?;
         for (kind, a, b) in Self::each(values) {
-            let found: Option<Uuid> = query
+            let found: Option<IdentityId> = query
                 .query_row(params![kind as i64, a, b], |row| row.get(0))
                 .optional()?;
             if let Some(holder) = found {
@@ -80,7 +81,7 @@ impl DryRunSeen {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn add(&self, holder: Uuid, values: &UniqueValues<'_>) -> Result<()> {
+    pub fn add(&self, holder: IdentityId, values: &UniqueValues<'_>) -> Result<()> {
         let mut insert = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO seen (kind, a, b, holder) VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -171,12 +172,12 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn identities_of_import_run(&self, run: Uuid) -> Result<Vec<Uuid>> {
+    pub fn identities_of_import_run(&self, run: Uuid) -> Result<Vec<IdentityId>> {
         let ids = self
             .tx
             .prepare_cached("SELECT id FROM identities WHERE import_run = ?1 ORDER BY id")?
             .query_map([run], |row| row.get(0))?
-            .collect::<rusqlite::Result<Vec<Uuid>>>()?;
+            .collect::<rusqlite::Result<Vec<IdentityId>>>()?;
         Ok(ids)
     }
 
@@ -185,7 +186,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn identity_holding(&self, values: &UniqueValues<'_>) -> Result<Option<Uuid>> {
+    pub fn identity_holding(&self, values: &UniqueValues<'_>) -> Result<Option<IdentityId>> {
         for (kind, identifier) in &values.identifiers {
             let found = self
                 .tx

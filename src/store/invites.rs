@@ -1,6 +1,7 @@
 //! Invite rows (admin recovery flows) and their delivery attempts.
 
 use super::{Result, StoreError, Tx};
+use crate::model::IdentityId;
 use crate::model::Timestamp;
 use rusqlite::{OptionalExtension, Row, params};
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use uuid::Uuid;
 pub struct InviteRow {
     pub id: Uuid,
     pub flow_id: Uuid,
-    pub identity_id: Uuid,
+    pub identity_id: IdentityId,
     /// `invite`, `recovery_code` or `recovery_link`.
     pub kind: String,
     pub address: Option<String>,
@@ -48,7 +49,7 @@ fn time(text: &str) -> Result<Timestamp> {
 struct RawInvite {
     id: Uuid,
     flow_id: Uuid,
-    identity_id: Uuid,
+    identity_id: IdentityId,
     kind: String,
     address: Option<String>,
     code_hash: Option<String>,
@@ -187,7 +188,7 @@ impl Tx<'_> {
     /// Only if SQLite fails.
     pub fn revoke_invites(
         &self,
-        identity_id: Option<Uuid>,
+        identity_id: Option<IdentityId>,
         invite_id: Option<Uuid>,
         why: &str,
         now: Timestamp,
@@ -271,7 +272,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn identity_by_address(&self, address: &str) -> Result<Option<Uuid>> {
+    pub fn identity_by_address(&self, address: &str) -> Result<Option<IdentityId>> {
         Ok(self
             .tx
             .prepare_cached(
@@ -287,7 +288,12 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn verify_address(&self, identity_id: Uuid, value: &str, now: Timestamp) -> Result<bool> {
+    pub fn verify_address(
+        &self,
+        identity_id: IdentityId,
+        value: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
         let changed = self
             .tx
             .prepare_cached(

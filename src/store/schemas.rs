@@ -31,12 +31,12 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn schema_ids(&self) -> Result<Vec<String>> {
+    pub fn schema_ids(&self) -> Result<Vec<crate::model::SchemaId>> {
         let rows = self
             .tx
             .prepare_cached("SELECT id FROM schemas ORDER BY id")?
             .query_map([], |row| row.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .collect::<rusqlite::Result<Vec<crate::model::SchemaId>>>()?;
         Ok(rows)
     }
 

@@ -6,6 +6,7 @@ use super::*;
 use crate::flows::call::Call;
 use crate::flows::duration::positive_duration;
 use crate::flows::settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN};
+use crate::model::{IdentityId, SchemaId};
 
 fn lifespan(
     text: Option<&str>,
@@ -136,7 +137,7 @@ impl Kith {
             schema_id: request
                 .schema_id
                 .clone()
-                .unwrap_or_else(|| "preset://email".into()),
+                .map_or_else(|| "preset://email".into(), SchemaId::from),
             traits: Some(
                 request
                     .traits
@@ -172,7 +173,7 @@ impl Kith {
     /// [`NotFound::RecoveryIdentity`] (404 "could not find identity") for an unknown id; 400 for a bad `expires_in`.
     pub(crate) fn create_recovery_code(
         &self,
-        identity_id: Uuid,
+        identity_id: IdentityId,
         expires_in: Option<&str>,
     ) -> Result<RecoveryCode> {
         let settings = self.settings()?;
@@ -200,7 +201,7 @@ impl Kith {
     /// 400 "The requested identity id does not exist." for an unknown id; 400 for a bad `expires_in`.
     pub(crate) fn create_recovery_link(
         &self,
-        identity_id: Uuid,
+        identity_id: IdentityId,
         expires_in: Option<&str>,
     ) -> Result<RecoveryLink> {
         let settings = self.settings()?;
@@ -231,7 +232,7 @@ impl Kith {
     fn open_flow(
         &self,
         tx: &Tx<'_>,
-        identity_id: Uuid,
+        identity_id: IdentityId,
         kind: FlowKind,
         address: Option<String>,
         lifespan: Duration,
