@@ -4,10 +4,15 @@
 //! [`crate::Admin`] (`src/api.rs`), the library's front door. The CLI and the HTTP server
 //! call them and nothing below them, so validation, hashing and audit hold the same on every
 //! path. A handle lent by [`Kith::acting_as`] carries the actor the audit trail credits.
+//!
+//! Each call has two halves: it prepares (validates, derives, hashes) from a snapshot taken
+//! once (`call.rs`: settings and compiled schemas), then writes through one commit context
+//! (`commit.rs`), the only code that writes identities and audit events.
 
 mod assemble;
 mod batch;
 mod call;
+mod commit;
 mod duration;
 mod events;
 mod export;
@@ -41,9 +46,9 @@ pub use verify::PasswordMatch;
 
 use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
-use crate::model::IdentityId;
 use crate::plugin_host::{Plugin, PluginHost};
 use crate::store::{EventRow, IdentityRows, OpenMode, Store, StoreError, Tx};
+use commit::Commit;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -241,15 +246,6 @@ impl Kith {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `work` in one write transaction and commits it when `work` succeeds.
-    fn write<T>(&self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut store = self.store();
-        let tx = store.write()?;
-        let value = work(&tx)?;
-        tx.commit()?;
-        Ok(value)
-    }
-
     /// Runs `work` on one consistent snapshot.
     fn read<T>(&self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let mut store = match &self.shared.reader {
@@ -312,9 +308,9 @@ impl Kith {
         let together = (move || -> Result<Vec<Result<()>>> {
             let mut results = Vec::with_capacity(items.len());
             {
-                let mut writer = tx.identity_writer()?;
+                let mut commit = Commit::new(&tx, self);
                 for item in items {
-                    results.push(match writer.insert(&item.rows, None, Some(&item.event)) {
+                    results.push(match commit.insert_rows(&item.rows, None, &item.event) {
                         Err(error) if error.is_conflict() => Err(error.into()),
                         other => other.map_err(Error::from),
                     });
@@ -339,8 +335,7 @@ impl Kith {
                 for item in batch {
                     let alone = (|| -> Result<()> {
                         let tx = store.write()?;
-                        tx.identity_writer()?
-                            .insert(&item.rows, None, Some(&item.event))?;
+                        Commit::new(&tx, self).insert_rows(&item.rows, None, &item.event)?;
                         tx.commit()?;
                         Ok(())
                     })();
@@ -368,17 +363,5 @@ impl Kith {
     /// An audit event of this handle's actor, now.
     fn event(&self, action: &'static str, detail: Option<&Value>) -> EventRow {
         EventRow::new(self.clock.now(), &self.actor, action, detail)
-    }
-
-    /// Records an event in `tx`, the transaction of the change it is about.
-    fn audit(
-        &self,
-        tx: &Tx<'_>,
-        action: &'static str,
-        identity_id: Option<IdentityId>,
-        detail: Option<Value>,
-    ) -> Result<()> {
-        tx.record_event(&self.event(action, detail.as_ref()), identity_id)?;
-        Ok(())
     }
 }

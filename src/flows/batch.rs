@@ -2,6 +2,7 @@
 //! its own outcome, as Kratos' batch endpoint answers.
 
 use super::Kith;
+use super::commit::Commit;
 use crate::error::{Error, Result};
 use crate::model::IdentityId;
 use crate::model::{BatchPatchBody, ErrorBody, Identity};
@@ -109,7 +110,7 @@ impl Kith {
         let tx = store.write()?;
         let mut outcomes = Vec::with_capacity(built.len());
         {
-            let mut writer = tx.identity_writer()?;
+            let mut commit = Commit::new(&tx, self);
             for entry in built {
                 let Some((patch_id, identity)) = entry else {
                     outcomes.push(None);
@@ -118,7 +119,7 @@ impl Kith {
                 let outcome = match identity {
                     Err(error) => BatchOutcome::failed(patch_id, &error),
                     Ok(identity) => {
-                        match writer.insert(&IdentityRows::from(&identity), None, Some(&event)) {
+                        match commit.insert_rows(&IdentityRows::from(&identity), None, &event) {
                             Ok(()) => BatchOutcome {
                                 action: "create",
                                 identity: Some(identity.id),

@@ -3,6 +3,7 @@
 use super::Kith;
 use super::assemble::{Draft, PasswordChange};
 use super::call::Call;
+use super::commit::Commit;
 use super::patch::Operation;
 use super::settings::Settings;
 use crate::error::{Error, NotFound, Result};
@@ -269,16 +270,15 @@ impl Kith {
         make_draft: impl FnOnce(&Identity) -> Result<Draft>,
     ) -> Result<Identity> {
         let call = self.call()?;
-        let mut identity = self.write(|tx| {
+        let mut identity = self.commit(|tx| {
             let existing = tx
                 .get_identity(id, true)?
                 .ok_or(Error::NotFound(NotFound::Identity(id)))?;
             let draft = make_draft(&existing)?;
             let identity = self.assemble(&call, draft, Some(&existing))?;
-            tx.replace_identity(&IdentityRows::from(&identity))?;
             let detail = (existing.state != identity.state)
                 .then(|| json!({"state": {"from": existing.state, "to": identity.state}}));
-            self.audit(tx, action, Some(id), detail)?;
+            tx.replace(&identity, action, detail)?;
             Ok(identity)
         })?;
         self.present(&call.settings, &mut identity, &[]);
@@ -290,12 +290,11 @@ impl Kith {
     /// # Errors
     /// [`NotFound::Identity`] naming the first id that does not exist; then nothing is deleted.
     pub(crate) fn delete_identities(&self, ids: &[IdentityId]) -> Result<()> {
-        self.write(|tx| {
+        self.commit(|tx| {
             for id in ids {
-                if !tx.delete_identity(*id)? {
+                if !tx.delete(*id, None)? {
                     return Err(Error::NotFound(NotFound::Identity(*id)));
                 }
-                self.audit(tx, "identity.deleted", Some(*id), None)?;
             }
             Ok(())
         })
@@ -413,7 +412,7 @@ impl Kith {
         // authority on conflicts, and dropping the transaction rolls it back.
         let mut store = self.store();
         let tx = store.write()?;
-        tx.insert_identity(&IdentityRows::from(&identity), None)?;
+        Commit::new(&tx, self).insert(&identity, None)?;
         drop(tx);
         identity.schema_url =
             crate::model::schema_url(&call.settings.public_url, &identity.schema_id);
@@ -484,7 +483,7 @@ impl Kith {
                 Some(_) => Err(Error::NotFound(NotFound::Identity(id))),
             };
         }
-        self.write(|tx| {
+        self.commit(|tx| {
             let mut identity = tx
                 .get_identity(id, true)?
                 .ok_or(Error::NotFound(NotFound::Identity(id)))?;
@@ -531,13 +530,12 @@ impl Kith {
                 }
             }
             identity.updated_at = now;
-            tx.replace_identity(&IdentityRows::from(&identity))?;
-            self.audit(
-                tx,
+            tx.replace(
+                &identity,
                 "credential.deleted",
-                Some(id),
                 Some(json!({"type": kind, "identifier": identifier})),
-            )
+            )?;
+            Ok(())
         })
     }
 }

@@ -13,10 +13,11 @@ pub use reader::{RawRecord, read_records};
 
 use super::Kith;
 use super::call::Call;
+use super::commit::Commit;
 use crate::error::{Error, NotFound, Result};
 use crate::model::IdentityId;
 use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
-use crate::store::{DryRunSeen, EventRow, IdentityRows, Tx};
+use crate::store::{DryRunSeen, EventRow, IdentityRows};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -129,11 +130,9 @@ impl Kith {
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         if !options.dry_run {
             // Recorded before any identity, so a killed import can still be undone by its id.
-            self.write(|tx| {
+            self.commit(|tx| {
                 tx.insert_import_run(run, self.clock.now(), &self.actor, &names.join(", "))?;
-                self.audit(
-                    tx,
-                    "import.started",
+                tx.record("import.started",
                     None,
                     Some(json!({"import_run": run, "sources": names, "on_conflict": options.on_conflict})),
                 )
@@ -151,9 +150,8 @@ impl Kith {
             // Returning drops the receivers, which stops the other stages early on error.
         })?;
         if !options.dry_run {
-            self.write(|tx| {
-                self.audit(
-                    tx,
+            self.commit(|tx| {
+                tx.record(
                     "import.finished",
                     None,
                     Some(json!({"import_run": run, "created": totals.created,
@@ -249,12 +247,28 @@ impl Kith {
                 let tx = store.write()?;
                 if let Some(seen) = &seen {
                     seen.begin()?;
-                    self.write_chunk(&tx, None, options, Some(seen), chunk, totals, &mut results)?;
+                    self.write_chunk(
+                        &mut Commit::new(&tx, self),
+                        None,
+                        options,
+                        Some(seen),
+                        chunk,
+                        totals,
+                        &mut results,
+                    )?;
                     seen.end()?;
                     // Dropping the transaction rolls the chunk back.
                     drop(tx);
                 } else {
-                    self.write_chunk(&tx, Some(run), options, None, chunk, totals, &mut results)?;
+                    self.write_chunk(
+                        &mut Commit::new(&tx, self),
+                        Some(run),
+                        options,
+                        None,
+                        chunk,
+                        totals,
+                        &mut results,
+                    )?;
                     let now = self.clock.now();
                     tx.add_to_import_run(
                         run,
@@ -276,7 +290,7 @@ impl Kith {
     #[allow(clippy::too_many_arguments)]
     fn write_chunk(
         &self,
-        tx: &Tx<'_>,
+        tx: &mut Commit<'_>,
         run: Option<Uuid>,
         options: &ImportOptions,
         seen: Option<&DryRunSeen>,
@@ -284,7 +298,6 @@ impl Kith {
         totals: &mut Totals,
         results: &mut Vec<ImportResult>,
     ) -> Result<()> {
-        let mut writer = tx.identity_writer()?;
         for record in chunk {
             let outcome = match record.identity {
                 Err(error) => ImportOutcome::Error {
@@ -297,8 +310,8 @@ impl Kith {
                     };
                     let inserted = match earlier {
                         Some((holder, conflict)) => Err((conflict, Some(holder))),
-                        None => writer
-                            .insert(&rows, run, Some(&event))
+                        None => tx
+                            .insert_rows(&rows, run, &event)
                             .map_err(|error| (error, None)),
                     };
                     match inserted {
@@ -349,18 +362,16 @@ impl Kith {
     /// # Errors
     /// [`NotFound::ImportRun`] when no run has this id.
     pub(crate) fn delete_import_run(&self, run: Uuid) -> Result<Vec<IdentityId>> {
-        self.write(|tx| {
+        self.commit(|tx| {
             if !tx.import_run_exists(run)? {
                 return Err(Error::NotFound(NotFound::ImportRun(run)));
             }
             let ids = tx.identities_of_import_run(run)?;
             let detail = Some(json!({ "import_run": run }));
             for id in &ids {
-                tx.delete_identity(*id)?;
-                self.audit(tx, "identity.deleted", Some(*id), detail.clone())?;
+                tx.delete(*id, detail.clone())?;
             }
-            self.audit(
-                tx,
+            tx.record(
                 "import.undone",
                 None,
                 Some(json!({"import_run": run, "deleted": ids.len()})),

@@ -20,10 +20,10 @@ use crate::error::{Error, NotFound, Result};
 use crate::model::IdentityId;
 use crate::model::{
     CreateIdentityBody, Credential, CredentialKind, Identity, IdentityState, PasswordConfig,
-    Timestamp,
+    Timestamp, VerificationStatus,
 };
 use crate::schema::normalize_email;
-use crate::store::{DeliveryRow, IdentityRows, InviteRow, StoreError, Tx};
+use crate::store::{DeliveryRow, InviteRow, StoreError, Tx};
 use chrono::Duration as ChronoDuration;
 use serde::Serialize;
 use serde_json::{Value, json};

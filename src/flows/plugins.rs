@@ -133,7 +133,7 @@ impl Kith {
             installed_at: self.clock.now().to_string(),
             wasm,
         };
-        self.write(|tx| {
+        self.commit(|tx| {
             tx.insert_plugin(&record).map_err(|e| {
                 if e.is_conflict() {
                     Error::PluginExists(record.name.clone())
@@ -141,8 +141,7 @@ impl Kith {
                     e.into()
                 }
             })?;
-            self.audit(
-                tx,
+            tx.record(
                 "plugin.installed",
                 None,
                 Some(json!({"plugin": record.name, "version": record.version,
@@ -166,11 +165,11 @@ impl Kith {
     /// # Errors
     /// [`NotFound::Plugin`].
     pub(crate) fn remove_plugin(&self, name: &str) -> Result<()> {
-        self.write(|tx| {
+        self.commit(|tx| {
             if !tx.delete_plugin(name)? {
                 return Err(Error::NotFound(NotFound::Plugin(name.to_string())));
             }
-            self.audit(tx, "plugin.removed", None, Some(json!({"plugin": name})))
+            tx.record("plugin.removed", None, Some(json!({"plugin": name})))
         })?;
         self.reload_validators()
     }
@@ -185,11 +184,11 @@ impl Kith {
         } else {
             "plugin.disabled"
         };
-        self.write(|tx| {
+        self.commit(|tx| {
             if !tx.set_plugin_enabled(name, enabled)? {
                 return Err(Error::NotFound(NotFound::Plugin(name.to_string())));
             }
-            self.audit(tx, action, None, Some(json!({"plugin": name})))
+            tx.record(action, None, Some(json!({"plugin": name})))
         })?;
         self.reload_validators()
     }

@@ -57,7 +57,7 @@ impl Kith {
             }
         })?;
         let now = self.clock.now();
-        self.write(|tx| {
+        self.commit(|tx| {
             tx.insert_schema(id, &raw.to_string(), &now.to_string())
                 .map_err(|e| {
                     if e.is_conflict() {
@@ -66,8 +66,7 @@ impl Kith {
                         e.into()
                     }
                 })?;
-            self.audit(
-                tx,
+            tx.record(
                 "schema.added",
                 None,
                 Some(serde_json::json!({ "schema_id": id })),

@@ -244,7 +244,7 @@ impl Kith {
             key: key.to_string(),
             problem,
         })?;
-        self.write(|tx| {
+        self.commit(|tx| {
             let previous = tx.get_setting(key)?;
             tx.set_setting(key, &value)?;
             let settings = Settings::load(tx, self.default_public_url.as_deref())?;
@@ -255,8 +255,7 @@ impl Kith {
                     key: key.to_string(),
                     problem: e.to_string(),
                 })?;
-            self.audit(
-                tx,
+            tx.record(
                 "config.set",
                 None,
                 Some(serde_json::json!({"key": key, "value": value, "previous": previous})),

@@ -58,13 +58,13 @@ impl Kith {
             created_at: self.clock.now(),
             created_by: self.actor.clone(),
         };
-        self.write(|tx| {
+        self.commit(|tx| {
             tx.insert_token(&record, &token_hash(&token))
                 .map_err(|e| match e {
                     e if e.is_conflict() => Error::TokenExists(name.to_string()),
                     e => e.into(),
                 })?;
-            self.audit(tx, "token.created", None, Some(json!({"name": name})))
+            tx.record("token.created", None, Some(json!({"name": name})))
         })?;
         Ok(NewToken {
             name: record.name,
@@ -86,11 +86,11 @@ impl Kith {
     /// # Errors
     /// [`NotFound::Token`].
     pub(crate) fn revoke_token(&self, name: &str) -> Result<()> {
-        self.write(|tx| {
+        self.commit(|tx| {
             if !tx.delete_token(name)? {
                 return Err(Error::NotFound(NotFound::Token(name.to_string())));
             }
-            self.audit(tx, "token.revoked", None, Some(json!({"name": name})))
+            tx.record("token.revoked", None, Some(json!({"name": name})))
         })
     }
 

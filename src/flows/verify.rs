@@ -64,7 +64,7 @@ impl Kith {
         }
         // Hash outside the lock: argon2 takes tens of milliseconds and writers should not wait.
         let upgraded = password::hash_password(password.as_bytes(), &settings.hasher)?;
-        let rehashed = self.write(|tx| {
+        let rehashed = self.commit(|tx| {
             // Store only if the hash is still the one that matched: a concurrent password
             // change must not be overwritten with the old password.
             let current = tx.get_identity(identity.id, true)?;
@@ -81,9 +81,7 @@ impl Kith {
                 }),
                 now,
             )?;
-            self.audit(
-                tx,
-                "password.rehashed",
+            tx.record("password.rehashed",
                 Some(identity.id),
                 Some(json!({"from": password::check_hash(&hash).map(|f| f.to_string()).unwrap_or_default()})),
             )?;

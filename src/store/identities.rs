@@ -576,14 +576,6 @@ impl<'c> Tx<'c> {
             event: self.tx.prepare_cached(INSERT_EVENT)?,
         })
     }
-
-    /// Inserts one whole identity; see [`IdentityWriter::insert`].
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when an identifier, address, external_id or the id is taken.
-    pub fn insert_identity(&'c self, rows: &IdentityRows, import_run: Option<Uuid>) -> Result<()> {
-        self.identity_writer()?.insert(rows, import_run, None)
-    }
 }
 
 impl Tx<'_> {

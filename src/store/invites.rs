@@ -283,26 +283,6 @@ impl Tx<'_> {
             .query_row([address], |row| row.get(0))
             .optional()?)
     }
-
-    /// Marks the verifiable address `value` of an identity verified.
-    ///
-    /// # Errors
-    /// Only if SQLite fails.
-    pub fn verify_address(
-        &self,
-        identity_id: IdentityId,
-        value: &str,
-        now: Timestamp,
-    ) -> Result<bool> {
-        let changed = self
-            .tx
-            .prepare_cached(
-                "UPDATE verifiable_addresses SET verified = 1, status = 'completed', verified_at = ?3, updated_at = ?3 \
-                 WHERE identity_id = ?1 AND value = ?2",
-            )?
-            .execute(params![identity_id, value, now.to_string()])?;
-        Ok(changed > 0)
-    }
 }
 
 impl Tx<'_> {

@@ -74,15 +74,14 @@ impl Kith {
                         }),
                 });
             let name = &plugin.manifest.name;
-            self.write(|tx| {
+            self.commit(|tx| {
                 let now = self.clock.now();
                 let (delivered, detail) = match &outcome {
                     Ok(detail) => (true, detail.as_str()),
                     Err(error) => (false, error.as_str()),
                 };
                 tx.record_delivery(invite.id, name, delivered, Some(detail), now)?;
-                self.audit(
-                    tx,
+                tx.record(
                     if delivered {
                         "invite.delivered"
                     } else {
@@ -108,7 +107,7 @@ impl Kith {
     /// 404 for an unknown invite; 400 when it is redeemed, revoked or expired.
     pub(crate) fn resend_invite(&self, id: Uuid) -> Result<Invitation> {
         let settings = self.settings()?;
-        let mut invitation = self.write(|tx| {
+        let mut invitation = self.commit(|tx| {
             let invite = tx
                 .get_invite(id)?
                 .ok_or(Error::NotFound(NotFound::Invite(id)))?;
@@ -126,8 +125,7 @@ impl Kith {
             }
             let secrets = self.new_secrets(tx)?;
             tx.rotate_invite_secrets(invite.id, &secrets.code_hash, &secrets.token_hash)?;
-            self.audit(
-                tx,
+            tx.record(
                 "invite.resent",
                 Some(invite.identity_id),
                 Some(json!({"invite_id": invite.id})),

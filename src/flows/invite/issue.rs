@@ -4,6 +4,7 @@
 use super::secrets::Secrets;
 use super::*;
 use crate::flows::call::Call;
+use crate::flows::commit::Commit;
 use crate::flows::duration::positive_duration;
 use crate::flows::settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN};
 use crate::model::{IdentityId, SchemaId};
@@ -84,7 +85,7 @@ impl Kith {
             Some((MIN_INVITE_LIFESPAN, MAX_INVITE_LIFESPAN)),
         )?;
         let email = request.email.as_deref().map(normalize_email);
-        let (invitation, _) = self.write(|tx| {
+        let (invitation, _) = self.commit(|tx| {
             let now = self.clock.now();
             let identity = match (request.identity_id, &email) {
                 (Some(id), _) => tx
@@ -128,7 +129,7 @@ impl Kith {
     /// Creates the identity an invite is for: active, no password.
     fn create_invited(
         &self,
-        tx: &Tx<'_>,
+        tx: &mut Commit<'_>,
         call: &Call,
         request: &InviteRequest,
         email: &str,
@@ -157,13 +158,7 @@ impl Kith {
                 "the traits do not make {email} a recovery or verifiable address of the new identity"
             )));
         }
-        tx.insert_identity(&IdentityRows::from(&identity), None)?;
-        self.audit(
-            tx,
-            "identity.created",
-            Some(identity.id),
-            Some(json!({"by": "invite"})),
-        )?;
+        tx.insert(&identity, Some(json!({"by": "invite"})))?;
         Ok(identity)
     }
 
@@ -178,7 +173,7 @@ impl Kith {
     ) -> Result<RecoveryCode> {
         let settings = self.settings()?;
         let lifespan = lifespan(expires_in, ADMIN_RECOVERY_LIFESPAN, None)?;
-        self.write(|tx| {
+        self.commit(|tx| {
             tx.get_identity(identity_id, false)?
                 .ok_or(Error::NotFound(NotFound::RecoveryIdentity(identity_id)))?;
             let (invite, secrets) =
@@ -206,7 +201,7 @@ impl Kith {
     ) -> Result<RecoveryLink> {
         let settings = self.settings()?;
         let lifespan = lifespan(expires_in, ADMIN_RECOVERY_LIFESPAN, None)?;
-        self.write(|tx| {
+        self.commit(|tx| {
             if tx.get_identity(identity_id, false)?.is_none() {
                 return Err(Error::BadRequest(
                     "The requested identity id does not exist.".into(),
@@ -231,7 +226,7 @@ impl Kith {
     /// audit event.
     fn open_flow(
         &self,
-        tx: &Tx<'_>,
+        tx: &Commit<'_>,
         identity_id: IdentityId,
         kind: FlowKind,
         address: Option<String>,
@@ -256,9 +251,7 @@ impl Kith {
             created_by: self.actor.clone(),
         };
         tx.insert_invite(&invite)?;
-        self.audit(
-            tx,
-            kind.issued_action(),
+        tx.record(kind.issued_action(),
             Some(identity_id),
             Some(json!({"invite_id": invite.id, "flow": invite.flow_id, "expires_at": invite.expires_at})),
         )?;
@@ -304,7 +297,7 @@ impl Kith {
     /// # Errors
     /// 404 for an unknown invite; 400 when it is already used or revoked.
     pub(crate) fn revoke_invite(&self, id: Uuid) -> Result<()> {
-        self.write(|tx| {
+        self.commit(|tx| {
             let invite = tx
                 .get_invite(id)?
                 .ok_or(Error::NotFound(NotFound::Invite(id)))?;
@@ -319,8 +312,7 @@ impl Kith {
                     "invite {id} is already redeemed or revoked"
                 )));
             }
-            self.audit(
-                tx,
+            tx.record(
                 "invite.revoked",
                 Some(invite.identity_id),
                 Some(json!({"invite_id": invite.id})),

@@ -45,7 +45,7 @@ impl Kith {
         };
         // The outer Result is the store's; the inner one the redemption's, so that wrong
         // submissions are committed even though the call is refused.
-        self.write(|tx| {
+        self.commit(|tx| {
             let Some(invite) = tx.get_invite(flow)?.filter(|i| i.flow_id == flow) else {
                 return Ok(Err(Error::RecoveryCodeInvalid));
             };
@@ -63,7 +63,7 @@ impl Kith {
                 if tx.count_submission(invite.id)? >= MAX_WRONG_SUBMISSIONS {
                     tx.revoke_invites(None, Some(invite.id), REVOKED_FOR_ATTEMPTS, now)?;
                 }
-                self.audit(tx, "invite.wrong_code", Some(invite.identity_id), Some(json!({"invite_id": invite.id})))?;
+                tx.record("invite.wrong_code", Some(invite.identity_id), Some(json!({"invite_id": invite.id})))?;
                 return Ok(Err(Error::RecoveryCodeInvalid));
             }
             if invite.revoked_at.is_some() || now > invite.expires_at {
@@ -80,19 +80,17 @@ impl Kith {
                 None => crate::password::hash_password(password.as_bytes(), &settings.hasher)?,
             };
             set_password(&mut identity, hash, now);
-            tx.replace_identity(&IdentityRows::from(&identity))?;
-            tx.use_invite(invite.id, now)?;
             let kind = FlowKind::of(&invite)?;
             let verified_address = match (kind, &invite.address) {
-                (FlowKind::Invite, Some(address)) if tx.verify_address(identity.id, address, now)? => Some(address.clone()),
+                (FlowKind::Invite, Some(address)) if mark_verified(&mut identity, address, now) => Some(address.clone()),
                 _ => None,
             };
-            self.audit(
-                tx,
+            tx.replace(
+                &identity,
                 "invite.redeemed",
-                Some(identity.id),
                 Some(json!({"invite_id": invite.id, "kind": kind, "verified_address": verified_address})),
             )?;
+            tx.use_invite(invite.id, now)?;
             Ok(Ok(Redeemed {
                 identity_id: identity.id,
                 verified_address,
@@ -153,6 +151,23 @@ enum Checked {
 }
 
 /// Sets (or replaces) the password hash of an identity's password credential.
+/// Marks the verifiable address `value` verified, as following the invite's link proves it;
+/// `false` when the identity has no such address (its traits changed since the invite).
+fn mark_verified(identity: &mut Identity, value: &str, now: Timestamp) -> bool {
+    let Some(address) = identity
+        .verifiable_addresses
+        .iter_mut()
+        .find(|a| a.value == value)
+    else {
+        return false;
+    };
+    address.verified = true;
+    address.status = VerificationStatus::Completed;
+    address.verified_at = Some(now);
+    address.updated_at = now;
+    true
+}
+
 fn set_password(identity: &mut Identity, hash: String, now: Timestamp) {
     let credentials = identity.credentials.get_or_insert_with(Default::default);
     let credential = credentials
