@@ -1,6 +1,7 @@
 //! Load on `kith serve`: concurrent keep-alive clients on loopback drive
 //! `POST /admin/identities` (no cleartext passwords), without and with a trait validator
-//! plugin, and report requests/s and latency percentiles. Figures, not assertions.
+//! plugin, and report requests/s and latency percentiles. Figures, not assertions. The
+//! clients are multiplexed on two threads, as `wrk -t2` does them.
 //!
 //! `scripts/build-plugins` (builds the plugins and places each component in its folder), then
 //! `cargo bench --bench serve [-- SECONDS CONNECTIONS]` (default 10 s, 32 connections).
@@ -9,15 +10,19 @@
 //! `KITH_BENCH_BASELINE=/path/to/an/older/kith` measures that
 //! binary too, in the same run, each in a store of its own, so a change is seen before and after.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead as _, BufReader as StdBufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 const KITH: &str = env!("CARGO_BIN_EXE_kith");
+
+/// Client threads, as `wrk -t2`.
+const CLIENT_THREADS: usize = 2;
 
 /// This build's kith, or the binary `KITH_BENCH_BIN` names (a release build, say).
 fn this_kith() -> PathBuf {
@@ -78,7 +83,7 @@ impl Server {
             .spawn()
             .expect("kith serve starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
+        StdBufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .expect("the ready line");
         let ready: serde_json::Value = serde_json::from_str(&line).expect("a JSON ready line");
@@ -104,31 +109,34 @@ impl Server {
 
 /// One keep-alive connection that sends a request and reads one whole response.
 struct Connection {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    stream: BufReader<TcpStream>,
 }
 
 impl Connection {
-    fn open(address: &str) -> Self {
-        let stream = TcpStream::connect(address).expect("connect");
+    async fn open(address: &str) -> Self {
+        let stream = TcpStream::connect(address).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         Self {
-            writer: stream.try_clone().expect("clone"),
-            reader: BufReader::new(stream),
+            stream: BufReader::new(stream),
         }
     }
 
     /// Returns the status code.
-    fn post(&mut self, host: &str, token: &str, path: &str, body: &str) -> u16 {
+    async fn post(&mut self, host: &str, token: &str, path: &str, body: &str) -> u16 {
         let request = format!(
             "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        self.writer.write_all(request.as_bytes()).expect("send");
+        self.stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .expect("send");
         let mut status_line = String::new();
-        self.reader
+        self.stream
             .read_line(&mut status_line)
+            .await
             .expect("status line");
         let status = status_line
             .split_whitespace()
@@ -138,7 +146,7 @@ impl Connection {
         let mut length = 0usize;
         loop {
             let mut header = String::new();
-            self.reader.read_line(&mut header).expect("header");
+            self.stream.read_line(&mut header).await.expect("header");
             if header == "\r\n" || header.is_empty() {
                 break;
             }
@@ -149,7 +157,7 @@ impl Connection {
             }
         }
         let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).expect("body");
+        self.stream.read_exact(&mut body).await.expect("body");
         status
     }
 }
@@ -161,49 +169,63 @@ struct Figures {
     by_status: Vec<(u16, u64)>,
 }
 
+/// Drives `connections` keep-alive connections for `seconds`, as wrk does: a few client
+/// threads (two, as `wrk -t2`), each multiplexing its connections, so the load generator
+/// does not add dozens of threads of its own to the cores the server runs on.
 fn load(server: &Server, seconds: u64, connections: usize, label: &str) -> Figures {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(CLIENT_THREADS)
+        .enable_all()
+        .build()
+        .expect("a client runtime");
     let stop = Arc::new(AtomicBool::new(false));
     let counter = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let workers: Vec<_> = (0..connections)
-        .map(|worker| {
-            let stop = Arc::clone(&stop);
-            let counter = Arc::clone(&counter);
-            let host = server.admin.clone();
-            let token = server.token.clone();
-            let label = label.to_string();
-            std::thread::spawn(move || {
-                let mut connection = Connection::open(&host);
-                let mut latencies = Vec::new();
-                let mut statuses = std::collections::BTreeMap::new();
-                let mut i = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let body = format!(
-                        r#"{{"schema_id":"preset://email","traits":{{"email":"{label}-{worker}-{i}@example.org"}},"metadata_public":{{"n":{i}}}}}"#
-                    );
-                    let sent = Instant::now();
-                    let status = connection.post(&host, &token, "/admin/identities", &body);
-                    latencies.push(sent.elapsed());
-                    *statuses.entry(status).or_insert(0u64) += 1;
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    i += 1;
-                }
-                (latencies, statuses)
+    let (latencies, statuses) = runtime.block_on(async {
+        let clients: Vec<_> = (0..connections)
+            .map(|worker| {
+                let stop = Arc::clone(&stop);
+                let counter = Arc::clone(&counter);
+                let host = server.admin.clone();
+                let token = server.token.clone();
+                let label = label.to_string();
+                tokio::spawn(async move {
+                    let mut connection = Connection::open(&host).await;
+                    let mut latencies = Vec::new();
+                    let mut statuses = std::collections::BTreeMap::new();
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let body = format!(
+                            r#"{{"schema_id":"preset://email","traits":{{"email":"{label}-{worker}-{i}@example.org"}},"metadata_public":{{"n":{i}}}}}"#
+                        );
+                        let sent = Instant::now();
+                        let status = connection
+                            .post(&host, &token, "/admin/identities", &body)
+                            .await;
+                        latencies.push(sent.elapsed());
+                        *statuses.entry(status).or_insert(0u64) += 1;
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        i += 1;
+                    }
+                    (latencies, statuses)
+                })
             })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(seconds));
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    let mut statuses = std::collections::BTreeMap::new();
-    for worker in workers {
-        let (l, s) = worker.join().expect("a client thread");
-        latencies.extend(l);
-        for (status, n) in s {
-            *statuses.entry(status).or_insert(0) += n;
+            .collect();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut latencies = Vec::new();
+        let mut statuses = std::collections::BTreeMap::new();
+        for client in clients {
+            let (l, s) = client.await.expect("a client task");
+            latencies.extend(l);
+            for (status, n) in s {
+                *statuses.entry(status).or_insert(0) += n;
+            }
         }
-    }
+        (latencies, statuses)
+    });
     let elapsed = started.elapsed();
+    let mut latencies = latencies;
     latencies.sort();
     Figures {
         requests: counter.load(Ordering::Relaxed),
