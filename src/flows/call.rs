@@ -33,10 +33,14 @@ impl Call {
         let found = match self.schemas.get(id) {
             Some(found) => found.clone(),
             // Presets are compiled when first asked for: a one-shot command compiles only
-            // the one it uses.
-            None => match schema::preset(id.as_str()) {
-                Some(text) => self.shared.compile_into_catalog(id.clone(), text),
-                None => return Err(Error::UnknownSchema(id.to_string())),
+            // the one it uses. Once compiled, by this call (an import asks once per record)
+            // or another, the shared catalog has it.
+            None => match self.shared.catalog().get(id) {
+                Some(found) => found.clone(),
+                None => match schema::preset(id.as_str()) {
+                    Some(text) => self.shared.compile_into_catalog(id.clone(), text),
+                    None => return Err(Error::UnknownSchema(id.to_string())),
+                },
             },
         };
         found.map_err(|problem| Error::internal(format!("schema `{id}` does not compile"), problem))
@@ -100,5 +104,26 @@ impl Shared {
         let mut catalog = Catalog::clone(&shared);
         catalog.insert(id, schema);
         *shared = Arc::new(catalog);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Kith;
+    use std::sync::Arc;
+
+    /// An import is one call asking for its schema once per record: a preset compiled for
+    /// the first record must serve the rest, not be compiled again for each.
+    #[test]
+    fn a_preset_is_compiled_once_however_often_one_call_asks_for_it() {
+        let kith = Kith::open_in_memory().unwrap();
+        let call = kith.call().unwrap();
+        let id = "preset://email".into();
+        let first = call.schema(&id).unwrap();
+        let second = call.schema(&id).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the preset was compiled a second time within one call"
+        );
     }
 }
