@@ -43,6 +43,12 @@ pub trait Admin {
     fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity>;
     /// One identity, with the configs of the `include_credential` kinds.
     fn get_identity(&self, id: IdentityId, include_credential: &[String]) -> Result<Identity>;
+    /// One identity by its external id (`GET /admin/identities/by/external/{externalID}`).
+    fn get_identity_by_external_id(
+        &self,
+        external_id: &str,
+        include_credential: &[String],
+    ) -> Result<Identity>;
     /// A page of identities in id order, optionally filtered (`GET /admin/identities`).
     fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage>;
     /// Replaces an identity with PUT semantics (`PUT /admin/identities/{id}`).
@@ -181,6 +187,13 @@ impl Admin for Kith {
     }
     fn get_identity(&self, id: IdentityId, include_credential: &[String]) -> Result<Identity> {
         Kith::get_identity(self, id, include_credential)
+    }
+    fn get_identity_by_external_id(
+        &self,
+        external_id: &str,
+        include_credential: &[String],
+    ) -> Result<Identity> {
+        Kith::get_identity_by_external_id(self, external_id, include_credential)
     }
     fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage> {
         Kith::list_identities(self, query)

@@ -167,6 +167,9 @@ pub enum NotFound {
     /// No identity has this id.
     #[error("identity {0} could not be found")]
     Identity(IdentityId),
+    /// No identity has this `external_id`.
+    #[error("no identity has the external_id `{0}`")]
+    ExternalId(String),
     /// A recovery code was asked for an identity that does not exist (Kratos' wording).
     #[error("could not find identity")]
     RecoveryIdentity(IdentityId),
@@ -314,7 +317,7 @@ impl Error {
                     None => body,
                 }
             }
-            Error::NotFound(NotFound::Identity(_)) => {
+            Error::NotFound(NotFound::Identity(_) | NotFound::ExternalId(_)) => {
                 body.with_message("Unable to locate the resource")
             }
             Error::PatchDeniedPath(path) => body
@@ -415,6 +418,7 @@ mod tests {
     fn all_errors() -> Vec<Error> {
         let not_found = [
             NotFound::Identity(id().into()),
+            NotFound::ExternalId("crm-4711".into()),
             NotFound::RecoveryIdentity(id().into()),
             NotFound::Schema("preset://nope".into()),
             NotFound::ImportRun(id()),
@@ -558,6 +562,7 @@ mod tests {
                 "NotFound::{}",
                 match kind {
                     NotFound::Identity(_) => "Identity",
+                    NotFound::ExternalId(_) => "ExternalId",
                     NotFound::RecoveryIdentity(_) => "RecoveryIdentity",
                     NotFound::Schema(_) => "Schema",
                     NotFound::ImportRun(_) => "ImportRun",

@@ -12,6 +12,7 @@ mod listen;
 mod page;
 mod public;
 mod reply;
+mod sessions;
 
 pub use listen::{Caps, Limits};
 pub use reply::ApiError;
@@ -40,6 +41,9 @@ pub struct ServeOptions {
     pub actor: String,
     /// Timeouts and connection caps.
     pub limits: Limits,
+    /// Serve the admin API without tokens, as Kratos OSS does, for clients written for it;
+    /// refused unless both listeners are on loopback.
+    pub no_auth: bool,
 }
 
 /// The addresses the listeners got (port 0 picks a free one).
@@ -52,6 +56,8 @@ pub struct Bound {
     pub tokens: bool,
     /// The connection caps in force.
     pub limits: Caps,
+    /// The admin API asks for no token (`--no-auth`).
+    pub no_auth: bool,
 }
 
 /// What every handler shares: the open store.
@@ -60,6 +66,8 @@ struct AppState {
     kith: Arc<Kith>,
     admin_url: Arc<AdminUrl>,
     tokens: Arc<admin::SeenTokens>,
+    /// The admin API asks for no token (`--no-auth`, loopback only).
+    no_auth: bool,
 }
 
 /// The base of `Location` and `Link`: the `admin_url` setting, or the admin listener's own
@@ -173,6 +181,11 @@ async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> 
         .with_default_public_url(public_url.clone());
     let tokens = kith.has_tokens()?;
     for (what, address) in [("admin", options.admin), ("public", options.public)] {
+        if options.no_auth && !address.ip().is_loopback() {
+            return Err(Error::BadRequest(format!(
+                "refusing --no-auth with the {what} listener on {address}: without tokens kith serves only loopback addresses (127.0.0.1, ::1)"
+            )));
+        }
         if !address.ip().is_loopback() && !tokens {
             return Err(Error::BadRequest(format!(
                 "refusing to serve the {what} listener on {address}, beyond loopback, while the store has no API token; create one first (kith create token --name NAME)"
@@ -188,6 +201,7 @@ async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> 
             read: Mutex::new(None),
         }),
         tokens: Arc::default(),
+        no_auth: options.no_auth,
     };
     let admin = admin::router(state.clone());
     let public = public::router(state);
@@ -197,6 +211,7 @@ async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> 
         version: version(),
         tokens,
         limits: caps,
+        no_auth: options.no_auth,
     });
 
     let limits = options.limits;

@@ -16,7 +16,9 @@ mod settings;
 mod tokens;
 
 pub use events::AuditEvent;
-pub use identities::{EventRow, IdentifierQuery, IdentityRows, IdentityWriter};
+pub use identities::{
+    EventRow, IdentifierQuery, IdentityFilter, IdentityRows, IdentityWriter, Window,
+};
 pub use imports::{DryRunSeen, UniqueValues};
 pub use invites::{DeliveryRow, InviteRow};
 pub use migrations::SCHEMA_VERSION;

@@ -3,6 +3,7 @@
 
 mod create;
 mod credentials;
+mod dropin;
 mod hardening;
 mod harness;
 mod hostile;

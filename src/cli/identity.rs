@@ -56,6 +56,12 @@ pub struct ListIdentitiesArgs {
     /// Only identities with this credential identifier (normalized, exact).
     #[arg(long, value_name = "IDENTIFIER")]
     identifier: Option<String>,
+    /// Only identities with a credential identifier starting with this.
+    #[arg(long, value_name = "PREFIX", conflicts_with = "identifier")]
+    identifier_prefix: Option<String>,
+    /// Only identities of this organization.
+    #[arg(long, value_name = "UUID")]
+    organization_id: Option<String>,
     /// Include the config of this credential type (repeatable).
     #[arg(long = "include-credential", short = 'i', value_name = "TYPE")]
     include_credential: Vec<String>,
@@ -213,7 +219,10 @@ pub fn list(kith: &Kith, out: &Output, args: ListIdentitiesArgs) -> Result<(), C
     let page = kith.list_identities(&ListIdentities {
         page_size: args.page_size,
         page_token: args.page_token,
+        page: None,
         identifier: args.identifier,
+        identifier_prefix: args.identifier_prefix,
+        organization_id: args.organization_id,
         include_credential: args.include_credential,
         ids: Vec::new(),
     })?;

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// reverse proxy) [default: 64].
     #[arg(long, value_name = "N")]
     public_per_peer: Option<usize>,
+    /// Serve the admin API without tokens, as Kratos OSS does (for local development with
+    /// clients written for it). Loopback addresses only.
+    #[arg(long)]
+    no_auth: bool,
 }
 
 /// `500ms`, `10s` or `2m`: the timeouts of `kith serve`.
@@ -79,8 +83,23 @@ pub fn serve(db: &Path, out: &Output, args: ServeArgs, actor: String) -> Result<
             public_connections: args.public_connections,
             public_per_peer: args.public_per_peer,
         },
+        no_auth: args.no_auth,
     };
-    kith::http::serve(&options, |bound: &Bound| match out.format {
+    kith::http::serve(&options, |bound: &Bound| {
+        if bound.no_auth {
+            // On stderr in every format: the ready line on stdout stays one JSON object.
+            eprintln!(
+                "kith serve: warning: --no-auth: the admin API at {} answers every request without a token; anyone who can reach it can read and change every identity",
+                bound.admin
+            );
+        }
+        serve_ready(db, out, bound)
+    })?;
+    Ok(())
+}
+
+fn serve_ready(db: &Path, out: &Output, bound: &Bound) {
+    match out.format {
         Format::Table => {
             out.emit(&format!(
                     "kith {} serving {}\n  admin API:    {}/admin/identities\n  public pages: {}\nStop with Ctrl-C or SIGTERM.",
@@ -89,13 +108,12 @@ pub fn serve(db: &Path, out: &Output, args: ServeArgs, actor: String) -> Result<
                     bound.admin,
                     bound.public
                 ));
-            if !bound.tokens {
+            if !bound.tokens && !bound.no_auth {
                 out.note("no API token yet: every admin request is refused until one exists (kith create token --name NAME)");
             }
         }
         _ => out.json(bound),
-    })?;
-    Ok(())
+    }
 }
 
 pub fn create_token(kith: &Kith, out: &Output, args: CreateTokenArgs) -> Result<(), CliError> {

@@ -262,7 +262,15 @@ impl Kith {
                     } else {
                         None
                     };
-                    address.updated_at = now;
+                    keep_imported(
+                        (
+                            &mut address.id,
+                            &mut address.created_at,
+                            &mut address.updated_at,
+                        ),
+                        (body.id, body.created_at),
+                        now,
+                    );
                 }
                 address
             })
@@ -272,17 +280,17 @@ impl Kith {
     fn recovery_addresses(
         &self,
         derived: &Derived,
-        _imported: &[RecoveryAddressBody],
+        imported: &[RecoveryAddressBody],
         existing: Option<&Identity>,
         now: Timestamp,
     ) -> Vec<RecoveryAddress> {
-        // Recovery addresses carry no state of their own: the derived set is the whole truth,
-        // and an imported one either matches it (and changes nothing) or is dropped.
+        // The derived set is the whole truth: an imported address that matches one lends it
+        // its id and creation time (as Kratos keeps them); one that matches none is dropped.
         derived
             .recovery_addresses
             .iter()
             .map(|(via, value)| {
-                existing
+                let mut address = existing
                     .and_then(|e| {
                         e.recovery_addresses
                             .iter()
@@ -295,10 +303,40 @@ impl Kith {
                         via: *via,
                         created_at: now,
                         updated_at: now,
-                    })
+                    });
+                if let Some(body) = imported.iter().find(|b| {
+                    address_via(&b.via) == Some(*via) && normalize_address(*via, &b.value) == *value
+                }) {
+                    keep_imported(
+                        (
+                            &mut address.id,
+                            &mut address.created_at,
+                            &mut address.updated_at,
+                        ),
+                        (body.id, body.created_at),
+                        now,
+                    );
+                }
+                address
             })
             .collect()
     }
+}
+
+/// Kratos keeps an imported address's id and creation time, and stamps the write's time as
+/// its update.
+fn keep_imported(
+    (id, created_at, updated_at): (&mut Uuid, &mut Timestamp, &mut Timestamp),
+    (imported_id, imported_created_at): (Option<Uuid>, Option<Timestamp>),
+    now: Timestamp,
+) {
+    if let Some(imported) = imported_id.filter(|id| !id.is_nil()) {
+        *id = imported;
+    }
+    if let Some(imported) = imported_created_at {
+        *created_at = imported;
+    }
+    *updated_at = now;
 }
 
 fn address_via(text: &str) -> Option<Via> {

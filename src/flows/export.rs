@@ -11,6 +11,7 @@ use crate::model::{
     PasswordCredentialBody, ProvidersConfig, RecoveryAddressBody, TotpConfig, TotpCredentialBody,
     VerifiableAddressBody, WebAuthnConfig, WebAuthnCredentialBody,
 };
+use crate::store::{IdentityFilter, Window};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -33,7 +34,14 @@ impl Kith {
             let mut after = IdentityId::nil();
             let mut count = 0;
             loop {
-                let page = tx.list_identities(after, EXPORT_PAGE, include_credentials)?;
+                let page = tx.list_identities(
+                    &IdentityFilter::All,
+                    Window::After {
+                        after,
+                        limit: EXPORT_PAGE,
+                    },
+                    include_credentials,
+                )?;
                 let Some(last) = page.last() else {
                     return Ok(count);
                 };
@@ -68,6 +76,7 @@ pub fn export_body(identity: &Identity, include_credentials: bool) -> CreateIden
                     via: a.via.as_str().to_string(),
                     status: Some(a.status.as_str().to_string()),
                     verified_at: a.verified_at,
+                    ..VerifiableAddressBody::default()
                 })
                 .collect()
         }),
@@ -78,6 +87,7 @@ pub fn export_body(identity: &Identity, include_credentials: bool) -> CreateIden
                 .map(|a| RecoveryAddressBody {
                     value: a.value.clone(),
                     via: a.via.as_str().to_string(),
+                    ..RecoveryAddressBody::default()
                 })
                 .collect()
         }),
@@ -86,6 +96,7 @@ pub fn export_body(identity: &Identity, include_credentials: bool) -> CreateIden
         state: Some(identity.state.as_str().to_string()),
         organization_id: identity.organization_id,
         external_id: identity.external_id.clone(),
+        region: None,
     }
 }
 

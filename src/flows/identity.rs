@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::model::{IdentityId, SchemaId};
 use crate::schema::normalize_identifier;
-use crate::store::{IdentifierQuery, IdentityRows};
+use crate::store::{IdentifierQuery, IdentityFilter, IdentityRows, Window};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -21,13 +21,23 @@ const DEFAULT_PAGE_SIZE: usize = 250;
 const MAX_PAGE_SIZE: usize = 500;
 const MAX_IDS: usize = 500;
 
-/// The `ids` filter, checked as Kratos checks it: UUIDs only, at most 500, no repeats.
+/// The `region` values Kratos accepts on a create body.
+const KRATOS_REGIONS: &[&str] = &[
+    "eu-central",
+    "asia-northeast",
+    "us-east",
+    "us-west",
+    "eu",
+    "asia",
+    "us",
+    "global",
+];
+
+/// Legacy page-number pagination reaches this far and no further, as in Kratos.
+const MAX_PAGED_ITEMS: i64 = 1000;
+
+/// The `ids` filter, checked as Kratos checks it: UUIDs only, then at most 500, no repeats.
 fn parse_ids(ids: &[String]) -> Result<Vec<IdentityId>> {
-    if ids.len() > MAX_IDS {
-        return Err(Error::BadRequest(format!(
-            "The maximum number of ids that can be requested at once is {MAX_IDS}."
-        )));
-    }
     let mut parsed = ids
         .iter()
         .map(|text| {
@@ -36,20 +46,39 @@ fn parse_ids(ids: &[String]) -> Result<Vec<IdentityId>> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    if parsed.len() > MAX_IDS {
+        return Err(Error::BadRequest(format!(
+            "The number of ids to filter must not exceed {MAX_IDS}."
+        )));
+    }
     parsed.sort_unstable();
     parsed.dedup();
     Ok(parsed)
 }
 
+/// A non-empty filter value, or none.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
 /// What `list identities` asks for.
 #[derive(Clone, Debug, Default)]
 pub struct ListIdentities {
-    /// ≤ 0 or absent gives 250; above 500 is clamped to 500, as in Kratos.
+    /// ≤ 0 or absent gives 250; above 500 is clamped to 500, as in Kratos. With `page`, the
+    /// page's size (`per_page`).
     pub page_size: Option<i64>,
     /// The last id of the previous page; absent or the nil UUID for the first page.
     pub page_token: Option<String>,
+    /// Kratos' legacy page-number pagination: this page, counted from 0, of `page_size`
+    /// identities each, no further than the 1000th identity.
+    pub page: Option<i64>,
     /// Exact match, after normalization, over credential identifiers.
     pub identifier: Option<String>,
+    /// Credential identifiers starting with this (Kratos' experimental
+    /// `preview_credentials_identifier_similar`).
+    pub identifier_prefix: Option<String>,
+    /// Members of this organization (a UUID).
+    pub organization_id: Option<String>,
     /// Credential types whose config to include.
     pub include_credential: Vec<String>,
     /// Exactly these identities (at most 500, no pagination); unknown ids are left out.
@@ -62,6 +91,9 @@ pub struct IdentityPage {
     pub identities: Vec<Identity>,
     pub page_size: usize,
     pub next_page_token: Option<IdentityId>,
+    /// With page-number pagination: the identities in the store, as Kratos counts them
+    /// for `X-Total-Count` (all of them, or those of this page for an identifier filter).
+    pub total: Option<u64>,
 }
 
 /// The `include_credential` values as kinds; any kind Kratos knows is accepted, whether or
@@ -111,7 +143,15 @@ impl Kith {
         };
         draft.set_credentials(body.credentials)?;
         if draft.schema_id.is_empty() {
-            return Err(Error::UnknownSchema(String::new()));
+            draft.schema_id = call.settings.default_schema_id.clone();
+        }
+        // Ory Network's data regions: Kratos checks the value and keeps nothing of it.
+        if let Some(region) = body.region.as_deref()
+            && !KRATOS_REGIONS.contains(&region)
+        {
+            return Err(Error::BadRequest(
+                "the provided region is not a valid Ory region".into(),
+            ));
         }
         self.assemble(call, draft, None)
     }
@@ -134,6 +174,29 @@ impl Kith {
         Ok(identity)
     }
 
+    /// One identity by its `external_id` (exact, case-sensitive), with the configs of the
+    /// `include_credential` kinds, as `GET /admin/identities/by/external/{externalID}`.
+    ///
+    /// # Errors
+    /// [`NotFound::ExternalId`]; then 400 for an unknown credential type, checked after the
+    /// lookup as Kratos checks it.
+    pub(crate) fn get_identity_by_external_id(
+        &self,
+        external_id: &str,
+        include_credential: &[String],
+    ) -> Result<Identity> {
+        let settings = self.settings()?;
+        let mut identity = self
+            .read(|tx| match tx.identity_id_by_external_id(external_id)? {
+                Some(id) => Ok(tx.get_identity(id, true)?),
+                None => Ok(None),
+            })?
+            .ok_or_else(|| Error::NotFound(NotFound::ExternalId(external_id.to_string())))?;
+        let include = check_include(include_credential)?;
+        self.present(&settings, &mut identity, &include);
+        Ok(identity)
+    }
+
     /// The identity as callers see it: its `schema_url` (a presentation of the schema id
     /// under the public URL, never stored) filled in, and credential configs only of the
     /// `include_credential` kinds.
@@ -147,13 +210,32 @@ impl Kith {
         identity.redact_credentials(include_credential);
     }
 
-    /// A page of identities in id order (keyset pagination), optionally filtered.
+    /// A page of identities in id order, optionally filtered by one filter; keyset
+    /// pagination, or Kratos' legacy page numbers when `page` is given.
     ///
     /// # Errors
-    /// 400 for a page token that is not a UUID or an unknown credential type.
+    /// 400, checked in Kratos' order: a bad id in `ids`, more than 500 of them, a bad
+    /// `organization_id`, an unknown credential type, two filters at once, a page token that
+    /// is not a UUID, page numbers past the 1000th identity.
     pub(crate) fn list_identities(&self, query: &ListIdentities) -> Result<IdentityPage> {
+        let ids = parse_ids(&query.ids)?;
+        let organization = given(&query.organization_id)
+            .map(|text| {
+                Uuid::parse_str(text).map_err(|_| {
+                    Error::BadRequest(format!(
+                        "Invalid UUID value `{text}` for parameter `organization_id`."
+                    ))
+                })
+            })
+            .transpose()?;
         let include = check_include(&query.include_credential)?;
-        if !query.ids.is_empty() && query.identifier.is_some() {
+        let identifier = given(&query.identifier);
+        let prefix = given(&query.identifier_prefix);
+        let filters = usize::from(!ids.is_empty())
+            + usize::from(organization.is_some())
+            + usize::from(identifier.is_some())
+            + usize::from(prefix.is_some());
+        if filters > 1 {
             return Err(Error::BadRequest(
                 "You cannot combine multiple filters in this API".into(),
             ));
@@ -162,43 +244,62 @@ impl Kith {
             Some(size) if size > 0 => (size as usize).min(MAX_PAGE_SIZE),
             _ => DEFAULT_PAGE_SIZE,
         };
-        let after = match query.page_token.as_deref() {
-            None | Some("") => IdentityId::nil(),
-            Some(token) => token
-                .parse::<IdentityId>()
-                .map_err(|_| Error::InvalidPageToken(token.to_string()))?,
+        let window = match query.page {
+            Some(page) => {
+                let page = page.max(0);
+                let per_page = query
+                    .page_size
+                    .unwrap_or(DEFAULT_PAGE_SIZE as i64)
+                    .clamp(1, MAX_PAGE_SIZE as i64);
+                if page.saturating_mul(per_page) > MAX_PAGED_ITEMS {
+                    return Err(Error::BadRequest("Legacy pagination is not supported for enumerating over 1000 items. Please switch to using page_token and page_size.".into()));
+                }
+                Window::Offset {
+                    offset: (page * per_page) as usize,
+                    limit: per_page as usize,
+                }
+            }
+            None => Window::After {
+                after: match query.page_token.as_deref() {
+                    None | Some("") => IdentityId::nil(),
+                    Some(token) => token
+                        .parse::<IdentityId>()
+                        .map_err(|_| Error::InvalidPageToken(token.to_string()))?,
+                },
+                // One more than the page: whether it is there says whether a next page is.
+                limit: page_size + 1,
+            },
         };
         let settings = self.settings()?;
-        let with_credentials = query.identifier.is_some() || !query.include_credential.is_empty();
-        let ids = parse_ids(&query.ids)?;
-        let mut identities = self.read(|tx| match &query.identifier {
-            None if !ids.is_empty() => {
-                let mut found = Vec::with_capacity(ids.len());
-                for id in &ids {
-                    found.extend(tx.get_identity(*id, with_credentials)?);
-                }
-                Ok(found)
-            }
-            None => Ok(tx.list_identities(after, page_size + 1, with_credentials)?),
-            Some(identifier) => {
-                let ids = tx.identity_ids_by_identifier(&IdentifierQuery {
-                    normalized: &normalize_identifier(identifier),
-                    exact: identifier,
-                })?;
-                let mut found = Vec::new();
-                for id in ids.into_iter().filter(|id| *id > after).take(page_size + 1) {
-                    if let Some(identity) = tx.get_identity(id, true)? {
-                        found.push(identity);
-                    }
-                }
-                Ok(found)
-            }
-        })?;
-        let next_page_token = if ids.is_empty() && identities.len() > page_size {
-            identities.truncate(page_size);
-            identities.last().map(|i| i.id)
+        let with_credentials = identifier.is_some() || prefix.is_some() || !include.is_empty();
+        let normalized = identifier.or(prefix).map(normalize_identifier);
+        let normalized = normalized.as_deref().unwrap_or_default();
+        let filter = if !ids.is_empty() {
+            IdentityFilter::Ids(&ids)
+        } else if let Some(organization) = organization {
+            IdentityFilter::Organization(organization)
+        } else if let Some(exact) = identifier {
+            IdentityFilter::Identifier(IdentifierQuery { normalized, exact })
+        } else if let Some(exact) = prefix {
+            IdentityFilter::IdentifierPrefix(IdentifierQuery { normalized, exact })
         } else {
-            None
+            IdentityFilter::All
+        };
+        let (mut identities, total) = self.read(|tx| {
+            let identities = tx.list_identities(&filter, window, with_credentials)?;
+            let total = match (window, identifier) {
+                (Window::After { .. }, _) => None,
+                (Window::Offset { .. }, Some(_)) => Some(identities.len() as u64),
+                (Window::Offset { .. }, None) => Some(tx.count_identities()?),
+            };
+            Ok((identities, total))
+        })?;
+        let next_page_token = match window {
+            Window::After { .. } if identities.len() > page_size => {
+                identities.truncate(page_size);
+                identities.last().map(|i| i.id)
+            }
+            _ => None,
         };
         for identity in &mut identities {
             self.present(&settings, identity, &include);
@@ -206,10 +307,15 @@ impl Kith {
                 identity.credentials = None;
             }
         }
+        let page_size = match window {
+            Window::Offset { limit, .. } => limit,
+            Window::After { .. } => page_size,
+        };
         Ok(IdentityPage {
             identities,
             page_size,
             next_page_token,
+            total,
         })
     }
 

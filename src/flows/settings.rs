@@ -35,6 +35,12 @@ const KEYS: &[Key] = &[
         check: check_url,
     },
     Key {
+        name: "default_schema_id",
+        default: "preset://email",
+        description: "schema of a body that names none (Kratos' identity.default_schema_id)",
+        check: check_schema_id,
+    },
+    Key {
         name: "invite.lifespan",
         default: "72h",
         description: "how long an invite lives (Go duration, 5m to 720h)",
@@ -83,6 +89,14 @@ const KEYS: &[Key] = &[
         check: check_admin_url,
     },
 ];
+
+fn check_schema_id(value: &str) -> std::result::Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err("must name a schema (see kith list schemas)".into());
+    }
+    Ok(trimmed.to_string())
+}
 
 fn check_url(value: &str) -> std::result::Result<String, String> {
     let trimmed = value.trim().trim_end_matches('/');
@@ -151,6 +165,8 @@ pub struct Settings {
     /// Base of the `Location` and `Link` headers `kith serve` sends; empty while unset, when
     /// the server uses its admin listener's address (never the request's `Host`).
     pub admin_url: String,
+    /// The schema of a create body without `schema_id`.
+    pub default_schema_id: crate::model::SchemaId,
 }
 
 impl Settings {
@@ -191,6 +207,7 @@ impl Settings {
             invite_lifespan: get("invite.lifespan"),
             outbox_dir: get("outbox_dir"),
             admin_url: get("admin_url"),
+            default_schema_id: get("default_schema_id").into(),
         })
     }
 }

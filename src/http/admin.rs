@@ -41,11 +41,16 @@ pub(super) fn router(state: AppState) -> Router {
                 .delete(delete_identity),
         )
         .route(
+            "/identities/by/external/{external_id}",
+            get(get_identity_by_external_id),
+        )
+        .route(
             "/identities/{id}/credentials/{kind}",
             delete(delete_credential),
         )
         .route("/recovery/code", post(create_recovery_code))
         .route("/recovery/link", post(create_recovery_link))
+        .merge(super::sessions::routes())
         // On the routes only: an unknown path stays a 404, health and schemas need no token.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -104,6 +109,9 @@ impl SeenTokens {
 /// answered without polling the body, so hyper never sends `100 Continue` and the upload
 /// is never buffered.
 async fn token_first(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.no_auth {
+        return next.run(request).await;
+    }
     let presented = match bearer(request.headers()) {
         Ok(presented) => presented,
         Err(refused) => return refused.into_response(),
@@ -122,6 +130,9 @@ async fn token_first(State(state): State<AppState>, request: Request, next: Next
     next.run(request).await
 }
 
+/// Whom the audit trail credits for admin calls made without a token (`--no-auth`).
+const NO_AUTH_ACTOR: &str = "http:no-auth";
+
 fn not_a_token() -> ApiError {
     ApiError::unauthorized(
         "The bearer token is not valid: it was revoked or never made by this store.",
@@ -132,11 +143,16 @@ impl AppState {
     /// Checks the bearer token, then runs `work` crediting the token's name in the audit
     /// trail; both on one blocking thread. `token_first` has let only known tokens this
     /// far; this check is the one that holds a revocation made since.
-    async fn admin<T: Send + 'static>(
+    pub(super) async fn admin<T: Send + 'static>(
         &self,
         headers: &HeaderMap,
         work: impl FnOnce(&Kith) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        if self.no_auth {
+            return self
+                .blocking(move |kith| kith.acting_as(NO_AUTH_ACTOR, work))
+                .await;
+        }
         let presented = bearer(headers);
         self.blocking(move |kith| {
             let presented = presented?;
@@ -167,19 +183,21 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(token.trim().to_string())
 }
 
-/// The request body as text, or the envelope Kratos answers an unreadable one with.
+/// Go's error for a body past the 5 MB Kratos reads, which Kratos answers with.
+const BODY_TOO_LARGE: &str = "http: request body too large";
+
+/// The request body as text, or the envelope Kratos answers an unreadable one with: a body
+/// over [`MAX_BODY_BYTES`] is a 400 whose message is Go's error, as Kratos' decoder reports
+/// it.
 fn body_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
     let bytes = body.map_err(|rejection| {
-        let status = rejection.status().as_u16();
-        let mut error = ApiError::bad_request(rejection.body_text());
-        if status == 413 {
-            error.status = 413;
-            error.body = Box::new(crate::model::ErrorBody::new(413).with_reason(format!(
-                "The request body is larger than {} MB.",
-                MAX_BODY_BYTES / (1024 * 1024)
-            )));
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            let mut error = ApiError::bad_request("");
+            error.body = Box::new(crate::model::ErrorBody::new(400).with_message(BODY_TOO_LARGE));
+            error
+        } else {
+            ApiError::bad_request(rejection.body_text())
         }
-        error
     })?;
     String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::bad_request("The request body is not UTF-8 text."))
@@ -234,7 +252,9 @@ async fn create_identity(
             Ok((identity, admin_url.current(kith)))
         })
         .await?;
-    let location = format!("{base}/admin/identities/{}", identity.id);
+    // Kratos appends to its admin base URL without the /admin prefix, which its admin
+    // listener adds back when a client follows the link.
+    let location = format!("{base}/identities/{}", identity.id);
     let mut response = json(StatusCode::CREATED, &identity);
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -257,76 +277,202 @@ async fn get_identity(
     Ok(json(StatusCode::OK, &identity))
 }
 
+async fn get_identity_by_external_id(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(external_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let include = Query::parse(query).all("include_credential");
+    let identity = state
+        .admin(&headers, move |kith| {
+            Ok(kith.get_identity_by_external_id(&external_id, &include)?)
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &identity))
+}
+
+/// How a list request pages, decided as Kratos decides it: `page_token` or `page_size`
+/// mean keyset pages; otherwise `page` means numbered pages; otherwise keyset pages, with a
+/// lone `per_page` taken as the page size.
+enum Paging {
+    Keyset { page_size: Option<i64> },
+    Numbered { page: i64, per_page: i64 },
+}
+
+impl Paging {
+    fn of(query: &Query) -> Result<Self, ApiError> {
+        let has = |key: &str| query.0.iter().any(|(k, _)| k == key);
+        if has("page_token") || has("page_size") || !has("page") {
+            let key = if !has("page_size") && has("per_page") {
+                "per_page"
+            } else {
+                "page_size"
+            };
+            // The first non-empty value, parsed as Go's strconv.Atoi parses it.
+            let page_size = match query.all(key).into_iter().find(|v| !v.is_empty()) {
+                None => None,
+                Some(text) => Some(text.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "strconv.Atoi: parsing {}: invalid syntax",
+                        serde_json::Value::String(text.clone())
+                    ))
+                })?),
+            };
+            return Ok(Paging::Keyset { page_size });
+        }
+        // Numbered pages forgive what they cannot read: 0 for the page, 250 per page.
+        let page = query.one("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+        let per_page = query
+            .one("per_page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(250);
+        Ok(Paging::Numbered { page, per_page })
+    }
+}
+
 async fn list_identities(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let query = Query::parse(raw);
-    if query.one("page").is_some() {
-        return Err(ApiError::bad_request(
-            "kith pages with page_token and page_size only; follow the Link header instead of passing page.",
-        ));
-    }
-    for unsupported in ["preview_credentials_identifier_similar", "organization_id"] {
-        if query.one(unsupported).is_some() {
-            return Err(ApiError::bad_request(format!(
-                "kith does not support the `{unsupported}` filter."
-            )));
-        }
-    }
-    let page_size = match query.one("page_size").or_else(|| query.one("per_page")) {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            ApiError::bad_request(format!("The page_size `{text}` is not a whole number."))
-        })?),
+    let paging = Paging::of(&query)?;
+    let (page_size, page) = match paging {
+        Paging::Keyset { page_size } => (page_size, None),
+        Paging::Numbered { page, per_page } => (Some(per_page), Some(page)),
     };
     let list = ListIdentities {
         page_size,
-        page_token: query.one("page_token").map(str::to_string),
-        identifier: query
-            .one("credentials_identifier")
-            .filter(|i| !i.is_empty())
+        page_token: query.all("page_token").into_iter().find(|v| !v.is_empty()),
+        page,
+        identifier: query.one("credentials_identifier").map(str::to_string),
+        identifier_prefix: query
+            .one("preview_credentials_identifier_similar")
             .map(str::to_string),
+        organization_id: query.one("organization_id").map(str::to_string),
         include_credential: query.all("include_credential"),
         ids: query.all("ids"),
     };
-    let paginated = list.ids.is_empty();
     let admin_url = std::sync::Arc::clone(&state.admin_url);
-    let (page, base) = state
+    let (listed, base) = state
         .admin(&headers, move |kith| {
             Ok((kith.list_identities(&list)?, admin_url.current(kith)))
         })
         .await?;
-    let mut response = json(StatusCode::OK, &page.identities);
-    if paginated {
-        let link = link_header(&base, &query, page.page_size, page.next_page_token);
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
+    let mut response = json(StatusCode::OK, &listed.identities);
+    let link = match (paging, listed.total) {
+        (Paging::Numbered { page, .. }, Some(total)) => {
+            let total_header = HeaderValue::from(total);
+            response.headers_mut().insert("x-total-count", total_header);
+            numbered_link_header(&base, &query, total, page.max(0), listed.page_size)
         }
+        _ => keyset_link_header(&base, &query, listed.page_size, listed.next_page_token),
+    };
+    if let Ok(value) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, value);
     }
     Ok(response)
 }
 
+/// `<base>/admin/identities?` with the request's parameters, `set` replacing any of the
+/// same name, keys in sorted order (as Go's `url.Values.Encode` writes them).
+fn list_url(base: &str, query: &Query, set: &[(&str, String)], drop: &[&str]) -> String {
+    let mut pairs: Vec<(&str, &str)> = query
+        .0
+        .iter()
+        .filter(|(k, _)| !drop.contains(&k.as_str()) && !set.iter().any(|(s, _)| s == k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.extend(set.iter().map(|(k, v)| (*k, v.as_str())));
+    pairs.sort_by_key(|(k, _)| *k);
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    serializer.extend_pairs(pairs);
+    format!("{base}/admin/identities?{}", serializer.finish())
+}
+
 /// Kratos' keyset `Link` header: `first` always, `next` unless this is the last page. The
 /// filters of the request are carried along, so following `next` keeps them.
-fn link_header(base: &str, query: &Query, page_size: usize, next: Option<IdentityId>) -> String {
-    let page_url = |token: &str| {
-        let mut serializer = form_urlencoded::Serializer::new(String::new());
-        serializer.append_pair("page_size", &page_size.to_string());
-        serializer.append_pair("page_token", token);
-        for (key, value) in &query.0 {
-            if !matches!(key.as_str(), "page_size" | "per_page" | "page_token") {
-                serializer.append_pair(key, value);
-            }
-        }
-        format!("{base}/admin/identities?{}", serializer.finish())
+fn keyset_link_header(
+    base: &str,
+    query: &Query,
+    page_size: usize,
+    next: Option<IdentityId>,
+) -> String {
+    let page_url = |token: String| {
+        list_url(
+            base,
+            query,
+            &[("page_size", page_size.to_string()), ("page_token", token)],
+            &["per_page"],
+        )
     };
-    let mut link = format!("<{}>; rel=\"first\"", page_url(&Uuid::nil().to_string()));
+    let mut link = format!("<{}>; rel=\"first\"", page_url(Uuid::nil().to_string()));
     if let Some(next) = next {
-        link.push_str(&format!(",<{}>; rel=\"next\"", page_url(&next.to_string())));
+        link.push_str(&format!(",<{}>; rel=\"next\"", page_url(next.to_string())));
     }
     link
+}
+
+/// Kratos' `Link` header for numbered pages (ory/x `pagination.HeaderWithFormatter`), case
+/// by case as it writes them, down to a `prev` of page -1 for an empty store.
+fn numbered_link_header(
+    base: &str,
+    query: &Query,
+    total: u64,
+    page: i64,
+    per_page: usize,
+) -> String {
+    let total = i64::try_from(total).unwrap_or(i64::MAX);
+    let per_page = i64::try_from(per_page.max(1)).unwrap_or(1);
+    let offset = page.saturating_mul(per_page);
+    let last = if total % per_page == 0 {
+        total - per_page
+    } else {
+        (total / per_page) * per_page
+    };
+    let link = |rel: &str, per_page: i64, offset: i64| {
+        let url = list_url(
+            base,
+            query,
+            &[
+                ("page", (offset / per_page).to_string()),
+                ("per_page", per_page.to_string()),
+            ],
+            &["page_size", "page_token"],
+        );
+        format!("<{url}>; rel=\"{rel}\"")
+    };
+    let this = offset / per_page;
+    let links = if offset >= last {
+        if total == 0 {
+            vec![
+                link("first", per_page, 0),
+                link("next", per_page, (this + 1) * per_page),
+                link("prev", per_page, (this - 1) * per_page),
+            ]
+        } else if total <= per_page {
+            vec![link("first", total, 0)]
+        } else {
+            vec![
+                link("first", per_page, 0),
+                link("prev", per_page, last - per_page),
+            ]
+        }
+    } else if offset < per_page {
+        vec![
+            link("next", per_page, per_page),
+            link("last", per_page, last),
+        ]
+    } else {
+        vec![
+            link("first", per_page, 0),
+            link("next", per_page, (this + 1) * per_page),
+            link("prev", per_page, (this - 1) * per_page),
+            link("last", per_page, last),
+        ]
+    };
+    links.join(",")
 }
 
 async fn update_identity(
@@ -338,8 +484,16 @@ async fn update_identity(
     let identity = state
         .admin(&headers, move |kith| {
             let id = identity_id(&id)?;
-            let body: UpdateIdentityBody =
-                parse_body(&body_text(body)?, false).map_err(Error::from)?;
+            let text = body_text(body).map_err(|mut error| {
+                if error.body.message == BODY_TOO_LARGE {
+                    error.body =
+                        Box::new(crate::model::ErrorBody::new(400).with_reason(format!(
+                            "Unable to read HTTP POST body: {BODY_TOO_LARGE}"
+                        )));
+                }
+                error
+            })?;
+            let body: UpdateIdentityBody = parse_body(&text, false).map_err(Error::from)?;
             Ok(kith.update_identity(id, body)?)
         })
         .await?;

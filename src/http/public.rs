@@ -22,11 +22,49 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 pub(super) fn router(state: AppState) -> Router {
     Router::new()
         .route("/self-service/recovery", get(show_redemption).post(redeem))
+        .merge(admin_redirects())
         .merge(shared_routes())
         .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()) })
         .layer(axum::middleware::from_fn(no_store_on_get))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)
+}
+
+/// The admin routes Kratos' public listener sends on to the admin listener (307, so the
+/// client repeats the request, body and all, there): the identity routes with and without
+/// `/admin`, and the caller-facing session and recovery ones without.
+fn admin_redirects() -> Router<AppState> {
+    use axum::routing::{delete, post};
+    let identities = Router::new()
+        .route("/identities", get(to_admin).post(to_admin))
+        .route("/identities/by/external/{external_id}", get(to_admin))
+        .route(
+            "/identities/{id}",
+            get(to_admin).put(to_admin).patch(to_admin).delete(to_admin),
+        )
+        .route("/identities/{id}/credentials/{kind}", delete(to_admin));
+    Router::new()
+        .nest("/admin", identities.clone())
+        .merge(identities)
+        .route("/identities/{id}/sessions", delete(to_admin))
+        .route("/recovery/code", post(to_admin))
+        .route("/recovery/link", post(to_admin))
+}
+
+/// `<admin base>/admin<path without /admin>?<query as sent>`, as Kratos builds it.
+async fn to_admin(State(state): State<AppState>, method: axum::http::Method, uri: Uri) -> Response {
+    let admin_url = std::sync::Arc::clone(&state.admin_url);
+    let base = state
+        .blocking(move |kith| Ok(admin_url.current(kith)))
+        .await
+        .unwrap_or_default();
+    let path = uri.path();
+    let path = path.strip_prefix("/admin").unwrap_or(path);
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    super::reply::temporary_redirect(
+        &format!("{base}/admin{path}{query}"),
+        method == axum::http::Method::GET,
+    )
 }
 
 /// Health, version and schemas: served on both listeners, without a token.

@@ -121,3 +121,33 @@ pub async fn no_store_on_get(
     }
     response
 }
+
+/// A 307 to `location`, as Go's `http.Redirect` writes it: for a GET, a short HTML body
+/// with the link; for other methods, none (the client repeats its request there, body and
+/// all).
+pub fn temporary_redirect(location: &str, is_get: bool) -> Response {
+    let body = if is_get {
+        let escaped = location
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&#34;")
+            .replace('\'', "&#39;");
+        format!("<a href=\"{escaped}\">Temporary Redirect</a>.\n\n")
+    } else {
+        String::new()
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, value);
+    }
+    if is_get {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+    }
+    response
+}

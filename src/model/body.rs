@@ -33,6 +33,9 @@ pub struct CreateIdentityBody {
     pub organization_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Ory Network's data region; checked, and not kept (as Kratos outside Ory Network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// `updateIdentityBody`: what `PUT /admin/identities/{id}` and `kith update identity` take.
@@ -145,6 +148,9 @@ pub struct OidcProviderBody {
 /// An imported verifiable address; kept only when the traits back it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct VerifiableAddressBody {
+    /// Kept when the traits back the address, so Kratos' own responses import unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub value: String,
     #[serde(default)]
     pub verified: bool,
@@ -154,14 +160,29 @@ pub struct VerifiableAddressBody {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<super::Timestamp>,
+    /// Kept when given, as Kratos keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<super::Timestamp>,
+    /// Accepted and replaced by the time of the write, as Kratos does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<super::Timestamp>,
 }
 
 /// An imported recovery address; kept only when the traits back it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecoveryAddressBody {
+    /// Kept when the traits back the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub value: String,
     #[serde(default)]
     pub via: String,
+    /// Kept when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<super::Timestamp>,
+    /// Accepted and replaced by the time of the write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<super::Timestamp>,
 }
 
 /// Why a body could not be decoded, with where.
@@ -485,10 +506,42 @@ pub struct BatchPatchBody {
 }
 
 /// One entry of a batch: an identity to create, and the caller's id for it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct IdentityPatch {
-    #[serde(default)]
     pub patch_id: Option<Uuid>,
-    #[serde(default)]
     pub create: Option<CreateIdentityBody>,
+}
+
+/// An entry is a JSON object and nothing else: Kratos refuses the whole batch for a string,
+/// number, boolean or array in its place (serde's derive would take an array as the
+/// fields in order).
+impl<'de> Deserialize<'de> for IdentityPatch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(default)]
+            patch_id: Option<Uuid>,
+            #[serde(default)]
+            create: Option<CreateIdentityBody>,
+        }
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = IdentityPatch;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object (identity.BatchIdentityPatch)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let fields =
+                    Fields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(IdentityPatch {
+                    patch_id: fields.patch_id,
+                    create: fields.create,
+                })
+            }
+        }
+        deserializer.deserialize_map(Entry)
+    }
 }

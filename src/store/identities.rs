@@ -89,34 +89,77 @@ impl TryFrom<IdentityRow> for Identity {
     }
 }
 
-/// Whose rows a read gathers: one identity, or a page of them in id order.
+/// Whose rows a read gathers: one identity, or those of a page already read.
 enum Scope {
     One(IdentityId),
-    Page { after: IdentityId, limit: usize },
+    /// The page's ids, as a JSON array of their hex forms: one parameter however many, so
+    /// the statement is prepared once.
+    Ids(String),
 }
 
 impl Scope {
+    fn of_rows(rows: &[IdentityRow]) -> Self {
+        Scope::Ids(hex_id_array(rows.iter().map(|row| row.id)))
+    }
+
     /// The condition on a table's `identity_id` that picks this scope's rows.
     fn filter(&self) -> &'static str {
         match self {
             Scope::One(_) => "identity_id = ?1",
-            Scope::Page { .. } => {
-                "identity_id IN (SELECT id FROM identities WHERE id > ?1 ORDER BY id LIMIT ?2)"
-            }
+            Scope::Ids(_) => "identity_id IN (SELECT unhex(value) FROM json_each(?1))",
         }
     }
 
     fn params(&self) -> impl rusqlite::Params {
         // Ids are stored as their 16 bytes, as rusqlite's `uuid` feature writes them.
-        let values: Vec<rusqlite::types::Value> = match self {
-            Scope::One(id) => vec![id.as_uuid().as_bytes().to_vec().into()],
-            Scope::Page { after, limit } => vec![
-                after.as_uuid().as_bytes().to_vec().into(),
-                i64::try_from(*limit).unwrap_or(i64::MAX).into(),
-            ],
+        let value: rusqlite::types::Value = match self {
+            Scope::One(id) => id.as_uuid().as_bytes().to_vec().into(),
+            Scope::Ids(json) => json.clone().into(),
         };
-        rusqlite::params_from_iter(values)
+        [value]
     }
+}
+
+/// Ids as a JSON array of their 32 hex digits, for `unhex(value) FROM json_each(?)`.
+fn hex_id_array(ids: impl Iterator<Item = IdentityId>) -> String {
+    let hex: Vec<String> = ids.map(|id| id.as_uuid().simple().to_string()).collect();
+    serde_json::to_string(&hex).unwrap_or_else(|_| "[]".into())
+}
+
+/// Which identities a listing returns (Kratos allows one filter at a time).
+pub enum IdentityFilter<'a> {
+    All,
+    /// These ids (unknown ones are left out).
+    Ids(&'a [IdentityId]),
+    /// Members of this organization.
+    Organization(Uuid),
+    /// Holders of a credential identifier equal to the query.
+    Identifier(IdentifierQuery<'a>),
+    /// Holders of a credential identifier starting with the query (Kratos'
+    /// `preview_credentials_identifier_similar`).
+    IdentifierPrefix(IdentifierQuery<'a>),
+}
+
+/// Which part of a listing to read, in id order.
+#[derive(Clone, Copy)]
+pub enum Window {
+    /// Up to `limit` after the id `after` (keyset pagination).
+    After { after: IdentityId, limit: usize },
+    /// Up to `limit` after skipping `offset` (page-number pagination).
+    Offset { offset: usize, limit: usize },
+}
+
+/// `value` as a LIKE pattern matching what starts with it, `\` escaping `%`, `_` and itself.
+fn prefix_pattern(value: &str) -> String {
+    let mut pattern = String::with_capacity(value.len() + 1);
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// A `verifiable_addresses` row as read.
@@ -660,45 +703,97 @@ impl Tx<'_> {
         }
     }
 
-    /// Up to `limit` identities with ids after `after`, in id order (keyset pagination).
+    /// The identities `filter` picks, the part of them `window` says, in id order: four
+    /// statements whatever the page size.
     ///
     /// # Errors
     /// Only if SQLite fails or a row cannot be read back.
     pub fn list_identities(
         &self,
-        after: IdentityId,
-        limit: usize,
+        filter: &IdentityFilter<'_>,
+        window: Window,
         with_credentials: bool,
     ) -> Result<Vec<Identity>> {
+        use rusqlite::types::Value as SqlValue;
+        const BY_IDENTIFIER: &str = "id IN (SELECT identity_id FROM credential_identifiers \
+             WHERE (type IN ('password', 'webauthn', 'code') AND identifier {op} ?4) \
+                OR (type IN ('oidc', 'saml') AND identifier {op} ?5))";
+        let (condition, a, b): (String, SqlValue, SqlValue) = match filter {
+            IdentityFilter::All => ("1".into(), SqlValue::Null, SqlValue::Null),
+            IdentityFilter::Ids(ids) => (
+                "id IN (SELECT unhex(value) FROM json_each(?4))".into(),
+                hex_id_array(ids.iter().copied()).into(),
+                SqlValue::Null,
+            ),
+            IdentityFilter::Organization(organization) => (
+                "organization_id = ?4".into(),
+                organization.as_bytes().to_vec().into(),
+                SqlValue::Null,
+            ),
+            IdentityFilter::Identifier(query) => (
+                BY_IDENTIFIER.replace("{op}", "="),
+                query.normalized.to_string().into(),
+                query.exact.to_string().into(),
+            ),
+            IdentityFilter::IdentifierPrefix(query) => (
+                BY_IDENTIFIER
+                    .replace("{op}", "LIKE")
+                    .replace("?4", "?4 ESCAPE '\\'")
+                    .replace("?5", "?5 ESCAPE '\\'"),
+                prefix_pattern(query.normalized).into(),
+                prefix_pattern(query.exact).into(),
+            ),
+        };
+        let (after, offset, limit) = match window {
+            Window::After { after, limit } => (after, 0, limit),
+            Window::Offset { offset, limit } => (IdentityId::nil(), offset, limit),
+        };
+        let to_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE ({condition}) AND id > ?1 \
+             ORDER BY id LIMIT ?2 OFFSET ?3"
+        );
+        let mut values: Vec<SqlValue> = vec![
+            after.as_uuid().as_bytes().to_vec().into(),
+            to_i64(limit).into(),
+            to_i64(offset).into(),
+        ];
+        for extra in [a, b] {
+            if extra != SqlValue::Null {
+                values.push(extra);
+            }
+        }
         let rows = self
             .tx
-            .prepare_cached(&format!(
-                "SELECT {IDENTITY_COLUMNS} FROM identities WHERE id > ?1 ORDER BY id LIMIT ?2"
-            ))?
-            .query_map(params![after, limit as i64], IdentityRow::from_row)?
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(values), IdentityRow::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        self.complete(rows, &Scope::Page { after, limit }, with_credentials)
+        let scope = Scope::of_rows(&rows);
+        self.complete(rows, &scope, with_credentials)
     }
 
-    /// Ids of identities holding a credential identifier that matches `query`, in id order.
+    /// How many identities the store holds.
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn identity_ids_by_identifier(
-        &self,
-        query: &IdentifierQuery<'_>,
-    ) -> Result<Vec<IdentityId>> {
-        let ids = self
+    pub fn count_identities(&self) -> Result<u64> {
+        let count: i64 = self
             .tx
-            .prepare_cached(
-                "SELECT DISTINCT identity_id FROM credential_identifiers \
-                 WHERE (type IN ('password', 'webauthn', 'code') AND identifier = ?1) \
-                    OR (type IN ('oidc', 'saml') AND identifier = ?2) \
-                 ORDER BY identity_id",
-            )?
-            .query_map(params![query.normalized, query.exact], |row| row.get(0))?
-            .collect::<rusqlite::Result<Vec<IdentityId>>>()?;
-        Ok(ids)
+            .prepare_cached("SELECT count(*) FROM identities")?
+            .query_row([], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The identity whose `external_id` is exactly `external_id`, if any.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn identity_id_by_external_id(&self, external_id: &str) -> Result<Option<IdentityId>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM identities WHERE external_id = ?1")?
+            .query_row([external_id], |row| row.get(0))
+            .optional()?)
     }
 
     /// The identity holding password identifier `identifier` (normalized), if any.

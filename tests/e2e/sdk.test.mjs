@@ -579,3 +579,36 @@ test('health and version through the SDK, and health on the public listener', as
   await srv.stop();
   await assert.rejects(fetch(`${srv.admin}/health/alive`), 'the admin listener is closed');
 });
+
+test('the routes a Kratos admin UI adds: by external id, prefix and organization filters, numbered pages, sessions', async (t) => {
+  const srv = await startServer(t);
+  const api = identityApi(srv);
+  const org = '0195f1f0-1a2b-7c3d-8e4f-5a6b7c8d9e0f';
+  const ada = (await api.createIdentity({
+    createIdentityBody: emailBody('ada@example.org', { external_id: 'crm-1', organization_id: org }),
+  })).data;
+  const alan = (await api.createIdentity({ createIdentityBody: emailBody('alan@example.org') })).data;
+  await api.createIdentity({ createIdentityBody: emailBody('grace@example.org') });
+
+  const byExternal = await api.getIdentityByExternalID({ externalID: 'crm-1' });
+  assert.equal(byExternal.data.id, ada.id);
+  await httpError(api.getIdentityByExternalID({ externalID: 'crm-2' }), 404);
+
+  const similar = await api.listIdentities({ previewCredentialsIdentifierSimilar: 'a' });
+  assert.deepEqual(similar.data.map((i) => i.id).sort(), [ada.id, alan.id].sort());
+  const members = await api.listIdentities({ organizationId: org });
+  assert.deepEqual(members.data.map((i) => i.id), [ada.id]);
+
+  const page = await api.listIdentities({ page: 0, perPage: 2 });
+  assert.equal(page.data.length, 2);
+  assert.equal(page.headers['x-total-count'], '3');
+  assert.match(page.headers.link ?? '', /page=1&per_page=2>; rel="next"/);
+
+  const sessions = await api.listIdentitySessions({ id: ada.id });
+  assert.deepEqual(sessions.data, []);
+  assert.deepEqual((await api.listSessions({})).data, []);
+  await httpError(api.getSession({ id: ada.id }), 404);
+  await httpError(api.disableSession({ id: ada.id }), 404);
+  await httpError(api.extendSession({ id: ada.id }), 404);
+  await httpError(api.deleteIdentitySessions({ id: ada.id }), 404);
+});

@@ -138,7 +138,7 @@ impl Kith {
             schema_id: request
                 .schema_id
                 .clone()
-                .map_or_else(|| "preset://email".into(), SchemaId::from),
+                .map_or_else(|| call.settings.default_schema_id.clone(), SchemaId::from),
             traits: Some(
                 request
                     .traits

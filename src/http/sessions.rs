@@ -1,0 +1,278 @@
+//! Kratos' admin session routes, answered as a Kratos that has issued no sessions answers
+//! them: kith signs no one in, so every list is empty and every session unknown. Parameters
+//! are still checked as Kratos checks them, so a client learns of a bad request here, not
+//! when it later talks to a real Kratos.
+
+use super::AppState;
+use super::reply::{ApiError, json};
+use crate::model::ErrorBody;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, patch};
+use base64::Engine as _;
+use serde_json::json as value;
+use uuid::Uuid;
+
+type Answer = Result<Response, ApiError>;
+
+/// The routes, to be nested under the admin router's token check.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/identities/{id}/sessions",
+            // Kratos answers 404 for deleting the sessions of an identity that has none.
+            get(list_identity_sessions).delete(no_session),
+        )
+        .route("/sessions", get(list_sessions).delete(to_public_sessions))
+        .route("/sessions/{id}", get(get_session).delete(no_session))
+        .route("/sessions/{id}/extend", patch(no_session))
+}
+
+/// Kratos' 404 for a row its store does not have.
+fn no_such_row() -> ApiError {
+    ApiError {
+        status: 404,
+        body: Box::new(ErrorBody::new(404).with_message("Unable to locate the resource")),
+        headers: Vec::new(),
+    }
+}
+
+/// A 400 whose message (not reason) says what was wrong, as Kratos writes these.
+fn bad_request_message(message: impl Into<String>) -> ApiError {
+    ApiError {
+        status: 400,
+        body: Box::new(ErrorBody::new(400).with_message(message)),
+        headers: Vec::new(),
+    }
+}
+
+/// A path id parsed as Kratos' UUID library parses it, with its error messages: the
+/// canonical form, 32 hex digits, braces, or a `urn:uuid:` prefix.
+fn session_uuid(text: &str) -> Result<Uuid, ApiError> {
+    let quoted = serde_json::Value::String(text.to_string()).to_string();
+    let hex = match text.len() {
+        32 => text.to_string(),
+        36 | 38 | 45 => {
+            let canonical = match text.len() {
+                36 => Some(text),
+                38 => text.strip_prefix('{').and_then(|t| t.strip_suffix('}')),
+                _ => text
+                    .get(..9)
+                    .filter(|p| p.eq_ignore_ascii_case("urn:uuid:"))
+                    .map(|_| &text[9..]),
+            };
+            let shown = if text.len() == 45 {
+                serde_json::Value::String(text.chars().take(9).collect()).to_string()
+            } else {
+                quoted.clone()
+            };
+            let canonical = canonical.filter(|c| {
+                let bytes = c.as_bytes();
+                [8, 13, 18, 23].iter().all(|&i| bytes.get(i) == Some(&b'-'))
+            });
+            match canonical {
+                Some(canonical) => canonical.replace('-', ""),
+                None => {
+                    return Err(bad_request_message(format!(
+                        "uuid: incorrect UUID format in string {shown}"
+                    )));
+                }
+            }
+        }
+        n => {
+            return Err(bad_request_message(format!(
+                "uuid: incorrect UUID length {n} in string {quoted}"
+            )));
+        }
+    };
+    Uuid::try_parse(&hex).map_err(|_| bad_request_message("uuid: invalid UUID format"))
+}
+
+/// `active`, which Kratos reads with Go's `strconv.ParseBool`.
+fn check_active(query: &[(String, String)]) -> Result<(), ApiError> {
+    for (key, value) in query {
+        if key == "active"
+            && !matches!(
+                value.as_str(),
+                "1" | "t"
+                    | "T"
+                    | "TRUE"
+                    | "true"
+                    | "True"
+                    | "0"
+                    | "f"
+                    | "F"
+                    | "FALSE"
+                    | "false"
+                    | "False"
+            )
+        {
+            return Err(bad_request_message("could not parse parameter active"));
+        }
+    }
+    Ok(())
+}
+
+/// `expand`: `identity` or `devices`, in any case.
+fn check_expand(query: &[(String, String)]) -> Result<(), ApiError> {
+    for (key, value) in query {
+        if key == "expand" && !["identity", "devices"].contains(&value.to_lowercase().as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "Could not parse expand option: {value}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse_query(raw: Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn first<'q>(query: &'q [(String, String)], key: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, v)| k == key && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+/// Only a caller with a token of this store learns even that nothing is there.
+async fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    state.admin(headers, |_| Ok(())).await
+}
+
+/// `GET /admin/identities/{id}/sessions`: `[]`, with the pagination headers Kratos sends for
+/// an empty list (numbered pages whose links carry page tokens too).
+async fn list_identity_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    let id = session_uuid(&id)?;
+    let query = parse_query(raw);
+    check_active(&query)?;
+    authorized(&state, &headers).await?;
+    let per_page = first(&query, "page_size")
+        .or_else(|| first(&query, "per_page"))
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(250)
+        .clamp(1, 1000);
+    let page_url = |page: i64| {
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(value!({"offset": (page * per_page).to_string(), "v": 2}).to_string());
+        format!(
+            "/admin/identities/{id}/sessions?page={page}&page_size={per_page}&page_token={token}&per_page={per_page}"
+        )
+    };
+    let link = format!(
+        "<{}>; rel=\"first\",<{}>; rel=\"next\",<{}>; rel=\"prev\"",
+        page_url(0),
+        page_url(1),
+        page_url(-1)
+    );
+    let mut response = json(StatusCode::OK, &value!([]));
+    response
+        .headers_mut()
+        .insert("x-total-count", HeaderValue::from_static("0"));
+    if let Ok(link) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// `GET /admin/sessions`: `[]` and the `first` link of Kratos' keyset pages.
+async fn list_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    let query = parse_query(raw);
+    check_active(&query)?;
+    let page_size = match first(&query, "page_size") {
+        None => 250,
+        Some(text) => text
+            .parse::<i64>()
+            .map_err(|_| bad_request_message("could not parse parameter page_size"))?,
+    };
+    let page_size = if page_size <= 0 {
+        250
+    } else {
+        page_size.min(1000)
+    };
+    if let Some(token) = first(&query, "page_token") {
+        let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(token)
+            .map_err(|_| bad_request_message("could not parse parameter page_size"))?;
+        let text = String::from_utf8_lossy(&decoded);
+        let has_id = text.split('/').any(|pair| {
+            pair.strip_prefix("id=")
+                .is_some_and(|id| Uuid::parse_str(id).is_ok())
+        });
+        if !has_id {
+            return Err(ApiError::bad_request(
+                "The page token is invalid, do not craft your own page tokens",
+            ));
+        }
+    }
+    check_expand(&query)?;
+    authorized(&state, &headers).await?;
+    let first_token = base64::engine::general_purpose::STANDARD_NO_PAD
+        .encode("id=00000000-0000-0000-0000-000000000000/created_at=2200-12-31 23:59:59");
+    let link =
+        format!("</admin/sessions?page_size={page_size}&page_token={first_token}>; rel=\"first\"");
+    let mut response = json(StatusCode::OK, &value!([]));
+    if let Ok(link) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// `GET /admin/sessions/{id}`: 404, after the id and `expand` are checked; `whoami` is the
+/// public API's, where Kratos sends the client.
+async fn get_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    if id == "whoami" {
+        let query = raw.map(|q| format!("?{q}")).unwrap_or_default();
+        return Ok(to_public(&state, &format!("/sessions/whoami{query}")).await);
+    }
+    session_uuid(&id)?;
+    check_expand(&parse_query(raw))?;
+    authorized(&state, &headers).await?;
+    Err(no_such_row())
+}
+
+/// `DELETE /admin/sessions/{id}`, `PATCH /admin/sessions/{id}/extend` and
+/// `DELETE /admin/identities/{id}/sessions`: 404 once the id is a UUID.
+async fn no_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    session_uuid(&id)?;
+    authorized(&state, &headers).await?;
+    Err(no_such_row())
+}
+
+/// `DELETE /admin/sessions` belongs to the public API (the caller's own sessions).
+async fn to_public_sessions(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let query = raw.map(|q| format!("?{q}")).unwrap_or_default();
+    to_public(&state, &format!("/sessions{query}")).await
+}
+
+async fn to_public(state: &AppState, path_and_query: &str) -> Response {
+    let base = state
+        .blocking(|kith| Ok(kith.settings()?.public_url))
+        .await
+        .unwrap_or_default();
+    let location = format!("{}{path_and_query}", base.trim_end_matches('/'));
+    super::reply::temporary_redirect(&location, false)
+}
