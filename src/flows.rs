@@ -100,6 +100,8 @@ struct Shared {
     plugins: PluginHost,
     /// The enabled trait validators, read when the store opens (see `flows::plugins`).
     validators: RwLock<Arc<Vec<Plugin>>>,
+    /// What the loaded validators were loaded from (see `Kith::refresh_validators`).
+    validators_fingerprint: Mutex<String>,
 }
 
 impl std::fmt::Debug for Kith {
@@ -152,6 +154,7 @@ impl Kith {
                 schemas: RwLock::new(Arc::default()),
                 plugins: PluginHost::default(),
                 validators: RwLock::new(Arc::new(Vec::new())),
+                validators_fingerprint: Mutex::new(String::new()),
             }),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),

@@ -421,3 +421,36 @@ fn no_auth_serves_the_admin_api_without_tokens_on_loopback_only() -> TestResult 
     );
     Ok(())
 }
+
+#[test]
+fn a_validator_installed_or_disabled_beside_a_running_server_applies_to_its_next_create()
+-> TestResult {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let throwaway = |n: u32| email(&format!("throwaway-{n}@mailinator.com"));
+    assert_eq!(
+        server
+            .admin("POST", "/admin/identities", Some(&throwaway(0).to_string()))
+            .status,
+        201
+    );
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("email-domain-policy"),
+    ])
+    .ok();
+    let refused = server.admin("POST", "/admin/identities", Some(&throwaway(1).to_string()));
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(
+        refused.json()["error"]["details"]["plugin"],
+        "email-domain-policy"
+    );
+    env.run(&["disable", "plugin", "email-domain-policy"]).ok();
+    let allowed = server.admin("POST", "/admin/identities", Some(&throwaway(2).to_string()));
+    assert_eq!(allowed.status, 201, "{}", allowed.body);
+    env.run(&["enable", "plugin", "email-domain-policy"]).ok();
+    let refused_again = server.admin("POST", "/admin/identities", Some(&throwaway(3).to_string()));
+    assert_eq!(refused_again.status, 400, "{}", refused_again.body);
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! starts. Preparing (validating, deriving, hashing) needs no store, so it runs in parallel
 //! and inside a write transaction alike; the committing half is the transaction itself.
 
+use super::PluginKind;
 use super::settings::Settings;
 use super::{Kith, Shared};
 use crate::error::{Error, Result};
@@ -52,8 +53,9 @@ impl Kith {
     /// stored since the last call (by this process or another) compiled into the shared
     /// catalog. One read transaction; nothing is compiled twice.
     pub(super) fn call(&self) -> Result<Call> {
-        let (settings, uncompiled) = self.read(|tx| {
+        let (settings, uncompiled, validators) = self.read(|tx| {
             let settings = Settings::load(tx, self.default_public_url.as_deref())?;
+            let validators = tx.plugins_fingerprint(PluginKind::TraitValidator.as_str())?;
             let known = self.shared.catalog();
             let mut uncompiled = Vec::new();
             for id in tx.schema_ids()? {
@@ -63,8 +65,11 @@ impl Kith {
                     uncompiled.push((id, text));
                 }
             }
-            Ok((settings, uncompiled))
+            Ok((settings, uncompiled, validators))
         })?;
+        // A validator another process installed, enabled or disabled is in force from this
+        // call on.
+        self.refresh_validators(&validators)?;
         for (id, text) in uncompiled {
             // A schema that does not compile is refused only to calls that ask for it.
             let _ = self.shared.compile_into_catalog(id, &text);

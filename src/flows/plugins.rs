@@ -3,8 +3,9 @@
 //!
 //! A plugin is stored whole in the file (manifest, config, grants, component bytes), so the
 //! one file carries its plugins. Enabled validators are loaded when the store opens and
-//! reloaded whenever this handle changes a plugin; another process's changes are seen when
-//! the store is next opened.
+//! reloaded whenever this handle changes a plugin; another process's changes are seen at the
+//! next call, which compares a fingerprint of the enabled validators (read with its
+//! settings) with the loaded one.
 
 use super::Kith;
 use crate::error::{Error, NotFound, Result};
@@ -333,12 +334,37 @@ impl Kith {
 
     /// Reads the enabled validators into memory (see the module docs for why).
     pub(super) fn reload_validators(&self) -> Result<()> {
-        let loaded = self.read(load_validators)?;
+        let (fingerprint, loaded) = self.read(|tx| {
+            Ok((
+                tx.plugins_fingerprint(Kind::TraitValidator.as_str())?,
+                load_validators(tx)?,
+            ))
+        })?;
         *self
             .shared
             .validators
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
+        *self
+            .shared
+            .validators_fingerprint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = fingerprint;
+        Ok(())
+    }
+
+    /// Reloads the validators when `fingerprint` (read at the start of a call) says another
+    /// handle or process has installed, removed, enabled or disabled one since they loaded.
+    pub(super) fn refresh_validators(&self, fingerprint: &str) -> Result<()> {
+        let stale = *self
+            .shared
+            .validators_fingerprint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            != fingerprint;
+        if stale {
+            self.reload_validators()?;
+        }
         Ok(())
     }
 
