@@ -102,6 +102,9 @@ struct Shared {
     validators: RwLock<Arc<Vec<Plugin>>>,
     /// What the loaded validators were loaded from (see `Kith::refresh_validators`).
     validators_fingerprint: Mutex<String>,
+    /// When, in milliseconds since `opened`, a call next looks for validator changes.
+    validators_next_check: std::sync::atomic::AtomicU64,
+    opened: std::time::Instant,
 }
 
 impl std::fmt::Debug for Kith {
@@ -155,6 +158,8 @@ impl Kith {
                 plugins: PluginHost::default(),
                 validators: RwLock::new(Arc::new(Vec::new())),
                 validators_fingerprint: Mutex::new(String::new()),
+                validators_next_check: std::sync::atomic::AtomicU64::new(0),
+                opened: std::time::Instant::now(),
             }),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),

@@ -55,7 +55,10 @@ impl Kith {
     pub(super) fn call(&self) -> Result<Call> {
         let (settings, uncompiled, validators) = self.read(|tx| {
             let settings = Settings::load(tx, self.default_public_url.as_deref())?;
-            let validators = tx.plugins_fingerprint(PluginKind::TraitValidator.as_str())?;
+            let validators = match self.validators_check_due() {
+                true => Some(tx.plugins_fingerprint(PluginKind::TraitValidator.as_str())?),
+                false => None,
+            };
             let known = self.shared.catalog();
             let mut uncompiled = Vec::new();
             for id in tx.schema_ids()? {
@@ -69,7 +72,9 @@ impl Kith {
         })?;
         // A validator another process installed, enabled or disabled is in force from this
         // call on.
-        self.refresh_validators(&validators)?;
+        if let Some(fingerprint) = validators {
+            self.refresh_validators(&fingerprint)?;
+        }
         for (id, text) in uncompiled {
             // A schema that does not compile is refused only to calls that ask for it.
             let _ = self.shared.compile_into_catalog(id, &text);

@@ -3,9 +3,9 @@
 //!
 //! A plugin is stored whole in the file (manifest, config, grants, component bytes), so the
 //! one file carries its plugins. Enabled validators are loaded when the store opens and
-//! reloaded whenever this handle changes a plugin; another process's changes are seen at the
-//! next call, which compares a fingerprint of the enabled validators (read with its
-//! settings) with the loaded one.
+//! reloaded whenever this handle changes a plugin; another process's changes are seen within
+//! half a second: a call compares a fingerprint of the enabled validators (read with its
+//! settings) with the loaded one, at most every [`VALIDATOR_CHECK_EVERY`].
 
 use super::Kith;
 use crate::error::{Error, NotFound, Result};
@@ -353,6 +353,24 @@ impl Kith {
         Ok(())
     }
 
+    /// Whether this call should look for validator changes made elsewhere: at most every
+    /// [`VALIDATOR_CHECK_EVERY`], so a busy server pays for the look a few times a second,
+    /// not on every call, and a change is in force within that time.
+    pub(super) fn validators_check_due(&self) -> bool {
+        let now = self.shared.opened.elapsed().as_millis() as u64;
+        let next = &self.shared.validators_next_check;
+        let due = next.load(std::sync::atomic::Ordering::Relaxed);
+        now >= due
+            && next
+                .compare_exchange(
+                    due,
+                    now + VALIDATOR_CHECK_EVERY.as_millis() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
     /// Reloads the validators when `fingerprint` (read at the start of a call) says another
     /// handle or process has installed, removed, enabled or disabled one since they loaded.
     pub(super) fn refresh_validators(&self, fingerprint: &str) -> Result<()> {
@@ -372,6 +390,9 @@ impl Kith {
         u64::try_from(self.clock.now().unix_millis()).unwrap_or(0)
     }
 }
+
+/// How often a call looks for validators changed by another process.
+pub(super) const VALIDATOR_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The enabled validators in `tx`, ready to call.
 pub(super) fn load_validators(tx: &Tx<'_>) -> Result<Vec<Plugin>> {

@@ -189,6 +189,12 @@ const MIGRATIONS: &[&str] = &[
     // is raised so that an older kith refuses the file instead of making a new key in it,
     // which would silently break every open invite.
     "-- no table changes",
+    // 8: a covering index for the fingerprint of the enabled plugins, which a server reads
+    // on every call (store::plugins): from the table, each row's columns after its
+    // component bytes are reached through the component's overflow pages.
+    r#"
+    CREATE INDEX plugins_enabled ON plugins (kind, enabled, name, sha256, installed_at);
+    "#,
 ];
 
 /// The schema version this kith writes.

@@ -94,9 +94,10 @@ impl Tx<'_> {
         Ok(rows)
     }
 
-    /// What tells one set of enabled plugins of `kind` from another (names, components,
-    /// install times, configs), without reading the components: cheap enough to ask on every
-    /// call, so a change made by another process is seen at the next one.
+    /// What tells one set of enabled plugins of `kind` from another (names, components and
+    /// install times; a plugin's config changes only with a new install), read from the
+    /// `plugins_enabled` index alone: cheap enough to ask on every call, so a change made by
+    /// another process is seen at the next one.
     ///
     /// # Errors
     /// Only if SQLite fails.
@@ -104,9 +105,10 @@ impl Tx<'_> {
         Ok(self
             .tx
             .prepare_cached(
-                "SELECT coalesce(group_concat(name || char(31) || sha256 || char(31) || installed_at \
-                 || char(31) || config || char(31) || grants, char(30)), '') \
-                 FROM (SELECT * FROM plugins WHERE kind = ?1 AND enabled ORDER BY name)",
+                "SELECT coalesce(group_concat(name || char(31) || sha256 || char(31) || installed_at, \
+                 char(30)), '') \
+                 FROM (SELECT name, sha256, installed_at FROM plugins \
+                       WHERE kind = ?1 AND enabled ORDER BY name)",
             )?
             .query_row([kind], |row| row.get(0))?)
     }
