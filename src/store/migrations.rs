@@ -193,7 +193,8 @@ const MIGRATIONS: &[&str] = &[
     // on every call (store::plugins): from the table, each row's columns after its
     // component bytes are reached through the component's overflow pages.
     r#"
-    CREATE INDEX plugins_enabled ON plugins (kind, enabled, name, sha256, installed_at);
+    CREATE INDEX IF NOT EXISTS plugins_enabled
+        ON plugins (kind, enabled, name, sha256, installed_at);
     "#,
 ];
 
