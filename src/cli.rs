@@ -110,6 +110,8 @@ pub enum Command {
     Run(plugin::RunCommand),
     /// Serve the Kratos admin API and the invite redemption page over HTTP.
     Serve(serve::ServeArgs),
+    /// Show kith's version (as `kratos version` does; `--format json` for a script).
+    Version,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +180,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Serve(args) = cli.command {
         return serve::serve(&db, &out, args, actor);
     }
+    if let Command::Version = cli.command {
+        let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+        match out.format {
+            Format::Table => out.emit(&format!("Version:    {version}")),
+            _ => out.json(&serde_json::json!({ "version": version })),
+        }
+        return Ok(());
+    }
     let kith = if creates_store(&cli.command) {
         Kith::open(&db)?
     } else {
@@ -185,7 +195,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
     .with_actor(actor);
     match cli.command {
-        Command::Serve(_) => unreachable!("kith serve opens its own store, above"),
+        Command::Serve(_) | Command::Version => unreachable!("answered above, without a store"),
         Command::Create(identity::CreateCommand::Token(args)) => {
             serve::create_token(&kith, &out, args)
         }
@@ -269,7 +279,8 @@ fn creates_store(command: &Command) -> bool {
         | Command::Remove(_)
         | Command::Enable(_)
         | Command::Disable(_)
-        | Command::Run(_) => false,
+        | Command::Run(_)
+        | Command::Version => false,
     }
 }
 

@@ -466,3 +466,30 @@ fn a_validator_installed_or_disabled_beside_a_running_server_applies_without_a_r
     settles_at(400);
     Ok(())
 }
+
+#[test]
+fn kith_get_identity_prints_the_found_reports_the_missing_and_takes_an_external_id() -> TestResult {
+    let env = Env::new();
+    let mut body = email("cli@example.org");
+    body["external_id"] = json!("crm-9");
+    let made = env.create(&body);
+    let id = made["id"].as_str().unwrap_or_default();
+    let missing = "0195f1f0-1a2b-7c3d-8e4f-5a6b7c8d9e0f";
+    let both = env.run(&["get", "identity", id, missing]);
+    assert_eq!(both.code, 1, "{}", both.stderr);
+    assert_eq!(both.json()["id"], made["id"]);
+    assert!(both.stderr.contains(missing), "{}", both.stderr);
+    let by_external = env
+        .run(&["get", "identity", "--external-id", "crm-9"])
+        .ok()
+        .json();
+    assert_eq!(by_external["id"], made["id"]);
+    env.run(&["list", "identities", "--consistency", "strong"])
+        .ok();
+    let version = env.run(&["--format", "json", "version"]).ok().json();
+    assert_eq!(
+        version["version"],
+        format!("v{}", env!("CARGO_PKG_VERSION"))
+    );
+    Ok(())
+}

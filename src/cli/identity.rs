@@ -38,8 +38,11 @@ pub struct CreateIdentityArgs {
 #[derive(Debug, Args)]
 pub struct GetIdentityArgs {
     /// Identity ids.
-    #[arg(required = true, value_name = "ID")]
+    #[arg(required_unless_present = "external_id", value_name = "ID")]
     ids: Vec<String>,
+    /// The identity with this external id (exact), as `GET /admin/identities/by/external/{id}`.
+    #[arg(long, value_name = "EXTERNAL_ID")]
+    external_id: Option<String>,
     /// Include the config of this credential type (repeatable): password, oidc, ...
     #[arg(long = "include-credential", short = 'i', value_name = "TYPE")]
     include_credential: Vec<String>,
@@ -62,6 +65,9 @@ pub struct ListIdentitiesArgs {
     /// Only identities of this organization.
     #[arg(long, value_name = "UUID")]
     organization_id: Option<String>,
+    /// Accepted as the kratos CLI takes it; one file is always read consistently.
+    #[arg(long, value_name = "LEVEL", value_parser = ["strong", "eventual"])]
+    consistency: Option<String>,
     /// Include the config of this credential type (repeatable).
     #[arg(long = "include-credential", short = 'i', value_name = "TYPE")]
     include_credential: Vec<String>,
@@ -204,15 +210,39 @@ pub fn get(kith: &Kith, out: &Output, args: GetIdentityArgs) -> Result<(), CliEr
         .iter()
         .map(|id| parse_id(id))
         .collect::<Result<Vec<_>, _>>()?;
-    let identities = ids
-        .into_iter()
-        .map(|id| kith.get_identity(id, &args.include_credential))
-        .collect::<Result<Vec<_>, _>>()?;
+    // As the kratos CLI does: every identity found is printed, and every one missing is
+    // reported after them, with exit code 1.
+    let mut identities = Vec::new();
+    let mut missing = Vec::new();
+    if let Some(external_id) = &args.external_id {
+        match kith.get_identity_by_external_id(external_id, &args.include_credential) {
+            Ok(identity) => identities.push(identity),
+            Err(error @ kith::Error::NotFound(_)) => missing.push(error),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    for id in ids {
+        match kith.get_identity(id, &args.include_credential) {
+            Ok(identity) => identities.push(identity),
+            Err(error @ kith::Error::NotFound(_)) => missing.push(error),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if identities.is_empty() && missing.len() == 1 {
+        return Err(missing.remove(0).into());
+    }
     match identities.as_slice() {
+        [] => {}
         [one] => out.identity(one),
         many => out.identities(many),
     }
-    Ok(())
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for error in &missing {
+        out.note(&format!("error: {error}"));
+    }
+    Err(CliError::Quiet)
 }
 
 pub fn list(kith: &Kith, out: &Output, args: ListIdentitiesArgs) -> Result<(), CliError> {
