@@ -493,3 +493,55 @@ fn kith_get_identity_prints_the_found_reports_the_missing_and_takes_an_external_
     );
     Ok(())
 }
+
+#[test]
+fn kith_validate_identity_takes_what_import_takes_and_reports_every_record() -> TestResult {
+    let env = Env::new();
+    env.create(&email("taken@example.org"));
+    let array = env.dir.path().join("people.json");
+    std::fs::write(
+        &array,
+        json!([email("one@example.org"), email("taken@example.org"), {"schema_id": "preset://email", "traits": {"email": 7}}]).to_string(),
+    )?;
+    let lines = env.dir.path().join("more.ndjson");
+    std::fs::write(
+        &lines,
+        format!(
+            "{}\n{}\n",
+            email("two@example.org"),
+            email("two@example.org")
+        ),
+    )?;
+    let checked = env.run(&[
+        "--format",
+        "json",
+        "validate",
+        "identity",
+        &array.to_string_lossy(),
+        &lines.to_string_lossy(),
+    ]);
+    assert_eq!(checked.code, 1, "{}", checked.stderr);
+    let results: Vec<Value> = checked
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or(Value::Null))
+        .collect();
+    let valid: Vec<bool> = results.iter().map(|r| r["valid"] == true).collect();
+    assert_eq!(valid, vec![true, false, false, true, false], "{results:?}");
+    assert!(
+        results[2]["source"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("people.json[2]"),
+        "{results:?}"
+    );
+    assert!(
+        results[4]["source"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("more.ndjson:2"),
+        "{results:?}"
+    );
+    assert_eq!(env.count(), 1, "validate wrote nothing");
+    Ok(())
+}

@@ -7,7 +7,7 @@ use kith::Kith;
 use kith::flows::ListIdentities;
 use kith::model::IdentityId;
 use kith::model::{CreateIdentityBody, MAX_DOCUMENT_BYTES, UpdateIdentityBody, parse_body};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::Read;
 
 #[derive(Debug, Subcommand)]
@@ -108,9 +108,11 @@ pub enum DeleteCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ValidateCommand {
-    /// Check createIdentityBody files against kith's rules and the stored identities, writing nothing.
+    /// Check createIdentityBody records against kith's rules and the stored identities,
+    /// writing nothing: what `import identities` takes (objects, arrays, NDJSON; `-` or no
+    /// FILE reads stdin), every record of every file, each reported with its position.
     Identity {
-        #[arg(required = true, value_name = "FILE")]
+        #[arg(value_name = "FILE")]
         files: Vec<String>,
     },
 }
@@ -301,20 +303,8 @@ pub fn delete(kith: &Kith, out: &Output, ids: &[String]) -> Result<(), CliError>
 
 pub fn validate(kith: &Kith, out: &Output, command: ValidateCommand) -> Result<(), CliError> {
     let ValidateCommand::Identity { files } = command;
-    for file in files {
-        let (text, source) = read_input(&file)?;
-        let body = parse_body::<CreateIdentityBody>(&text, true)
-            .map_err(|e| CliError::from_source(e.into(), &source))?;
-        kith.validate_identity(body)
-            .map_err(|e| CliError::from_source(e, &source))?;
-        if !out.quiet {
-            match out.format {
-                super::Format::Table => out.emit(&format!("{source}: valid")),
-                _ => out.json(&json!({"source": source, "valid": true})),
-            }
-        }
-    }
-    Ok(())
+    // Every check of an import, conflicts within the input included, and nothing written.
+    super::import::check_records(kith, out, &files)
 }
 
 pub fn verify(kith: &Kith, out: &Output, command: VerifyCommand) -> Result<(), CliError> {

@@ -188,6 +188,45 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
     Ok(())
 }
 
+/// `kith validate identity`: an import's dry run over `files`, reporting each record as valid
+/// or with its error, by its position (`users.json[3]`, `users.ndjson:17`).
+///
+/// # Errors
+/// [`CliError::Quiet`] when a record is invalid (each was reported); an unreadable file.
+pub fn check_records(kith: &Kith, out: &Output, files: &[String]) -> Result<(), CliError> {
+    let read = Arc::new(AtomicU64::new(0));
+    let (sources, _) = open_sources(files, &read)?;
+    let options = ImportOptions {
+        dry_run: true,
+        ..ImportOptions::default()
+    };
+    let summary = kith.import_identities(sources, &options, &mut |result| {
+        let error = match &result.outcome {
+            ImportOutcome::Error { error } => Some(error),
+            _ => None,
+        };
+        if out.quiet && error.is_none() {
+            return;
+        }
+        match (out.format, error) {
+            (Format::Table, None) => out.emit(&format!("{}: valid", result.source)),
+            (Format::Table, Some(error)) => out.emit(&format!(
+                "{}: {}",
+                result.source,
+                error.reason.as_deref().unwrap_or(&error.message)
+            )),
+            (_, None) => out.json(&serde_json::json!({"source": result.source, "valid": true})),
+            (_, Some(error)) => out.json(
+                &serde_json::json!({"source": result.source, "valid": false, "error": error}),
+            ),
+        }
+    })?;
+    if summary.failed > 0 {
+        return Err(CliError::Quiet);
+    }
+    Ok(())
+}
+
 /// This process's peak resident memory, where the platform tells (Linux: VmHWM).
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
