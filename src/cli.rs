@@ -4,6 +4,7 @@
 //! It lives in the binary, not the library: only the binary names clap.
 
 mod config;
+mod formats;
 mod identity;
 mod import;
 mod invite;
@@ -12,7 +13,7 @@ mod plugin;
 mod schema;
 mod serve;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use kith::Kith;
 use output::Output;
 use std::path::PathBuf;
@@ -26,9 +27,10 @@ pub struct Cli {
     /// Store file (default: the platform data dir, e.g. ~/.local/share/kith/kith.db).
     #[arg(long, global = true, env = "KITH_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Output format: table on a terminal, json otherwise.
-    #[arg(long, global = true, value_enum)]
-    pub format: Option<Format>,
+    /// Output format: table, json, json-pretty, yaml, jsonpath=PATH (gjson syntax, as the
+    /// kratos CLI) or jsonpointer=POINTER [default: table on a terminal, json otherwise].
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = output::parse_format)]
+    pub format: Option<output::FormatArg>,
     /// Print only ids (or nothing) on success.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -37,11 +39,16 @@ pub struct Cli {
 }
 
 /// How results and errors are printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
     JsonPretty,
+    Yaml,
+    /// The part of the JSON a gjson path picks (`--format jsonpath=traits.email`).
+    JsonPath,
+    /// The part of the JSON a JSON pointer picks (`--format jsonpointer=/traits/email`).
+    JsonPointer,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +293,6 @@ fn creates_store(command: &Command) -> bool {
 
 /// Prints `error` as the chosen format wants it and returns the process exit code:
 /// 1 when the input was refused, 2 on an internal failure.
-pub fn report(error: &CliError, format: Option<Format>) -> u8 {
-    output::report(error, format)
+pub fn report(error: &CliError, format: Option<output::FormatArg>) -> u8 {
+    output::report(error, format.map(|f| f.kind))
 }

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::from(error.use_stderr()));
         }
     };
-    let format = cli.format;
+    let format = cli.format.clone();
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => ExitCode::from(cli::report(&error, format)),

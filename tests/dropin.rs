@@ -545,3 +545,38 @@ fn kith_validate_identity_takes_what_import_takes_and_reports_every_record() -> 
     assert_eq!(env.count(), 1, "validate wrote nothing");
     Ok(())
 }
+
+#[test]
+fn the_kratos_cli_formats_yaml_jsonpath_and_jsonpointer_are_taken() -> TestResult {
+    let env = Env::new();
+    let id = env.create_email("formats@example.org");
+    let picked = env
+        .run(&["--format", "jsonpath=traits.email", "get", "identity", &id])
+        .ok();
+    assert_eq!(picked.json(), json!("formats@example.org"));
+    let pointed = env
+        .run(&[
+            "--format",
+            "jsonpointer=/verifiable_addresses/0/via",
+            "get",
+            "identity",
+            &id,
+        ])
+        .ok();
+    assert_eq!(pointed.json(), json!("email"));
+    let yaml = env.run(&["--format", "yaml", "get", "identity", &id]).ok();
+    assert!(
+        yaml.stdout.contains("schema_id: \"preset://email\"")
+            && yaml.stdout.contains(&format!("id: {id}")),
+        "{}",
+        yaml.stdout
+    );
+    let unknown = env.run(&["--format", "xml", "list", "identities"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("not a format"),
+        "{}",
+        unknown.stderr
+    );
+    Ok(())
+}

@@ -5,6 +5,7 @@ use comfy_table::{Table, presets};
 use kith::error::Error;
 use kith::model::{ErrorBody, ErrorEnvelope, Identity};
 use serde::Serialize;
+use serde_json::Value;
 use std::io::{IsTerminal, Write};
 
 /// A failed command: a library error, or input the CLI itself could not read.
@@ -101,8 +102,16 @@ pub fn report(error: &CliError, format: Option<Format>) -> u8 {
         return error.exit_code();
     }
     let text = match resolve(format) {
-        Format::Json => serde_json::to_string(&error.envelope()).unwrap_or_default(),
+        // A filter picks from results, not from errors: the whole envelope goes out.
+        Format::Json | Format::JsonPath | Format::JsonPointer => {
+            serde_json::to_string(&error.envelope()).unwrap_or_default()
+        }
         Format::JsonPretty => serde_json::to_string_pretty(&error.envelope()).unwrap_or_default(),
+        Format::Yaml => {
+            super::formats::yaml(&serde_json::to_value(error.envelope()).unwrap_or_default())
+                .trim_end()
+                .to_string()
+        }
         Format::Table => human_error(error),
     };
     let _ = writeln!(std::io::stderr(), "{text}");
@@ -170,6 +179,55 @@ fn location(source: Option<&str>, position: Option<(usize, usize)>) -> String {
     }
 }
 
+/// `--format`: a format, and the expression of `jsonpath=` and `jsonpointer=`.
+#[derive(Clone, Debug)]
+pub struct FormatArg {
+    pub kind: Format,
+    pub expression: Option<String>,
+}
+
+/// Parses `--format` as the kratos CLI takes it.
+///
+/// # Errors
+/// An unknown format, or `jsonpath`/`jsonpointer` without its expression.
+pub fn parse_format(text: &str) -> Result<FormatArg, String> {
+    let (name, expression) = match text.split_once('=') {
+        Some((name, expression)) => (name, Some(expression.to_string())),
+        None => (text, None),
+    };
+    let kind = match name {
+        "table" => Format::Table,
+        "json" => Format::Json,
+        "json-pretty" => Format::JsonPretty,
+        "yaml" => Format::Yaml,
+        "jsonpath" => Format::JsonPath,
+        "jsonpointer" => Format::JsonPointer,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a format: table, json, json-pretty, yaml, jsonpath=PATH or jsonpointer=POINTER"
+            ));
+        }
+    };
+    match (kind, &expression) {
+        (Format::JsonPath, None) => {
+            Err("jsonpath needs a path, e.g. --format jsonpath=traits.email (gjson syntax)".into())
+        }
+        (Format::JsonPointer, None) => {
+            Err("jsonpointer needs a pointer, e.g. --format jsonpointer=/traits/email".into())
+        }
+        (Format::JsonPointer, Some(pointer))
+            if !pointer.is_empty() && !pointer.starts_with('/') =>
+        {
+            Err(format!(
+                "`{pointer}` is not a JSON pointer: it starts with /"
+            ))
+        }
+        (Format::JsonPath | Format::JsonPointer, _) => Ok(FormatArg { kind, expression }),
+        (_, Some(_)) => Err(format!("the {name} format takes no expression")),
+        (_, None) => Ok(FormatArg { kind, expression }),
+    }
+}
+
 fn resolve(format: Option<Format>) -> Format {
     format.unwrap_or_else(|| {
         if std::io::stdout().is_terminal() {
@@ -185,16 +243,19 @@ pub struct Output {
     pub format: Format,
     /// Whether `--format` was given, rather than guessed from the terminal.
     pub format_explicit: bool,
+    /// The path or pointer of `jsonpath=` and `jsonpointer=`.
+    expression: Option<String>,
     pub quiet: bool,
     /// Set once stdout's reader has gone (`kith ... | head`): nothing more is written.
     closed: std::sync::atomic::AtomicBool,
 }
 
 impl Output {
-    pub fn new(format: Option<Format>, quiet: bool) -> Self {
+    pub fn new(format: Option<FormatArg>, quiet: bool) -> Self {
         Self {
-            format: resolve(format),
+            format: resolve(format.as_ref().map(|f| f.kind)),
             format_explicit: format.is_some(),
+            expression: format.and_then(|f| f.expression),
             quiet,
             closed: std::sync::atomic::AtomicBool::new(false),
         }
@@ -231,6 +292,19 @@ impl Output {
     pub fn json<T: Serialize>(&self, value: &T) {
         let text = match self.format {
             Format::JsonPretty => serde_json::to_string_pretty(value),
+            Format::Yaml => {
+                let value = serde_json::to_value(value).unwrap_or_default();
+                return self.emit(super::formats::yaml(&value).trim_end());
+            }
+            Format::JsonPath | Format::JsonPointer => {
+                let value = serde_json::to_value(value).unwrap_or_default();
+                let expression = self.expression.as_deref().unwrap_or_default();
+                let picked = match self.format {
+                    Format::JsonPath => super::formats::gjson_path(&value, expression),
+                    _ => value.pointer(expression).cloned().unwrap_or(Value::Null),
+                };
+                serde_json::to_string_pretty(&picked)
+            }
             _ => serde_json::to_string(value),
         };
         self.emit(&text.unwrap_or_default());
