@@ -580,3 +580,21 @@ fn the_kratos_cli_formats_yaml_jsonpath_and_jsonpointer_are_taken() -> TestResul
     );
     Ok(())
 }
+
+#[test]
+fn a_method_a_route_does_not_serve_gets_405_with_a_content_type_and_allow() -> TestResult {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let reply = server.admin("PUT", "/admin/identities", Some("{}"));
+    assert_eq!(reply.status, 405, "{}", reply.body);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(
+        reply
+            .header("allow")
+            .is_some_and(|allow| allow.contains("POST"))
+    );
+    Ok(())
+}

@@ -62,6 +62,7 @@ pub(super) fn router(state: AppState) -> Router {
         .merge(routes)
         .merge(public::shared_routes())
         .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()) })
+        .method_not_allowed_fallback(super::reply::method_not_allowed)
         .layer(axum::middleware::from_fn(no_store_on_get))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

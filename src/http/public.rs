@@ -25,6 +25,7 @@ pub(super) fn router(state: AppState) -> Router {
         .merge(admin_redirects())
         .merge(shared_routes())
         .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()) })
+        .method_not_allowed_fallback(super::reply::method_not_allowed)
         .layer(axum::middleware::from_fn(no_store_on_get))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)

@@ -151,3 +151,15 @@ pub fn temporary_redirect(location: &str, is_get: bool) -> Response {
     }
     response
 }
+
+/// A known path asked with a method it does not serve: 405 as Go's router writes it, plain
+/// text with its content type (the router adds `Allow`).
+pub async fn method_not_allowed() -> Response {
+    let mut response = Response::new(Body::from("Method Not Allowed\n"));
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
