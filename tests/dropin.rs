@@ -211,6 +211,36 @@ fn session_routes_answer_as_a_kratos_with_no_sessions() -> TestResult {
         let reply = server.admin(method, &path, None);
         assert_eq!(reply.status, 404, "{method} {path}: {}", reply.body);
     }
+    let managed = server.admin(
+        "POST",
+        "/admin/sessions",
+        Some(r#"{"action":"delete","identities":["*"]}"#),
+    );
+    assert_eq!(managed.status, 200, "{}", managed.body);
+    assert_eq!(managed.json(), json!({"processed": 0, "more": false}));
+    let both = server.admin(
+        "POST",
+        "/admin/sessions",
+        Some(r#"{"action":"disable","identities":["*"],"sessions":["x"]}"#),
+    );
+    assert_eq!(
+        both.json()["error"]["reason"],
+        "Exactly one of 'identities' or 'sessions' must be a non-empty array."
+    );
+    let bad_action = server.admin("POST", "/admin/sessions", Some(r#"{"action":"nuke"}"#));
+    assert_eq!(
+        bad_action.json()["error"]["reason"],
+        "The 'action' field must be one of 'disable' or 'delete'."
+    );
+    let bad_id = server.admin(
+        "POST",
+        "/admin/sessions",
+        Some(r#"{"action":"delete","sessions":["*"]}"#),
+    );
+    assert_eq!(
+        bad_id.json()["error"]["reason"],
+        "Could not parse 'sessions' field: the wildcard '*' is not accepted here"
+    );
     let bad_expand = server.admin(
         "GET",
         &format!("/admin/sessions/{unknown}?expand=everything"),

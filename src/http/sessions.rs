@@ -25,7 +25,12 @@ pub(super) fn routes() -> Router<AppState> {
             // Kratos answers 404 for deleting the sessions of an identity that has none.
             get(list_identity_sessions).delete(no_session),
         )
-        .route("/sessions", get(list_sessions).delete(to_public_sessions))
+        .route(
+            "/sessions",
+            get(list_sessions)
+                .post(manage_sessions)
+                .delete(to_public_sessions),
+        )
         .route("/sessions/{id}", get(get_session).delete(no_session))
         .route("/sessions/{id}/extend", patch(no_session))
 }
@@ -51,6 +56,11 @@ fn bad_request_message(message: impl Into<String>) -> ApiError {
 /// A path id parsed as Kratos' UUID library parses it, with its error messages: the
 /// canonical form, 32 hex digits, braces, or a `urn:uuid:` prefix.
 fn session_uuid(text: &str) -> Result<Uuid, ApiError> {
+    gofrs_uuid(text).map_err(bad_request_message)
+}
+
+/// [`session_uuid`]'s parse, with the library's error text.
+fn gofrs_uuid(text: &str) -> Result<Uuid, String> {
     let quoted = serde_json::Value::String(text.to_string()).to_string();
     let hex = match text.len() {
         32 => text.to_string(),
@@ -74,20 +84,16 @@ fn session_uuid(text: &str) -> Result<Uuid, ApiError> {
             });
             match canonical {
                 Some(canonical) => canonical.replace('-', ""),
-                None => {
-                    return Err(bad_request_message(format!(
-                        "uuid: incorrect UUID format in string {shown}"
-                    )));
-                }
+                None => return Err(format!("uuid: incorrect UUID format in string {shown}")),
             }
         }
         n => {
-            return Err(bad_request_message(format!(
+            return Err(format!(
                 "uuid: incorrect UUID length {n} in string {quoted}"
-            )));
+            ));
         }
     };
-    Uuid::try_parse(&hex).map_err(|_| bad_request_message("uuid: invalid UUID format"))
+    Uuid::try_parse(&hex).map_err(|_| "uuid: invalid UUID format".to_string())
 }
 
 /// `active`, which Kratos reads with Go's `strconv.ParseBool`.
@@ -275,4 +281,71 @@ async fn to_public(state: &AppState, path_and_query: &str) -> Response {
         .unwrap_or_default();
     let location = format!("{}{path_and_query}", base.trim_end_matches('/'));
     super::reply::temporary_redirect(&location, false)
+}
+
+/// `POST /admin/sessions` (Kratos' bulk `manageSessions`): the body checked as Kratos checks
+/// it, then nothing to disable or delete.
+async fn manage_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Answer {
+    #[derive(serde::Deserialize)]
+    struct ManageSessionsBody {
+        #[serde(default)]
+        action: String,
+        #[serde(default)]
+        identities: Vec<String>,
+        #[serde(default)]
+        sessions: Vec<String>,
+    }
+    const MAX_IDS: usize = 500;
+    let invalid = |message: String| {
+        let mut error = ApiError::bad_request("Invalid JSON body.");
+        error.body.message = message;
+        error
+    };
+    let bytes = body.map_err(|rejection| invalid(rejection.body_text()))?;
+    let body: ManageSessionsBody =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(body.action.as_str(), "disable" | "delete") {
+        return Err(ApiError::bad_request(
+            "The 'action' field must be one of 'disable' or 'delete'.",
+        ));
+    }
+    if body.identities.is_empty() == body.sessions.is_empty() {
+        return Err(ApiError::bad_request(
+            "Exactly one of 'identities' or 'sessions' must be a non-empty array.",
+        ));
+    }
+    let (field, ids, wildcard_allowed) = match body.identities.is_empty() {
+        false => ("identities", &body.identities, true),
+        true => ("sessions", &body.sessions, false),
+    };
+    let wildcard = wildcard_allowed && ids.len() == 1 && ids[0] == "*";
+    if !wildcard {
+        let problem = if ids.len() > MAX_IDS {
+            Some(format!("at most {MAX_IDS} IDs may be provided per call"))
+        } else {
+            ids.iter().find_map(|id| match id.as_str() {
+                "*" => Some("the wildcard '*' is not accepted here".to_string()),
+                other => gofrs_uuid(other).err().map(|error| {
+                    format!(
+                        "could not parse {} as UUID: {error}",
+                        serde_json::Value::String(other.to_string())
+                    )
+                }),
+            })
+        };
+        if let Some(problem) = problem {
+            return Err(ApiError::bad_request(format!(
+                "Could not parse '{field}' field: {problem}"
+            )));
+        }
+    }
+    authorized(&state, &headers).await?;
+    Ok(json(
+        StatusCode::OK,
+        &value!({"processed": 0, "more": false}),
+    ))
 }
