@@ -2,7 +2,7 @@
 //! a bearer token, with and without the `/admin` prefix. The token is checked before the
 //! body is read, so a client without one cannot make the server buffer anything.
 
-use super::reply::{ApiError, json, no_store_on_get};
+use super::reply::{ApiError, json, no_store_on_get, set_header};
 use super::{AppState, MAX_BODY_BYTES, public};
 use crate::error::{Error, NotFound};
 use crate::flows::{Kith, ListIdentities};
@@ -212,10 +212,10 @@ fn identity_id(text: &str) -> Result<IdentityId, ApiError> {
 }
 
 /// Query parameters, repeatable ones included (`ids=a&ids=b`).
-struct Query(Vec<(String, String)>);
+pub(super) struct Query(Vec<(String, String)>);
 
 impl Query {
-    fn parse(raw: Option<String>) -> Self {
+    pub(super) fn parse(raw: Option<String>) -> Self {
         Self(
             form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -228,6 +228,24 @@ impl Query {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `key` is there at all, an empty value included (Go's `url.Values.Has`).
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    /// The first non-empty value of `key`, as Kratos reads its repeatable parameters.
+    pub(super) fn first_given(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every `(key, value)` pair, in request order.
+    pub(super) fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 
     fn all(&self, key: &str) -> Vec<String> {
@@ -257,9 +275,7 @@ async fn create_identity(
     // listener adds back when a client follows the link.
     let location = format!("{base}/identities/{}", identity.id);
     let mut response = json(StatusCode::CREATED, &identity);
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
+    set_header(&mut response, header::LOCATION, &location);
     Ok(response)
 }
 
@@ -303,20 +319,19 @@ enum Paging {
 
 impl Paging {
     fn of(query: &Query) -> Result<Self, ApiError> {
-        let has = |key: &str| query.0.iter().any(|(k, _)| k == key);
-        if has("page_token") || has("page_size") || !has("page") {
-            let key = if !has("page_size") && has("per_page") {
+        if query.has("page_token") || query.has("page_size") || !query.has("page") {
+            let key = if !query.has("page_size") && query.has("per_page") {
                 "per_page"
             } else {
                 "page_size"
             };
             // The first non-empty value, parsed as Go's strconv.Atoi parses it.
-            let page_size = match query.all(key).into_iter().find(|v| !v.is_empty()) {
+            let page_size = match query.first_given(key) {
                 None => None,
                 Some(text) => Some(text.parse::<i64>().map_err(|_| {
                     ApiError::bad_request(format!(
                         "strconv.Atoi: parsing {}: invalid syntax",
-                        serde_json::Value::String(text.clone())
+                        serde_json::Value::String(text.to_string())
                     ))
                 })?),
             };
@@ -345,7 +360,7 @@ async fn list_identities(
     };
     let list = ListIdentities {
         page_size,
-        page_token: query.all("page_token").into_iter().find(|v| !v.is_empty()),
+        page_token: query.first_given("page_token").map(str::to_string),
         page,
         identifier: query.one("credentials_identifier").map(str::to_string),
         identifier_prefix: query
@@ -370,9 +385,7 @@ async fn list_identities(
         }
         _ => keyset_link_header(&base, &query, listed.page_size, listed.next_page_token),
     };
-    if let Ok(value) = HeaderValue::from_str(&link) {
-        response.headers_mut().insert(header::LINK, value);
-    }
+    set_header(&mut response, header::LINK, &link);
     Ok(response)
 }
 

@@ -122,6 +122,14 @@ pub async fn no_store_on_get(
     response
 }
 
+/// Sets a header whose value was built from data (a URL); a value that is no valid header
+/// (a control character) leaves the header out rather than failing the answer.
+pub fn set_header(response: &mut Response, name: header::HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
 /// A 307 to `location`, as Go's `http.Redirect` writes it: for a GET, a short HTML body
 /// with the link; for other methods, none (the client repeats its request there, body and
 /// all).
@@ -139,12 +147,9 @@ pub fn temporary_redirect(location: &str, is_get: bool) -> Response {
     };
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        headers.insert(header::LOCATION, value);
-    }
+    set_header(&mut response, header::LOCATION, location);
     if is_get {
-        headers.insert(
+        response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );

@@ -4,7 +4,8 @@
 //! when it later talks to a real Kratos.
 
 use super::AppState;
-use super::reply::{ApiError, json};
+use super::admin::Query;
+use super::reply::{ApiError, json, set_header};
 use crate::model::ErrorBody;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -97,8 +98,8 @@ fn gofrs_uuid(text: &str) -> Result<Uuid, String> {
 }
 
 /// `active`, which Kratos reads with Go's `strconv.ParseBool`.
-fn check_active(query: &[(String, String)]) -> Result<(), ApiError> {
-    for (key, value) in query {
+fn check_active(query: &Query) -> Result<(), ApiError> {
+    for (key, value) in query.pairs() {
         if key == "active"
             && !matches!(
                 value.as_str(),
@@ -122,8 +123,8 @@ fn check_active(query: &[(String, String)]) -> Result<(), ApiError> {
 }
 
 /// `expand`: `identity` or `devices`, in any case.
-fn check_expand(query: &[(String, String)]) -> Result<(), ApiError> {
-    for (key, value) in query {
+fn check_expand(query: &Query) -> Result<(), ApiError> {
+    for (key, value) in query.pairs() {
         if key == "expand" && !["identity", "devices"].contains(&value.to_lowercase().as_str()) {
             return Err(ApiError::bad_request(format!(
                 "Could not parse expand option: {value}"
@@ -131,19 +132,6 @@ fn check_expand(query: &[(String, String)]) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-fn parse_query(raw: Option<String>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn first<'q>(query: &'q [(String, String)], key: &str) -> Option<&'q str> {
-    query
-        .iter()
-        .find(|(k, v)| k == key && !v.is_empty())
-        .map(|(_, v)| v.as_str())
 }
 
 /// Only a caller with a token of this store learns even that nothing is there.
@@ -160,11 +148,12 @@ async fn list_identity_sessions(
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let id = session_uuid(&id)?;
-    let query = parse_query(raw);
+    let query = Query::parse(raw);
     check_active(&query)?;
     authorized(&state, &headers).await?;
-    let per_page = first(&query, "page_size")
-        .or_else(|| first(&query, "per_page"))
+    let per_page = query
+        .first_given("page_size")
+        .or_else(|| query.first_given("per_page"))
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(250)
         .clamp(1, 1000);
@@ -185,9 +174,7 @@ async fn list_identity_sessions(
     response
         .headers_mut()
         .insert("x-total-count", HeaderValue::from_static("0"));
-    if let Ok(link) = HeaderValue::from_str(&link) {
-        response.headers_mut().insert(header::LINK, link);
-    }
+    set_header(&mut response, header::LINK, &link);
     Ok(response)
 }
 
@@ -197,9 +184,9 @@ async fn list_sessions(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    let query = parse_query(raw);
+    let query = Query::parse(raw);
     check_active(&query)?;
-    let page_size = match first(&query, "page_size") {
+    let page_size = match query.first_given("page_size") {
         None => 250,
         Some(text) => text
             .parse::<i64>()
@@ -210,7 +197,7 @@ async fn list_sessions(
     } else {
         page_size.min(1000)
     };
-    if let Some(token) = first(&query, "page_token") {
+    if let Some(token) = query.first_given("page_token") {
         let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(token)
             .map_err(|_| bad_request_message("could not parse parameter page_size"))?;
@@ -232,9 +219,7 @@ async fn list_sessions(
     let link =
         format!("</admin/sessions?page_size={page_size}&page_token={first_token}>; rel=\"first\"");
     let mut response = json(StatusCode::OK, &value!([]));
-    if let Ok(link) = HeaderValue::from_str(&link) {
-        response.headers_mut().insert(header::LINK, link);
-    }
+    set_header(&mut response, header::LINK, &link);
     Ok(response)
 }
 
@@ -251,7 +236,7 @@ async fn get_session(
         return Ok(to_public(&state, &format!("/sessions/whoami{query}")).await);
     }
     session_uuid(&id)?;
-    check_expand(&parse_query(raw))?;
+    check_expand(&Query::parse(raw))?;
     authorized(&state, &headers).await?;
     Err(no_such_row())
 }
