@@ -302,6 +302,17 @@ fn a_body_over_5_mb_gets_kratos_400_request_body_too_large() -> TestResult {
         refused.json(),
         json!({"error": {"code": 400, "status": "Bad Request", "message": "http: request body too large"}})
     );
+    // PUT goes through Kratos' form decoder, which words it as a reason.
+    let put = server.admin(
+        "PUT",
+        "/admin/identities/0195f1f0-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+        Some(&body),
+    );
+    assert_eq!(put.status, 400, "{}", put.body);
+    assert_eq!(
+        put.json()["error"]["reason"],
+        "Unable to read HTTP POST body: http: request body too large"
+    );
     Ok(())
 }
 

@@ -188,13 +188,25 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
 const BODY_TOO_LARGE: &str = "http: request body too large";
 
 /// The request body as text, or the envelope Kratos answers an unreadable one with: a body
-/// over [`MAX_BODY_BYTES`] is a 400 whose message is Go's error, as Kratos' decoder reports
-/// it.
+/// over [`MAX_BODY_BYTES`] is a 400 whose message is Go's error, as Kratos' JSON decoder
+/// reports it.
 fn body_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
+    read_body(
+        body,
+        crate::model::ErrorBody::new(400).with_message(BODY_TOO_LARGE),
+    )
+}
+
+/// The request body as text; a body over [`MAX_BODY_BYTES`] gets `too_large`, since
+/// Kratos' decoders word it differently route by route.
+fn read_body(
+    body: Result<Bytes, BytesRejection>,
+    too_large: crate::model::ErrorBody,
+) -> Result<String, ApiError> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             let mut error = ApiError::bad_request("");
-            error.body = Box::new(crate::model::ErrorBody::new(400).with_message(BODY_TOO_LARGE));
+            error.body = Box::new(too_large);
             error
         } else {
             ApiError::bad_request(rejection.body_text())
@@ -498,15 +510,12 @@ async fn update_identity(
     let identity = state
         .admin(&headers, move |kith| {
             let id = identity_id(&id)?;
-            let text = body_text(body).map_err(|mut error| {
-                if error.body.message == BODY_TOO_LARGE {
-                    error.body =
-                        Box::new(crate::model::ErrorBody::new(400).with_reason(format!(
-                            "Unable to read HTTP POST body: {BODY_TOO_LARGE}"
-                        )));
-                }
-                error
-            })?;
+            // Kratos reads a PUT body with its form decoder, which gives the reason.
+            let text = read_body(
+                body,
+                crate::model::ErrorBody::new(400)
+                    .with_reason(format!("Unable to read HTTP POST body: {BODY_TOO_LARGE}")),
+            )?;
             let body: UpdateIdentityBody = parse_body(&text, false).map_err(Error::from)?;
             Ok(kith.update_identity(id, body)?)
         })
