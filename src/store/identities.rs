@@ -110,13 +110,13 @@ impl Scope {
         }
     }
 
-    fn params(&self) -> impl rusqlite::Params {
-        // Ids are stored as their 16 bytes, as rusqlite's `uuid` feature writes them.
-        let value: rusqlite::types::Value = match self {
-            Scope::One(id) => id.as_uuid().as_bytes().to_vec().into(),
-            Scope::Ids(json) => json.clone().into(),
-        };
-        [value]
+    /// The one parameter of [`Scope::filter`], borrowed: each of a page's three child
+    /// reads binds it without a copy.
+    fn params(&self) -> [&dyn rusqlite::ToSql; 1] {
+        match self {
+            Scope::One(id) => [id],
+            Scope::Ids(json) => [json],
+        }
     }
 }
 
@@ -715,33 +715,39 @@ impl Tx<'_> {
         with_credentials: bool,
     ) -> Result<Vec<Identity>> {
         use rusqlite::types::Value as SqlValue;
-        const BY_IDENTIFIER: &str = "id IN (SELECT identity_id FROM credential_identifiers \
-             WHERE (type IN ('password', 'webauthn', 'code') AND identifier {op} ?4) \
-                OR (type IN ('oidc', 'saml') AND identifier {op} ?5))";
-        let (condition, a, b): (String, SqlValue, SqlValue) = match filter {
-            IdentityFilter::All => ("1".into(), SqlValue::Null, SqlValue::Null),
+        // The first three parameters place the window; a filter's own values follow them.
+        // `op` compares an identifier with the normalized value (?4) for the kinds whose
+        // identifiers are stored normalized, and with the value as given (?5) for the others.
+        let by_identifier = |op: &str, suffix: &str| {
+            format!(
+                "id IN (SELECT identity_id FROM credential_identifiers \
+                 WHERE (type IN ('password', 'webauthn', 'code') AND identifier {op} ?4{suffix}) \
+                    OR (type IN ('oidc', 'saml') AND identifier {op} ?5{suffix}))"
+            )
+        };
+        let (condition, filter_values): (String, Vec<SqlValue>) = match filter {
+            IdentityFilter::All => ("1".into(), Vec::new()),
             IdentityFilter::Ids(ids) => (
                 "id IN (SELECT unhex(value) FROM json_each(?4))".into(),
-                hex_id_array(ids.iter().copied()).into(),
-                SqlValue::Null,
+                vec![hex_id_array(ids.iter().copied()).into()],
             ),
             IdentityFilter::Organization(organization) => (
                 "organization_id = ?4".into(),
-                organization.as_bytes().to_vec().into(),
-                SqlValue::Null,
+                vec![organization.as_bytes().to_vec().into()],
             ),
             IdentityFilter::Identifier(query) => (
-                BY_IDENTIFIER.replace("{op}", "="),
-                query.normalized.to_string().into(),
-                query.exact.to_string().into(),
+                by_identifier("=", ""),
+                vec![
+                    query.normalized.to_string().into(),
+                    query.exact.to_string().into(),
+                ],
             ),
             IdentityFilter::IdentifierPrefix(query) => (
-                BY_IDENTIFIER
-                    .replace("{op}", "LIKE")
-                    .replace("?4", "?4 ESCAPE '\\'")
-                    .replace("?5", "?5 ESCAPE '\\'"),
-                prefix_pattern(query.normalized).into(),
-                prefix_pattern(query.exact).into(),
+                by_identifier("LIKE", " ESCAPE '\\'"),
+                vec![
+                    prefix_pattern(query.normalized).into(),
+                    prefix_pattern(query.exact).into(),
+                ],
             ),
         };
         let (after, offset, limit) = match window {
@@ -753,16 +759,12 @@ impl Tx<'_> {
             "SELECT {IDENTITY_COLUMNS} FROM identities WHERE ({condition}) AND id > ?1 \
              ORDER BY id LIMIT ?2 OFFSET ?3"
         );
-        let mut values: Vec<SqlValue> = vec![
+        let window_values: [SqlValue; 3] = [
             after.as_uuid().as_bytes().to_vec().into(),
             to_i64(limit).into(),
             to_i64(offset).into(),
         ];
-        for extra in [a, b] {
-            if extra != SqlValue::Null {
-                values.push(extra);
-            }
-        }
+        let values = window_values.into_iter().chain(filter_values);
         let rows = self
             .tx
             .prepare_cached(&sql)?
