@@ -244,9 +244,10 @@ impl Kith {
                     },
                 };
                 // An imported address replaces the derived defaults only when the traits back it.
-                if let Some(body) = imported.iter().find(|b| {
-                    address_via(&b.via) == Some(*via) && normalize_address(*via, &b.value) == *value
-                }) {
+                if let Some(body) = imported
+                    .iter()
+                    .find(|b| is_derived(*via, value, &b.via, &b.value))
+                {
                     address.verified = body.verified;
                     address.status = body
                         .status
@@ -304,9 +305,10 @@ impl Kith {
                         created_at: now,
                         updated_at: now,
                     });
-                if let Some(body) = imported.iter().find(|b| {
-                    address_via(&b.via) == Some(*via) && normalize_address(*via, &b.value) == *value
-                }) {
+                if let Some(body) = imported
+                    .iter()
+                    .find(|b| is_derived(*via, value, &b.via, &b.value))
+                {
                     keep_imported(
                         (
                             &mut address.id,
@@ -321,6 +323,12 @@ impl Kith {
             })
             .collect()
     }
+}
+
+/// Whether an imported address (its `via` and value as sent) is the derived one: the same
+/// channel, and the same value once normalized as the traits' is.
+fn is_derived(via: Via, value: &str, imported_via: &str, imported_value: &str) -> bool {
+    address_via(imported_via) == Some(via) && normalize_address(via, imported_value) == value
 }
 
 /// Kratos keeps an imported address's id and creation time, and stamps the write's time as
