@@ -214,17 +214,16 @@ pub fn get(kith: &Kith, out: &Output, args: GetIdentityArgs) -> Result<(), CliEr
         .collect::<Result<Vec<_>, _>>()?;
     // As the kratos CLI does: every identity found is printed, and every one missing is
     // reported after them, with exit code 1.
+    let include = &args.include_credential;
+    let lookups = args
+        .external_id
+        .iter()
+        .map(|external_id| kith.get_identity_by_external_id(external_id, include))
+        .chain(ids.into_iter().map(|id| kith.get_identity(id, include)));
     let mut identities = Vec::new();
     let mut missing = Vec::new();
-    if let Some(external_id) = &args.external_id {
-        match kith.get_identity_by_external_id(external_id, &args.include_credential) {
-            Ok(identity) => identities.push(identity),
-            Err(error @ kith::Error::NotFound(_)) => missing.push(error),
-            Err(error) => return Err(error.into()),
-        }
-    }
-    for id in ids {
-        match kith.get_identity(id, &args.include_credential) {
+    for lookup in lookups {
+        match lookup {
             Ok(identity) => identities.push(identity),
             Err(error @ kith::Error::NotFound(_)) => missing.push(error),
             Err(error) => return Err(error.into()),
