@@ -46,7 +46,7 @@ pub use verify::PasswordMatch;
 
 use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
-use crate::plugin_host::{Plugin, PluginHost};
+use crate::plugin_host::PluginHost;
 use crate::store::{EventRow, IdentityRows, OpenMode, Store, StoreError, Tx};
 use commit::Commit;
 use serde_json::Value;
@@ -99,9 +99,7 @@ struct Shared {
     schemas: RwLock<Arc<call::Catalog>>,
     plugins: PluginHost,
     /// The enabled trait validators, read when the store opens (see `flows::plugins`).
-    validators: RwLock<Arc<Vec<Plugin>>>,
-    /// What the loaded validators were loaded from (see `Kith::refresh_validators`).
-    validators_fingerprint: Mutex<String>,
+    validators: RwLock<Arc<plugins::Validators>>,
     /// When, in milliseconds since `opened`, a call next looks for validator changes.
     validators_next_check: std::sync::atomic::AtomicU64,
     opened: std::time::Instant,
@@ -156,8 +154,7 @@ impl Kith {
                 pending_inserts: Mutex::new(Vec::new()),
                 schemas: RwLock::new(Arc::default()),
                 plugins: PluginHost::default(),
-                validators: RwLock::new(Arc::new(Vec::new())),
-                validators_fingerprint: Mutex::new(String::new()),
+                validators: RwLock::default(),
                 validators_next_check: std::sync::atomic::AtomicU64::new(0),
                 opened: std::time::Instant::now(),
             }),

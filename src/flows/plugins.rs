@@ -308,6 +308,7 @@ impl Kith {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut covering = validators
+            .plugins
             .iter()
             .filter(|p| p.manifest.covers_schema(schema_id.as_str()))
             .peekable();
@@ -334,22 +335,17 @@ impl Kith {
 
     /// Reads the enabled validators into memory (see the module docs for why).
     pub(super) fn reload_validators(&self) -> Result<()> {
-        let (fingerprint, loaded) = self.read(|tx| {
-            Ok((
-                tx.plugins_fingerprint(Kind::TraitValidator.as_str())?,
-                load_validators(tx)?,
-            ))
+        let loaded = self.read(|tx| {
+            Ok(Validators {
+                fingerprint: tx.plugins_fingerprint(Kind::TraitValidator.as_str())?,
+                plugins: load_validators(tx)?,
+            })
         })?;
         *self
             .shared
             .validators
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
-        *self
-            .shared
-            .validators_fingerprint
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = fingerprint;
         Ok(())
     }
 
@@ -374,11 +370,12 @@ impl Kith {
     /// Reloads the validators when `fingerprint` (read at the start of a call) says another
     /// handle or process has installed, removed, enabled or disabled one since they loaded.
     pub(super) fn refresh_validators(&self, fingerprint: &str) -> Result<()> {
-        let stale = *self
+        let stale = self
             .shared
-            .validators_fingerprint
-            .lock()
+            .validators
+            .read()
             .unwrap_or_else(|p| p.into_inner())
+            .fingerprint
             != fingerprint;
         if stale {
             self.reload_validators()?;
@@ -389,6 +386,14 @@ impl Kith {
     fn now_unix_ms(&self) -> u64 {
         u64::try_from(self.clock.now().unix_millis()).unwrap_or(0)
     }
+}
+
+/// The enabled validators, and the fingerprint of the store rows they were loaded from, kept
+/// together so a reload replaces both at once.
+#[derive(Default)]
+pub(super) struct Validators {
+    fingerprint: String,
+    plugins: Vec<Plugin>,
 }
 
 /// How often a call looks for validators changed by another process.
