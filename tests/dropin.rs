@@ -167,6 +167,12 @@ fn legacy_page_and_per_page_pagination_sends_kratos_headers() -> TestResult {
         not_a_number.json()["error"]["reason"],
         "strconv.Atoi: parsing \"abc\": invalid syntax"
     );
+    // A lone per_page is parsed as the page size it stands for; beside `page`, one that
+    // does not parse is taken as absent (tests/conformance.rs leaves both to this test).
+    let lone = server.admin("GET", "/admin/identities?per_page=abc", None);
+    assert_eq!(lone.status, 400);
+    let beside_page = server.admin("GET", "/admin/identities?page=0&per_page=abc", None);
+    assert_eq!(beside_page.status, 200);
     Ok(())
 }
 
