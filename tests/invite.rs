@@ -10,6 +10,18 @@ fn flow_of(link: &str) -> String {
         .to_string()
 }
 
+/// Installs the first-party `eml-outbox` delivery plugin with the capability it needs.
+fn install_eml_outbox(env: &Env) {
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("eml-outbox"),
+        "--grant",
+        "outbox:write",
+    ])
+    .ok();
+}
+
 fn invite(env: &Env, args: &[&str]) -> Value {
     let mut all = vec!["invite"];
     all.extend_from_slice(args);
@@ -379,14 +391,7 @@ fn outbox_files(env: &Env) -> Vec<std::path::PathBuf> {
 #[test]
 fn eml_outbox_delivers_the_invite_into_the_maildir() -> TestResult {
     let env = Env::new();
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("eml-outbox"),
-        "--grant",
-        "outbox:write",
-    ])
-    .ok();
+    install_eml_outbox(&env);
     let invitation = invite(
         &env,
         &[
@@ -459,14 +464,7 @@ fn a_trapping_delivery_keeps_the_invite_and_resend_works_after_a_fix() -> TestRe
     assert_eq!(failed.as_array().map(Vec::len), Some(1));
 
     env.run(&["disable", "plugin", "hostile-delivery"]).ok();
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("eml-outbox"),
-        "--grant",
-        "outbox:write",
-    ])
-    .ok();
+    install_eml_outbox(&env);
     let invite_id = invitation["invite_id"].as_str().unwrap_or_default();
     let resent = env.run(&["resend", "invite", invite_id]).ok().json();
     assert_eq!(resent["invite_id"], invite_id);
@@ -573,16 +571,107 @@ fn plans_whose_file_names_play_path_tricks_are_refused() -> TestResult {
 #[test]
 fn no_deliver_skips_the_plugins() -> TestResult {
     let env = Env::new();
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("eml-outbox"),
-        "--grant",
-        "outbox:write",
-    ])
-    .ok();
+    install_eml_outbox(&env);
     let invitation = invite(&env, &["quiet@example.org", "--no-deliver"]);
     assert_eq!(invitation["deliveries"], json!([]));
     assert!(outbox_files(&env).is_empty());
+    Ok(())
+}
+
+#[test]
+fn no_deliver_says_delivery_was_skipped_not_that_no_plugin_is_enabled() -> TestResult {
+    let env = Env::new();
+    install_eml_outbox(&env);
+    let skipped = env
+        .run(&[
+            "--format",
+            "table",
+            "invite",
+            "quiet@example.org",
+            "--no-deliver",
+        ])
+        .ok();
+    assert!(
+        skipped.stderr.contains("delivery skipped (--no-deliver)"),
+        "{}",
+        skipped.stderr
+    );
+    assert!(!skipped.stderr.contains("no delivery plugin"));
+    Ok(())
+}
+
+#[test]
+fn an_identity_without_an_address_gets_its_invite_but_no_message() -> TestResult {
+    let env = Env::new();
+    install_eml_outbox(&env);
+    let id = env.create(&json!({
+        "schema_id": "preset://username",
+        "traits": {"username": "no-mail"},
+    }))["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let invitation = invite(&env, &["--identity", &id]);
+    assert_eq!(invitation["recovery_code"].as_str().map(str::len), Some(6));
+    let delivery = &invitation["deliveries"][0];
+    assert_eq!(delivery["status"], "failed", "{invitation}");
+    assert!(
+        delivery["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("no recovery address"),
+        "{delivery}"
+    );
+    assert!(outbox_files(&env).is_empty(), "no .eml with an empty To:");
+    let listed = env.run(&["list", "invites"]).ok().json();
+    assert_eq!(listed[0]["status"], "delivery-failed");
+    Ok(())
+}
+
+#[test]
+fn an_inactive_identity_is_not_invited() -> TestResult {
+    let env = Env::new();
+    let id = env.create(&json!({
+        "schema_id": "preset://email",
+        "state": "inactive",
+        "traits": {"email": "asleep@example.org"},
+    }))["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for args in [
+        vec!["invite", "--identity", id.as_str()],
+        vec!["invite", "asleep@example.org"],
+    ] {
+        let refused = env.run(&args);
+        assert_eq!(refused.code, 1, "{refused:?}");
+        assert_eq!(refused.error()["id"], "identity_disabled");
+        assert_eq!(refused.error()["reason"], "This account was disabled.");
+    }
+    assert_eq!(env.run(&["list", "invites"]).ok().json(), json!([]));
+    Ok(())
+}
+
+#[test]
+fn traits_for_an_existing_identity_are_refused_not_ignored() -> TestResult {
+    let env = Env::new();
+    env.create_email("known@example.org");
+    let refused = env.run(&[
+        "invite",
+        "known@example.org",
+        "--traits",
+        r#"{"email":"known@example.org","name":{"first":"Ada"}}"#,
+    ]);
+    assert_eq!(refused.code, 1);
+    assert_eq!(refused.error()["code"], 400);
+    assert!(
+        refused.error()["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only for an identity the invite creates"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.run(&["list", "invites"]).ok().json(), json!([]));
     Ok(())
 }

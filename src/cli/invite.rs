@@ -109,7 +109,7 @@ pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliErro
         skip_delivery: args.no_deliver,
     };
     let invitation = kith.invite(&request)?;
-    print_invitation(out, &invitation);
+    print_invitation(out, &invitation, args.no_deliver);
     if args.qr {
         let code = qrcode::QrCode::new(invitation.recovery_link.as_bytes())
             .map_err(|e| CliError::usage(format!("the link does not fit a QR code: {e}")))?;
@@ -122,7 +122,8 @@ pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliErro
     Ok(())
 }
 
-fn print_invitation(out: &Output, invitation: &Invitation) {
+/// The invite, then on a terminal how each delivery went, or why there was none.
+fn print_invitation(out: &Output, invitation: &Invitation, delivery_skipped: bool) {
     match out.format {
         Format::Table => out.pairs(vec![
             ("INVITE", invitation.invite_id.to_string()),
@@ -142,7 +143,9 @@ fn print_invitation(out: &Output, invitation: &Invitation) {
                 delivery.detail.as_deref().unwrap_or("")
             ));
         }
-        if invitation.deliveries.is_empty() {
+        if delivery_skipped {
+            out.note("delivery skipped (--no-deliver): hand the code and link over yourself");
+        } else if invitation.deliveries.is_empty() {
             out.note("no delivery plugin is enabled: hand the code and link over yourself");
         }
     }
@@ -151,7 +154,7 @@ fn print_invitation(out: &Output, invitation: &Invitation) {
 pub fn resend(kith: &Kith, out: &Output, command: ResendCommand) -> Result<(), CliError> {
     let ResendCommand::Invite { id } = command;
     let invitation = kith.resend_invite(parse_uuid(&id, "an invite id")?)?;
-    print_invitation(out, &invitation);
+    print_invitation(out, &invitation, false);
     Ok(())
 }
 

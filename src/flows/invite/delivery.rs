@@ -9,6 +9,7 @@ use crate::error::{Error, NotFound, Result};
 use crate::flows::plugins::{grants_of, plugin_of};
 use crate::model::Timestamp;
 use crate::plugin_host::{Invite, Kind, OutboxFile, Plan, Plugin, check_outbox_name};
+use crate::store::InviteRow;
 use serde_json::json;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -53,11 +54,13 @@ impl Kith {
         let now = self.clock.now();
         let now_ms = u64::try_from(now.unix_millis()).unwrap_or(0);
         for (grants, plugin) in &plugins {
-            let outcome = self
-                .shared
-                .plugins
-                .deliver(plugin, &message, now_ms)
-                .map_err(|fault| fault.to_string())
+            let outcome = deliverable(&invite)
+                .and_then(|()| {
+                    self.shared
+                        .plugins
+                        .deliver(plugin, &message, now_ms)
+                        .map_err(|fault| fault.to_string())
+                })
                 .and_then(|report| check_grants(plugin, grants, report.output))
                 .and_then(|plan| match plan {
                     Plan::Nothing => Ok("the plugin planned nothing".to_string()),
@@ -149,6 +152,19 @@ impl Kith {
                 problem: "an in-memory store has no folder for its outbox; set outbox_dir".into(),
             }),
         }
+    }
+}
+
+/// An invite can be delivered only to an address: an identity with neither a recovery nor a
+/// verifiable address gets its invite (for the issuer to hand over), but no message.
+fn deliverable(invite: &InviteRow) -> std::result::Result<(), String> {
+    match invite.address.as_deref() {
+        Some(address) if !address.is_empty() => Ok(()),
+        _ => Err(format!(
+            "no recovery address: identity {} has no recovery or verifiable address to deliver \
+             to; hand the code and link over yourself",
+            invite.identity_id
+        )),
     }
 }
 

@@ -31,6 +31,25 @@ fn expiry(now: Timestamp, lifespan: Duration) -> Result<Timestamp> {
     Ok(Timestamp(now.0 + delta))
 }
 
+/// Refuses to invite an identity that exists but cannot take the invite as asked: an
+/// inactive one (it could not redeem it), or one given traits or a schema, which are only
+/// for an identity the invite creates (they would be silently dropped, and the message
+/// would greet nobody).
+fn refuse_unusable(identity: &Identity, request: &InviteRequest) -> Result<()> {
+    if identity.state == IdentityState::Inactive {
+        return Err(Error::IdentityDisabled(identity.id));
+    }
+    if request.traits.is_some() || request.schema_id.is_some() {
+        return Err(Error::BadRequest(format!(
+            "identity {} already exists: traits and a schema id are only for an identity the \
+             invite creates; change its traits with `kith patch identity {}` (or PATCH \
+             /admin/identities/{}), then invite it without them",
+            identity.id, identity.id, identity.id
+        )));
+    }
+    Ok(())
+}
+
 impl Kith {
     /// An invite with its fresh secrets, as the issuer sees it (no deliveries yet).
     pub(super) fn invitation(
@@ -87,21 +106,31 @@ impl Kith {
         let email = request.email.as_deref().map(normalize_email);
         let (invitation, _) = self.commit(|tx| {
             let now = self.clock.now();
-            let identity = match (request.identity_id, &email) {
-                (Some(id), _) => tx
-                    .get_identity(id, false)?
-                    .ok_or(Error::NotFound(NotFound::Identity(id)))?,
-                (None, Some(email)) => match tx.identity_by_address(email)? {
-                    Some(id) => tx
-                        .get_identity(id, false)?
+            let existing = match (request.identity_id, &email) {
+                (Some(id), _) => Some(
+                    tx.get_identity(id, false)?
                         .ok_or(Error::NotFound(NotFound::Identity(id)))?,
-                    None => self.create_invited(tx, &call, request, email)?,
+                ),
+                (None, Some(email)) => match tx.identity_by_address(email)? {
+                    Some(id) => Some(
+                        tx.get_identity(id, false)?
+                            .ok_or(Error::NotFound(NotFound::Identity(id)))?,
+                    ),
+                    None => None,
                 },
                 (None, None) => {
                     return Err(Error::BadRequest(
                         "an invite needs an email or an identity".into(),
                     ));
                 }
+            };
+            let identity = match (existing, &email) {
+                (Some(identity), _) => {
+                    refuse_unusable(&identity, request)?;
+                    identity
+                }
+                (None, Some(email)) => self.create_invited(tx, &call, request, email)?,
+                (None, None) => unreachable!("an invite without an identity has an email"),
             };
             let address = email.clone().or_else(|| {
                 identity
