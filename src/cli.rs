@@ -178,12 +178,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ));
         }
     };
-    let actor = format!(
-        "cli:{}",
-        std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into())
-    );
+    let actor = format!("cli:{}", user_name());
     if let Command::Serve(args) = cli.command {
         return serve::serve(&db, &out, args, actor);
     }
@@ -295,4 +290,41 @@ fn creates_store(command: &Command) -> bool {
 /// 1 when the input was refused, 2 on an internal failure.
 pub fn report(error: &CliError, format: Option<output::FormatArg>) -> u8 {
     output::report(error, format.map(|f| f.kind))
+}
+
+/// Who runs the command, for the audit trail: `USER`, else `LOGNAME`, else the account of
+/// the process's uid (cron jobs and systemd units set neither), else `uid:N`.
+fn user_name() -> String {
+    let from_env = ["USER", "LOGNAME"]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|value| !value.is_empty());
+    from_env.unwrap_or_else(account_of_uid)
+}
+
+/// The account of this process's uid in /etc/passwd (the uid is read off /proc/self, which
+/// the kernel gives the process's effective uid), else `uid:N`. Accounts only a directory
+/// service knows (LDAP through NSS) read as `uid:N`.
+#[cfg(unix)]
+fn account_of_uid() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let entry_uid = fields.nth(1)?.parse::<u32>().ok()?;
+            (entry_uid == uid && !name.is_empty()).then(|| name.to_string())
+        })
+        .next()
+        .unwrap_or_else(|| format!("uid:{uid}"))
+}
+
+#[cfg(not(unix))]
+fn account_of_uid() -> String {
+    "unknown".into()
 }

@@ -32,9 +32,9 @@ pub enum Error {
         schema_id: SchemaId,
         violations: Vec<Violation>,
     },
-    /// No schema has this id.
-    #[error("Unable to find JSON Schema ID: {0}")]
-    UnknownSchema(String),
+    /// No schema has this id; `known` lists the ids there are (presets and stored schemas).
+    #[error("Unable to find JSON Schema ID: {id}")]
+    UnknownSchema { id: String, known: Vec<String> },
     /// A schema handed to `add schema` is not a valid identity schema.
     #[error("schema `{schema_id}` is not a valid identity schema: {}", .problems.join("; "))]
     InvalidSchema {
@@ -307,6 +307,9 @@ impl Error {
                     serde_json::to_value(violations).unwrap_or_default(),
                 )
             }
+            Error::UnknownSchema { known, .. } => body
+                .with_reason(self.to_string())
+                .with_detail("known_schema_ids", known.clone()),
             Error::InvalidSchema { problems, .. } => body
                 .with_reason(self.to_string())
                 .with_detail("problems", problems.clone()),
@@ -449,7 +452,10 @@ mod tests {
                     message: "\"nope\" is not valid \"email\"".into(),
                 }],
             },
-            Error::UnknownSchema("preset://emial".into()),
+            Error::UnknownSchema {
+                id: "preset://emial".into(),
+                known: vec!["preset://email".into(), "preset://username".into()],
+            },
             Error::InvalidSchema {
                 schema_id: "app://users".into(),
                 problems: vec!["/properties/traits: missing".into()],
@@ -528,7 +534,7 @@ mod tests {
         match error {
             Error::MalformedBody { .. } => "MalformedBody".into(),
             Error::InvalidTraits { .. } => "InvalidTraits".into(),
-            Error::UnknownSchema(_) => "UnknownSchema".into(),
+            Error::UnknownSchema { .. } => "UnknownSchema".into(),
             Error::InvalidSchema { .. } => "InvalidSchema".into(),
             Error::SchemaExists(_) => "SchemaExists".into(),
             Error::Conflict { .. } => "Conflict".into(),

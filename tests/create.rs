@@ -290,3 +290,104 @@ fn conflicts_cover_addresses_and_external_ids() -> TestResult {
     assert_eq!(env.count(), 1);
     Ok(())
 }
+
+/// Terminal errors on a typo'd schema id name the nearest known id, list the known ones and
+/// the command that shows them; programs get the list in `details`, the reason word for word.
+#[test]
+fn an_unknown_schema_id_suggests_the_nearest_and_lists_the_known_ones() -> TestResult {
+    let env = Env::new();
+    let args = [
+        "create",
+        "identity",
+        "--schema-id",
+        "preset://emial",
+        "--traits",
+        "{}",
+    ];
+    let mut table = vec!["--format", "table"];
+    table.extend(args);
+    let run = env.run(&table);
+    assert_eq!(run.code, 1);
+    for expected in [
+        "Unable to find JSON Schema ID: preset://emial",
+        "did you mean `preset://email`?",
+        "known schema ids: preset://email, preset://username",
+        "`kith list schemas`",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+    let error = env.run(&args).error();
+    assert_eq!(
+        error["reason"],
+        "Unable to find JSON Schema ID: preset://emial"
+    );
+    assert_eq!(
+        error["details"]["known_schema_ids"],
+        json!(["preset://email", "preset://username"])
+    );
+    Ok(())
+}
+
+/// Each terminal error says each thing once: no `--traits: --traits ...`, no
+/// `nope.json: could not read nope.json`, one line per broken rule, and a bad schema's
+/// problems listed once.
+#[test]
+fn terminal_errors_say_nothing_twice() -> TestResult {
+    let env = Env::new();
+    let table = |args: &[&str]| {
+        let mut all = vec!["--format", "table"];
+        all.extend_from_slice(args);
+        let run = env.run(&all);
+        assert_eq!(run.code, 1, "{run:?}");
+        run.stderr
+    };
+    let bad_json = table(&[
+        "create",
+        "identity",
+        "--schema-id",
+        "preset://email",
+        "--traits",
+        "nope",
+    ]);
+    assert!(
+        bad_json.starts_with("error: --traits is not valid JSON"),
+        "{bad_json}"
+    );
+    let missing = table(&["create", "identity", "-f", "nope.json"]);
+    assert_eq!(missing.matches("nope.json").count(), 1, "{missing}");
+    let bad_email = table(&[
+        "create",
+        "identity",
+        "--schema-id",
+        "preset://email",
+        "--traits",
+        r#"{"email":"bad"}"#,
+    ]);
+    assert_eq!(
+        bad_email.matches("is not valid \"email\"").count(),
+        1,
+        "{bad_email}"
+    );
+    let schema = env.file(
+        "bad.schema.json",
+        r#"{"type":"object","properties":{"traits":{"type":"object","minLength":"x"}}}"#,
+    );
+    let bad_schema = table(&["add", "schema", "s1", &schema]);
+    assert_eq!(
+        bad_schema.matches("is not of type \"integer\"").count(),
+        1,
+        "{bad_schema}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_schema_id_without_traits_says_traits_is_missing() -> TestResult {
+    let env = Env::new();
+    let run = env.run(&["create", "identity", "--schema-id", "preset://email"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("--traits"), "{}", run.stderr);
+    assert!(!run.stderr.contains("missing properties"), "{}", run.stderr);
+    assert!(!env.db.exists(), "a refused command line makes no store");
+    Ok(())
+}

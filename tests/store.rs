@@ -229,3 +229,28 @@ fn output_formats() -> TestResult {
     insta::assert_snapshot!("bad_id_table", human.stderr);
     Ok(())
 }
+
+/// cron and systemd run commands with neither USER nor LOGNAME set: the audit trail names
+/// the uid's account instead of `cli:unknown`.
+#[test]
+fn the_actor_is_the_uids_account_when_user_and_logname_are_unset() -> TestResult {
+    let env = Env::new();
+    let expected = std::process::Command::new("id").arg("-un").output()?;
+    let expected = String::from_utf8_lossy(&expected.stdout).trim().to_string();
+    assert!(!expected.is_empty(), "id -un names this account");
+    let output = env
+        .cmd()
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["--format", "json", "create", "identity", "--schema-id"])
+        .args([
+            "preset://email",
+            "--traits",
+            r#"{"email":"cron@example.org"}"#,
+        ])
+        .output()?;
+    assert!(output.status.success(), "{output:?}");
+    let events = env.run(&["list", "events"]).ok().json();
+    assert_eq!(events[0]["actor"], format!("cli:{expected}"));
+    Ok(())
+}

@@ -25,7 +25,12 @@ pub enum CreateCommand {
 #[derive(Debug, Args)]
 pub struct CreateIdentityArgs {
     /// Identity schema id, e.g. preset://email.
-    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    #[arg(
+        long,
+        required_unless_present = "file",
+        conflicts_with = "file",
+        requires = "traits"
+    )]
     schema_id: Option<String>,
     /// Traits as a JSON object.
     #[arg(long, requires = "schema_id", value_name = "JSON")]

@@ -124,7 +124,10 @@ fn human_error(error: &CliError) -> String {
     let (source, error) = match error {
         CliError::Quiet => return String::new(),
         CliError::Input { message, source } => {
-            return format!("error: {}{message}", location(source.as_deref(), None));
+            return format!(
+                "error: {}{message}",
+                location_unless_named(source.as_deref(), message)
+            );
         }
         CliError::Kith { error, source } => (source.as_deref(), error),
     };
@@ -136,18 +139,37 @@ fn human_error(error: &CliError) -> String {
     match error {
         Error::InvalidTraits { violations, .. } => {
             text.push_str("the traits do not match the identity schema");
+            // A value can break one rule twice (an e-mail's `format` and the extension's
+            // check of it): each pointer and message is said once.
+            let mut said = Vec::new();
             for violation in violations {
-                text.push_str(&format!(
-                    "\n  {}: {}",
-                    violation.instance_ptr, violation.message
-                ));
+                let line = format!("\n  {}: {}", violation.instance_ptr, violation.message);
+                if !said.contains(&line) {
+                    text.push_str(&line);
+                    said.push(line);
+                }
             }
         }
-        Error::InvalidSchema { problems, .. } => {
-            text.push_str(&error.to_string());
+        Error::InvalidSchema {
+            schema_id,
+            problems,
+        } => {
+            text.push_str(&format!(
+                "schema `{schema_id}` is not a valid identity schema:"
+            ));
             for problem in problems {
                 text.push_str(&format!("\n  {problem}"));
             }
+        }
+        Error::UnknownSchema { id, known } => {
+            text.push_str(&error.to_string());
+            if let Some(nearest) = nearest(id, known.iter().map(String::as_str)) {
+                text.push_str(&format!("\n  did you mean `{nearest}`?"));
+            }
+            text.push_str(&format!(
+                "\n  known schema ids: {}\n  `kith list schemas` shows them; `kith add schema ID FILE` adds one",
+                known.join(", ")
+            ));
         }
         Error::MalformedBody {
             message, pointer, ..
@@ -165,9 +187,54 @@ fn human_error(error: &CliError) -> String {
                 "{error}\n  the {field} is held by another identity"
             ));
         }
-        other => text.push_str(&other.to_string()),
+        other => {
+            let message = other.to_string();
+            if position.is_none() {
+                text = format!("error: {}", location_unless_named(source, &message));
+            }
+            text.push_str(&message);
+        }
     }
     text
+}
+
+/// `<where>: `, unless the message names it already (`could not read nope.json: ...`).
+fn location_unless_named(source: Option<&str>, message: &str) -> String {
+    match source {
+        Some(source) if message.contains(source) => String::new(),
+        _ => location(source, None),
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a slip
+/// (at most a third of the word's length away).
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .filter(|(distance, _)| *distance > 0 && *distance <= word.chars().count().div_ceil(3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance over characters, with transpositions counting as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = (0..=b.len()).collect();
+    let mut previous = before.clone();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let substitution = before[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            row[j] = substitution.min(before[j] + 1).min(row[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(previous[j - 2] + 1);
+            }
+        }
+        previous = std::mem::replace(&mut before, row);
+    }
+    before[b.len()]
 }
 
 /// `file:line:column: ` (or as much of it as is known) before a message.
@@ -443,4 +510,25 @@ pub fn read_password(from_stdin: bool, prompt: &str) -> Result<String, CliError>
             "could not read the password from the terminal ({e}); use --password-stdin"
         ))
     })
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::nearest;
+
+    #[test]
+    fn a_slip_finds_the_known_word_and_a_stranger_finds_none() {
+        let known = ["preset://email", "preset://username", "app://users"];
+        assert_eq!(nearest("preset://emial", known), Some("preset://email"));
+        assert_eq!(
+            nearest("preset://usrname", known),
+            Some("preset://username")
+        );
+        assert_eq!(nearest("something-else", known), None);
+        assert_eq!(
+            nearest("preset://email", known),
+            None,
+            "an exact match is no slip"
+        );
+    }
 }

@@ -40,7 +40,19 @@ impl Call {
                 Some(found) => found.clone(),
                 None => match schema::preset(id.as_str()) {
                     Some(text) => self.shared.compile_into_catalog(id.clone(), text),
-                    None => return Err(Error::UnknownSchema(id.to_string())),
+                    None => {
+                        let mut known: Vec<String> = schema::PRESETS
+                            .iter()
+                            .map(|(preset, _)| preset.to_string())
+                            .chain(self.schemas.keys().map(ToString::to_string))
+                            .collect();
+                        known.sort();
+                        known.dedup();
+                        return Err(Error::UnknownSchema {
+                            id: id.to_string(),
+                            known,
+                        });
+                    }
                 },
             },
         };
