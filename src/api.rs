@@ -90,6 +90,8 @@ pub trait Admin {
     fn get_schema(&self, id: &str) -> Result<SchemaEntry>;
     /// Checks and stores a custom identity schema.
     fn add_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry>;
+    /// Removes a stored identity schema no identity uses.
+    fn remove_schema(&self, id: &str) -> Result<()>;
 
     // Bulk.
 
@@ -244,6 +246,9 @@ impl Admin for Kith {
     }
     fn add_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry> {
         Kith::add_schema(self, id, raw)
+    }
+    fn remove_schema(&self, id: &str) -> Result<()> {
+        Kith::remove_schema(self, id)
     }
     fn import_identities(
         &self,

@@ -103,9 +103,9 @@ pub enum Command {
     /// Install a plugin into the store file.
     #[command(subcommand)]
     Install(plugin::InstallCommand),
-    /// Remove an installed plugin.
+    /// Remove an installed plugin, or a stored schema no identity uses.
     #[command(subcommand)]
-    Remove(plugin::NamedCommand),
+    Remove(RemoveCommand),
     /// Enable an installed plugin.
     #[command(subcommand)]
     Enable(plugin::NamedCommand),
@@ -141,6 +141,15 @@ pub enum GetCommand {
     Schema(schema::GetSchemaArgs),
     /// Show every setting with its value.
     Config,
+}
+
+/// `remove plugin NAME`, `remove schema ID`.
+#[derive(Debug, Subcommand)]
+pub enum RemoveCommand {
+    /// An installed plugin, by the name in its plugin.toml.
+    Plugin { name: String },
+    /// A stored identity schema; refused while identities use it.
+    Schema { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,7 +250,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Set(command) => config::set(&kith, &out, command),
         Command::List(ListCommand::Plugins) => plugin::list(&kith, &out),
         Command::Install(command) => plugin::install(&kith, &out, command),
-        Command::Remove(command) => plugin::remove(&kith, &out, command),
+        Command::Remove(RemoveCommand::Plugin { name }) => {
+            plugin::remove(&kith, &out, plugin::NamedCommand::Plugin { name })
+        }
+        Command::Remove(RemoveCommand::Schema { id }) => schema::remove(&kith, &out, &id),
         Command::Enable(command) => plugin::enable(&kith, &out, command, true),
         Command::Disable(command) => plugin::enable(&kith, &out, command, false),
         Command::Run(command) => plugin::run(&kith, &out, command),

@@ -165,3 +165,48 @@ fn a_stored_schema_that_no_longer_compiles_fails_only_its_own_records() -> TestR
     env.create_email("third@example.org");
     Ok(())
 }
+
+/// A stored schema can be removed once no identity uses it, and a running server stops
+/// offering it; a preset or a schema in use cannot be.
+#[test]
+fn remove_schema_is_refused_while_identities_use_it() -> TestResult {
+    let env = Env::new();
+    let path = env.file("employee.json", &employee_schema().to_string());
+    env.run(&["add", "schema", "employee", &path]).ok();
+    let mut server = crate::serve::Server::start(&env);
+    let body = json!({"schema_id": "employee", "traits": {"work_email": "e@example.org", "employee_no": 7}});
+    let id = server.create_identity(&body);
+
+    let refused = env.run(&["remove", "schema", "employee"]);
+    assert_eq!(refused.code, 1);
+    assert_eq!(
+        refused.error()["reason"],
+        "schema `employee` cannot be removed: 1 identity uses it; move them to another schema (`kith update identity`) or delete them first"
+    );
+    let preset = env.run(&["remove", "schema", "preset://email"]);
+    assert_eq!(preset.code, 1);
+    assert_eq!(preset.error()["code"], 400);
+
+    env.run(&["delete", "identity", &id]).ok();
+    env.run(&["remove", "schema", "employee"]).ok();
+    assert_eq!(env.run(&["get", "schema", "employee"]).error()["code"], 404);
+    assert_eq!(
+        env.run(&["remove", "schema", "employee"]).error()["code"],
+        404
+    );
+    let events = env.run(&["list", "events"]).ok().json();
+    let last = events.as_array().and_then(|all| all.last()).cloned();
+    let last = last.unwrap_or_default();
+    assert_eq!(last["action"], "schema.removed", "{events}");
+    assert_eq!(last["detail"]["schema_id"], "employee", "{events}");
+    // The server stops offering it within its next call.
+    let gone = server.admin("POST", "/admin/identities", Some(&body.to_string()));
+    assert_eq!(gone.status, 400, "{}", gone.body);
+    assert_eq!(
+        gone.json()["error"]["reason"],
+        "Unable to find JSON Schema ID: employee"
+    );
+    assert_eq!(server.admin("GET", "/schemas/employee", None).status, 404);
+    server.stop();
+    Ok(())
+}

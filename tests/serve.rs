@@ -76,6 +76,16 @@ impl Server {
         child.wait().expect("kith serve exits")
     }
 
+    /// `POST /admin/identities` with `body`, which must answer 201; the new identity's id.
+    pub fn create_identity(&self, body: &Value) -> String {
+        let created = self.admin("POST", "/admin/identities", Some(&body.to_string()));
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.json()["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub fn admin(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
         request(&self.admin, method, path, Some(&self.token), body)
     }
@@ -472,12 +482,7 @@ fn credentials_can_be_removed_but_not_the_last_first_factor() -> TestResult {
             "oidc": {"config": {"providers": [{"provider": "github", "subject": "42"}]}}
         }
     });
-    let created = server.admin("POST", "/admin/identities", Some(&body.to_string()));
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.json()["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let id = server.create_identity(&body);
     let path = |kind: &str| format!("/admin/identities/{id}/credentials/{kind}");
 
     let unknown_link = server.admin("DELETE", &(path("oidc") + "?identifier=github:7"), None);

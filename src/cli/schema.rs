@@ -1,4 +1,4 @@
-//! `add schema`, `get schema`, `list schemas`.
+//! `add schema`, `get schema`, `list schemas`, `remove schema`.
 
 use super::output::{CliError, Output};
 use super::{Format, identity::read_input};
@@ -69,6 +69,15 @@ pub fn list(kith: &Kith, out: &Output) -> Result<(), CliError> {
                 .collect(),
         ),
         _ => out.json(&entries),
+    }
+    Ok(())
+}
+
+/// `kith remove schema ID`: refused while identities use it.
+pub fn remove(kith: &Kith, out: &Output, id: &str) -> Result<(), CliError> {
+    kith.remove_schema(id)?;
+    if !out.quiet && out.format == Format::Table {
+        out.emit(&format!("schema {id} removed"));
     }
     Ok(())
 }

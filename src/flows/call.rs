@@ -65,23 +65,33 @@ impl Kith {
     /// stored since the last call (by this process or another) compiled into the shared
     /// catalog. One read transaction; nothing is compiled twice.
     pub(super) fn call(&self) -> Result<Call> {
-        let (settings, uncompiled, validators) = self.read(|tx| {
+        let (settings, uncompiled, validators, removed) = self.read(|tx| {
             let settings = Settings::load(tx, self.default_public_url.as_deref())?;
             let validators = match self.validators_check_due() {
                 true => Some(tx.plugins_fingerprint(PluginKind::TraitValidator.as_str())?),
                 false => None,
             };
             let known = self.shared.catalog();
+            let stored = tx.schema_ids()?;
             let mut uncompiled = Vec::new();
-            for id in tx.schema_ids()? {
-                if !known.contains_key(&id)
+            for id in &stored {
+                if !known.contains_key(id)
                     && let Some(text) = tx.get_schema(id.as_str())?
                 {
-                    uncompiled.push((id, text));
+                    uncompiled.push((id.clone(), text));
                 }
             }
-            Ok((settings, uncompiled, validators))
+            // Schemas another process removed leave this one's catalog too.
+            let removed: Vec<SchemaId> = known
+                .keys()
+                .filter(|id| !schema::is_preset(id.as_str()) && !stored.contains(id))
+                .cloned()
+                .collect();
+            Ok((settings, uncompiled, validators, removed))
         })?;
+        for id in removed {
+            self.shared.remove_from_catalog(id.as_str());
+        }
         // A validator another process installed, enabled or disabled is in force from this
         // call on.
         if let Some(fingerprint) = validators {
@@ -118,6 +128,17 @@ impl Shared {
         let compiled = super::schemas::compile_stored(id.as_str(), text).map(Arc::new);
         self.add_to_catalog(id, compiled.clone());
         compiled
+    }
+
+    /// Drops a removed schema from the shared catalog (a new map: calls keep the one they
+    /// took).
+    pub(super) fn remove_from_catalog(&self, id: &str) {
+        let mut shared = self.schemas.write().unwrap_or_else(|p| p.into_inner());
+        if shared.keys().any(|known| known.as_str() == id) {
+            let mut catalog = Catalog::clone(&shared);
+            catalog.retain(|known, _| known.as_str() != id);
+            *shared = Arc::new(catalog);
+        }
     }
 
     /// Adds a schema to the shared catalog (a new map: calls keep the one they took).

@@ -111,6 +111,43 @@ impl Kith {
     ///
     /// # Errors
     /// Only if the store fails or holds a damaged schema.
+    /// Removes the stored schema `id`, refused while any identity names it.
+    ///
+    /// # Errors
+    /// [`NotFound::Schema`] for an id the store does not hold; 400 for a preset, or while
+    /// identities use the schema (saying how many).
+    pub(crate) fn remove_schema(&self, id: &str) -> Result<()> {
+        if schema::is_preset(id) {
+            return Err(Error::BadRequest(format!(
+                "schema `{id}` is built into kith and cannot be removed"
+            )));
+        }
+        self.commit(|tx| {
+            let users = tx.identities_with_schema(id)?;
+            if users > 0 {
+                let noun = if users == 1 {
+                    "identity uses"
+                } else {
+                    "identities use"
+                };
+                return Err(Error::BadRequest(format!(
+                    "schema `{id}` cannot be removed: {users} {noun} it; move them to another \
+                     schema (`kith update identity`) or delete them first"
+                )));
+            }
+            if !tx.delete_schema(id)? {
+                return Err(Error::NotFound(NotFound::Schema(id.to_string())));
+            }
+            tx.record(
+                "schema.removed",
+                None,
+                Some(serde_json::json!({ "schema_id": id })),
+            )
+        })?;
+        self.shared.remove_from_catalog(id);
+        Ok(())
+    }
+
     pub(crate) fn list_schemas(&self) -> Result<Vec<SchemaEntry>> {
         let mut entries = Vec::new();
         for (id, text) in schema::PRESETS {

@@ -52,4 +52,27 @@ impl Tx<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
+
+    /// Deletes the stored schema `id`; whether there was one.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn delete_schema(&self, id: &str) -> Result<bool> {
+        let deleted = self
+            .tx
+            .prepare_cached("DELETE FROM schemas WHERE id = ?1")?
+            .execute([id])?;
+        Ok(deleted > 0)
+    }
+
+    /// How many identities name `id` as their schema.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn identities_with_schema(&self, id: &str) -> Result<u64> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT count(*) FROM identities WHERE schema_id = ?1")?
+            .query_row([id], |row| row.get(0))?)
+    }
 }
