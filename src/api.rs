@@ -171,6 +171,8 @@ pub trait Admin {
     fn config(&self) -> Result<Vec<Setting>>;
     /// Checks and sets one setting.
     fn set_config(&self, key: &str, value: &str) -> Result<Setting>;
+    /// Forgets a setting's value, so its default applies again.
+    fn unset_config(&self, key: &str) -> Result<Setting>;
     /// Audit events after `after_id`, oldest first, of one identity when given.
     fn list_events(
         &self,
@@ -337,6 +339,9 @@ impl Admin for Kith {
     }
     fn set_config(&self, key: &str, value: &str) -> Result<Setting> {
         Kith::set_config(self, key, value)
+    }
+    fn unset_config(&self, key: &str) -> Result<Setting> {
+        Kith::unset_config(self, key)
     }
     fn list_events(
         &self,

@@ -100,6 +100,9 @@ pub enum Command {
     /// Change a setting.
     #[command(subcommand)]
     Set(config::SetCommand),
+    /// Restore a setting's default.
+    #[command(subcommand)]
+    Unset(config::UnsetCommand),
     /// Install a plugin into the store file.
     #[command(subcommand)]
     Install(plugin::InstallCommand),
@@ -248,6 +251,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             invite::recovery_link(&kith, &out, args)
         }
         Command::Set(command) => config::set(&kith, &out, command),
+        Command::Unset(command) => config::unset(&kith, &out, command),
         Command::List(ListCommand::Plugins) => plugin::list(&kith, &out),
         Command::Install(command) => plugin::install(&kith, &out, command),
         Command::Remove(RemoveCommand::Plugin { name }) => {
@@ -280,6 +284,7 @@ fn creates_store(command: &Command) -> bool {
             identity::CreateCommand::RecoveryCode(_) | identity::CreateCommand::RecoveryLink(_),
         )
         | Command::Get(_)
+        | Command::Unset(_)
         | Command::List(_)
         | Command::Update(_)
         | Command::Patch(_)

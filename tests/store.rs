@@ -254,3 +254,41 @@ fn the_actor_is_the_uids_account_when_user_and_logname_are_unset() -> TestResult
     assert_eq!(events[0]["actor"], format!("cli:{expected}"));
     Ok(())
 }
+
+/// `kith unset config KEY` restores the default, `get config` marks it as one again, and the
+/// audit trail records the value that was forgotten.
+#[test]
+fn unset_config_restores_the_default() -> TestResult {
+    let env = Env::new();
+    env.create_email("someone@example.org");
+    let value_of = |key: &str| {
+        let all = env.run(&["get", "config"]).ok().json();
+        all.as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["key"] == key)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let default = value_of("invite.lifespan");
+    assert_eq!(default["default"], true);
+    env.run(&["set", "config", "invite.lifespan", "24h"]).ok();
+    assert_eq!(value_of("invite.lifespan")["value"], "24h");
+    assert_eq!(value_of("invite.lifespan")["default"], false);
+    let unset = env.run(&["unset", "config", "invite.lifespan"]).ok().json();
+    assert_eq!(unset["value"], default["value"]);
+    assert_eq!(value_of("invite.lifespan"), default);
+    let events = env.run(&["list", "events"]).ok().json();
+    let last = events.as_array().and_then(|all| all.last()).cloned();
+    let last = last.unwrap_or_default();
+    assert_eq!(last["action"], "config.unset");
+    assert_eq!(last["detail"]["previous"], "24h");
+    let unknown = env.run(&["unset", "config", "invite.lifespn"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("known keys are"),
+        "{}",
+        unknown.stderr
+    );
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! `get config`, `set config` and `list events`.
+//! `get config`, `set config`, `unset config` and `list events`.
 
 use super::Format;
 use super::output::{CliError, Output};
@@ -10,6 +10,12 @@ use kith::Kith;
 pub enum SetCommand {
     /// Set a setting (see `kith get config` for the keys).
     Config { key: String, value: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnsetCommand {
+    /// Forget a setting's value, so its default applies again.
+    Config { key: String },
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +58,16 @@ pub fn set(kith: &Kith, out: &Output, command: SetCommand) -> Result<(), CliErro
     let setting = kith.set_config(&key, &value)?;
     match out.format {
         Format::Table => out.emit(&format!("{} = {}", setting.key, setting.value)),
+        _ => out.json(&setting),
+    }
+    Ok(())
+}
+
+pub fn unset(kith: &Kith, out: &Output, command: UnsetCommand) -> Result<(), CliError> {
+    let UnsetCommand::Config { key } = command;
+    let setting = kith.unset_config(&key)?;
+    match out.format {
+        Format::Table => out.emit(&format!("{} = {} (default)", setting.key, setting.value)),
         _ => out.json(&setting),
     }
     Ok(())

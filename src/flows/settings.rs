@@ -247,16 +247,7 @@ impl Kith {
     /// [`Error::InvalidSetting`] for an unknown key or a value kith cannot use (including a
     /// hasher configuration outside the cost bounds).
     pub(crate) fn set_config(&self, key: &str, value: &str) -> Result<Setting> {
-        let known = KEYS
-            .iter()
-            .find(|k| k.name == key)
-            .ok_or_else(|| Error::InvalidSetting {
-                key: key.to_string(),
-                problem: format!(
-                    "unknown key; known keys are {}",
-                    KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
-                ),
-            })?;
+        let known = known_key(key)?;
         let value = (known.check)(value).map_err(|problem| Error::InvalidSetting {
             key: key.to_string(),
             problem,
@@ -264,14 +255,7 @@ impl Kith {
         self.commit(|tx| {
             let previous = tx.get_setting(key)?;
             tx.set_setting(key, &value)?;
-            let settings = Settings::load(tx, self.default_public_url.as_deref())?;
-            settings
-                .hasher
-                .validate()
-                .map_err(|e| Error::InvalidSetting {
-                    key: key.to_string(),
-                    problem: e.to_string(),
-                })?;
+            self.check_changed_settings(tx, key)?;
             tx.record(
                 "config.set",
                 None,
@@ -285,6 +269,61 @@ impl Kith {
             })
         })
     }
+}
+
+impl Kith {
+    /// Checks the settings as a change to `key` leaves them: a hasher's parameters must go
+    /// together, whichever of them was changed.
+    fn check_changed_settings(&self, tx: &Tx<'_>, key: &str) -> Result<()> {
+        let settings = Settings::load(tx, self.default_public_url.as_deref())?;
+        settings
+            .hasher
+            .validate()
+            .map_err(|e| Error::InvalidSetting {
+                key: key.to_string(),
+                problem: e.to_string(),
+            })
+    }
+
+    /// Forgets the value set for `key`, so its default applies again, and records who did.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] for an unknown key, or when the default does not go with
+    /// the values set for other keys (a hasher's parameters).
+    pub(crate) fn unset_config(&self, key: &str) -> Result<Setting> {
+        let known = known_key(key)?;
+        self.commit(|tx| {
+            let previous = tx.get_setting(key)?;
+            tx.delete_setting(key)?;
+            self.check_changed_settings(tx, key)?;
+            if previous.is_some() {
+                tx.record(
+                    "config.unset",
+                    None,
+                    Some(serde_json::json!({"key": key, "previous": previous})),
+                )?;
+            }
+            Ok(Setting {
+                key: key.to_string(),
+                value: known.default.to_string(),
+                default: true,
+                description: known.description,
+            })
+        })
+    }
+}
+
+/// The key kith knows by this name, or an error listing the known keys (and the nearest).
+fn known_key(key: &str) -> Result<&'static Key> {
+    KEYS.iter()
+        .find(|k| k.name == key)
+        .ok_or_else(|| Error::InvalidSetting {
+            key: key.to_string(),
+            problem: format!(
+                "unknown key; known keys are {}",
+                KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+            ),
+        })
 }
 
 #[cfg(test)]

@@ -30,6 +30,17 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Forgets the stored value of `key`, so its default applies again.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn delete_setting(&self, key: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM settings WHERE key = ?1")?
+            .execute([key])?;
+        Ok(())
+    }
+
     /// Every stored setting as `(key, value)`.
     ///
     /// # Errors
