@@ -427,3 +427,29 @@ fn an_import_whose_reader_leaves_still_imports_every_record() -> TestResult {
     assert_eq!(env.count_all(), 2500);
     Ok(())
 }
+
+/// An input without records (an empty file, stdin closed at once) imports nothing and
+/// leaves no import run behind to list or undo.
+#[test]
+fn an_empty_input_records_no_import_run() -> TestResult {
+    let env = Env::new();
+    env.create_email("before@example.org");
+    let empty = env.file("empty.ndjson", "");
+    let run = env.run(&["import", "identities", &empty]).ok();
+    let run_id = summary(&run)["import_run"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(summary(&run)["created"], 0);
+    let events = env.run(&["list", "events"]).ok().json();
+    assert!(
+        !events.as_array().into_iter().flatten().any(|e| e["action"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("import.")),
+        "{events}"
+    );
+    let undo = env.run(&["delete", "identities", "--import-run", &run_id]);
+    assert_eq!(undo.error()["code"], 404);
+    Ok(())
+}

@@ -152,7 +152,11 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
     // People watching stderr get a sentence; programs (or an explicit --format json) get JSON.
     let human =
         out.format == Format::Table || (!out.format_explicit && std::io::stderr().is_terminal());
+    let handled = summary.created + summary.skipped + summary.failed;
     match human {
+        true if handled == 0 => {
+            out.note("no records in the input: nothing imported, no import run recorded")
+        }
         true => out.note(&format!(
             "{} {}: {} created, {} skipped, {} failed in {:.2}s ({:.0} records/s{}){}",
             if summary.dry_run {

@@ -128,16 +128,6 @@ impl Kith {
         let call = self.call()?;
         let run = self.ids.new_id();
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-        if !options.dry_run {
-            // Recorded before any identity, so a killed import can still be undone by its id.
-            self.commit(|tx| {
-                tx.insert_import_run(run, self.clock.now(), &self.actor, &names.join(", "))?;
-                tx.record("import.started",
-                    None,
-                    Some(json!({"import_run": run, "sources": names, "on_conflict": options.on_conflict})),
-                )
-            })?;
-        }
         let chunk_size = options.chunk_size.max(1);
         let mut totals = Totals::default();
         std::thread::scope(|scope| -> Result<()> {
@@ -146,10 +136,12 @@ impl Kith {
             scope.spawn(move || read_chunks(sources, chunk_size, &raw_tx));
             let call = &call;
             scope.spawn(move || self.prepare_chunks(call, run, &raw_rx, &ready_tx));
-            self.write_chunks(run, options, &ready_rx, &mut totals, on_result)
+            self.write_chunks(run, &names, options, &ready_rx, &mut totals, on_result)
             // Returning drops the receivers, which stops the other stages early on error.
         })?;
-        if !options.dry_run {
+        // An input without records recorded no run (the first chunk records it).
+        let recorded = !options.dry_run && totals.created + totals.skipped + totals.failed > 0;
+        if recorded {
             self.commit(|tx| {
                 tx.record(
                     "import.finished",
@@ -228,6 +220,7 @@ impl Kith {
     fn write_chunks(
         &self,
         run: Uuid,
+        names: &[String],
         options: &ImportOptions,
         ready: &Receiver<Vec<Prepared>>,
         totals: &mut Totals,
@@ -238,6 +231,7 @@ impl Kith {
             false => None,
         };
         let mut results = Vec::new();
+        let mut run_recorded = false;
         for chunk in ready {
             results.clear();
             let before = *totals;
@@ -260,8 +254,25 @@ impl Kith {
                     // Dropping the transaction rolls the chunk back.
                     drop(tx);
                 } else {
+                    let mut commit = Commit::new(&tx, self);
+                    // The run is recorded with its first chunk: a killed import can be undone
+                    // by its id, and an input without records leaves no run behind.
+                    if !run_recorded {
+                        tx.insert_import_run(
+                            run,
+                            self.clock.now(),
+                            &self.actor,
+                            &names.join(", "),
+                        )?;
+                        commit.record(
+                            "import.started",
+                            None,
+                            Some(json!({"import_run": run, "sources": names, "on_conflict": options.on_conflict})),
+                        )?;
+                        run_recorded = true;
+                    }
                     self.write_chunk(
-                        &mut Commit::new(&tx, self),
+                        &mut commit,
                         Some(run),
                         options,
                         None,
@@ -269,6 +280,7 @@ impl Kith {
                         totals,
                         &mut results,
                     )?;
+                    drop(commit);
                     let now = self.clock.now();
                     tx.add_to_import_run(
                         run,
