@@ -118,11 +118,7 @@ impl Kith {
                     ),
                     None => None,
                 },
-                (None, None) => {
-                    return Err(Error::BadRequest(
-                        "an invite needs an email or an identity".into(),
-                    ));
-                }
+                (None, None) => None,
             };
             let identity = match (existing, &email) {
                 (Some(identity), _) => {
@@ -130,7 +126,11 @@ impl Kith {
                     identity
                 }
                 (None, Some(email)) => self.create_invited(tx, &call, request, email)?,
-                (None, None) => unreachable!("an invite without an identity has an email"),
+                (None, None) => {
+                    return Err(Error::BadRequest(
+                        "an invite needs an email or an identity".into(),
+                    ));
+                }
             };
             let address = email.clone().or_else(|| {
                 identity
