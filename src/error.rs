@@ -158,6 +158,17 @@ pub enum Error {
         path.display()
     )]
     RecoveryKeyMismatch { path: std::path::PathBuf },
+    /// `kith serve` cannot listen on an address it was given (in use, not this host's, or
+    /// privileged); `flag` is the option that picks it.
+    #[error(
+        "cannot listen on {address} for the {listener} API: {problem}; pick another address with {flag} HOST:PORT"
+    )]
+    CannotListen {
+        listener: &'static str,
+        flag: &'static str,
+        address: String,
+        problem: String,
+    },
 }
 
 /// What kith was asked about and could not find: each a 404.
@@ -260,7 +271,7 @@ impl Error {
             | Error::PluginExists(_)
             | Error::TokenExists(_) => 409,
             Error::Unauthorized(_) => 401,
-            Error::Busy(_) => 503,
+            Error::Busy(_) | Error::CannotListen { .. } => 503,
             Error::PluginFault { .. } => 500,
             Error::StoreTooNew { .. } | Error::Internal { .. } => 500,
             Error::RecoveryKeyMissing { .. } | Error::RecoveryKeyMismatch { .. } => 500,
@@ -276,6 +287,7 @@ impl Error {
             Error::StoreTooNew { .. }
                 | Error::RecoveryKeyMissing { .. }
                 | Error::RecoveryKeyMismatch { .. }
+                | Error::CannotListen { .. }
         ) || self.status() < 500
     }
 
@@ -525,6 +537,12 @@ mod tests {
             Error::RecoveryKeyMismatch {
                 path: PathBuf::from("/srv/kith/kith.db.key"),
             },
+            Error::CannotListen {
+                listener: "admin",
+                flag: "--admin",
+                address: "127.0.0.1:4434".into(),
+                problem: "Address already in use (os error 98)".into(),
+            },
         ];
         errors.extend(not_found.into_iter().map(Error::NotFound));
         errors
@@ -554,6 +572,7 @@ mod tests {
             Error::PluginRejected { .. } => "PluginRejected".into(),
             Error::PluginFault { .. } => "PluginFault".into(),
             Error::Busy(_) => "Busy".into(),
+            Error::CannotListen { .. } => "CannotListen".into(),
             Error::TokenExists(_) => "TokenExists".into(),
             Error::Unauthorized(_) => "Unauthorized".into(),
             Error::Store(_) => "Store".into(),

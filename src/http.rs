@@ -142,12 +142,21 @@ pub fn serve(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
     runtime.block_on(run(options, caps, ready))
 }
 
-async fn bind(what: &str, address: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(address).await.map_err(|e| {
-        Error::BadRequest(format!(
-            "cannot listen on {address} for the {what} API: {e}"
-        ))
-    })
+/// Listens on `address` for the `listener` ("admin" or "public") API, which the command
+/// line's `--<listener>` picks.
+async fn bind(listener: &'static str, address: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| Error::CannotListen {
+            listener,
+            flag: if listener == "admin" {
+                "--admin"
+            } else {
+                "--public"
+            },
+            address: address.to_string(),
+            problem: e.to_string(),
+        })
 }
 
 /// `http://address`, with the host's name for an unspecified address (0.0.0.0 or ::), as

@@ -861,3 +861,48 @@ fn a_validator_plugin_checks_http_creates_from_the_instance_pool() -> TestResult
     );
     Ok(())
 }
+
+/// A listener that cannot bind is not "400 Bad Request": the message names the address,
+/// why, and the flag that picks another.
+#[test]
+fn a_bind_failure_names_the_flag_to_change() -> TestResult {
+    let env = Env::new();
+    env.create_email("someone@example.org");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let address = taken.local_addr()?.to_string();
+    let table = env.run(&[
+        "--format",
+        "table",
+        "serve",
+        "--admin",
+        &address,
+        "--public",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(table.code, 1, "{table:?}");
+    assert!(
+        table
+            .stderr
+            .contains(&format!("cannot listen on {address} for the admin API")),
+        "{}",
+        table.stderr
+    );
+    assert!(
+        table
+            .stderr
+            .contains("pick another address with --admin HOST:PORT"),
+        "{}",
+        table.stderr
+    );
+    let json = env.run(&["serve", "--admin", "127.0.0.1:0", "--public", &address]);
+    assert_eq!(json.code, 1);
+    assert_eq!(json.error()["code"], 503, "{}", json.stderr);
+    assert!(
+        json.error()["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--public")
+    );
+    drop(taken);
+    Ok(())
+}
