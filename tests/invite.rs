@@ -649,6 +649,21 @@ fn an_inactive_identity_is_not_invited() -> TestResult {
         assert_eq!(refused.error()["reason"], "This account was disabled.");
     }
     assert_eq!(env.run(&["list", "invites"]).ok().json(), json!([]));
+    // Disabled after its invite was issued: the invite is not sent again.
+    let invitation = invite(&env, &["later@example.org"]);
+    let later = invitation["identity_id"].as_str().unwrap_or_default();
+    env.run_with(
+        &["patch", "identity", later, "-f", "-"],
+        r#"[{"op":"replace","path":"/state","value":"inactive"}]"#,
+    )
+    .ok();
+    let resend = env.run(&[
+        "resend",
+        "invite",
+        invitation["invite_id"].as_str().unwrap_or_default(),
+    ]);
+    assert_eq!(resend.code, 1, "{resend:?}");
+    assert_eq!(resend.error()["id"], "identity_disabled");
     Ok(())
 }
 

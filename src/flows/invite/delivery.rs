@@ -126,6 +126,13 @@ impl Kith {
                     status.as_str().unwrap_or("closed")
                 )));
             }
+            // An identity disabled since its invite was issued gets no new secrets to redeem.
+            let identity = tx
+                .get_identity(invite.identity_id, false)?
+                .ok_or(Error::NotFound(NotFound::Identity(invite.identity_id)))?;
+            if identity.state == crate::model::IdentityState::Inactive {
+                return Err(Error::IdentityDisabled(identity.id));
+            }
             let secrets = self.new_secrets(tx)?;
             tx.rotate_invite_secrets(invite.id, &secrets.code_hash, &secrets.token_hash)?;
             tx.record(
