@@ -143,17 +143,17 @@ pub fn serve(options: &ServeOptions, ready: impl FnOnce(&Bound)) -> Result<()> {
 }
 
 /// Listens on `address` for the `listener` ("admin" or "public") API, which the command
-/// line's `--<listener>` picks.
-async fn bind(listener: &'static str, address: SocketAddr) -> Result<TcpListener> {
+/// line's `flag` picks.
+async fn bind(
+    listener: &'static str,
+    flag: &'static str,
+    address: SocketAddr,
+) -> Result<TcpListener> {
     TcpListener::bind(address)
         .await
         .map_err(|e| Error::CannotListen {
             listener,
-            flag: if listener == "admin" {
-                "--admin"
-            } else {
-                "--public"
-            },
+            flag,
             address: address.to_string(),
             problem: e.to_string(),
         })
@@ -174,8 +174,8 @@ fn listener_url(address: SocketAddr) -> String {
 }
 
 async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> Result<()> {
-    let admin_listener = bind("admin", options.admin).await?;
-    let public_listener = bind("public", options.public).await?;
+    let admin_listener = bind("admin", "--admin", options.admin).await?;
+    let public_listener = bind("public", "--public", options.public).await?;
     let public_address = public_listener
         .local_addr()
         .map_err(|e| Error::internal("the public listener has no address", e))?;
