@@ -21,10 +21,10 @@
 use crate::Kith;
 use crate::error::Result;
 use crate::flows::{
-    AuditEvent, BatchOutcome, IdentityPage, ImportOptions, ImportResult, ImportSource,
-    ImportSummary, InstalledPlugin, Invitation, InviteRequest, InviteStatus, InviteSummary,
-    ListIdentities, NewToken, PasswordMatch, RecoveryCode, RecoveryLink, Redeemed, Redemption,
-    RunReport, SchemaEntry, Setting, TokenRecord,
+    AuditEvent, BatchOutcome, CourierMessage, IdentityPage, ImportOptions, ImportResult,
+    ImportSource, ImportSummary, InstalledPlugin, Invitation, InviteRequest, InviteStatus,
+    InviteSummary, ListIdentities, ListMessages, MessagePage, NewToken, PasswordMatch,
+    RecoveryCode, RecoveryLink, Redeemed, Redemption, RunReport, SchemaEntry, Setting, TokenRecord,
 };
 use crate::model::IdentityId;
 use crate::model::{BatchPatchBody, CreateIdentityBody, Identity, UpdateIdentityBody};
@@ -125,6 +125,16 @@ pub trait Admin {
     fn list_invites(&self, only: Option<InviteStatus>) -> Result<Vec<InviteSummary>>;
     /// Redeems an invite, recovery code or link, setting the new password.
     fn redeem(&self, redemption: &Redemption, password: &str) -> Result<Redeemed>;
+
+    // The courier queue, as Kratos' admin API shows it.
+
+    /// A page of courier messages, newest first (`GET /admin/courier/messages`).
+    fn list_messages(&self, query: &ListMessages) -> Result<MessagePage>;
+    /// One courier message with every attempt (`GET /admin/courier/messages/{id}`).
+    fn get_message(&self, id: Uuid) -> Result<CourierMessage>;
+    /// Sends a queued message now, or resends the invite of an abandoned one; returns the
+    /// messages now queued for it.
+    fn retry_message(&self, id: Uuid) -> Result<Vec<Uuid>>;
 
     // Plugins.
 
@@ -284,6 +294,15 @@ impl Admin for Kith {
     }
     fn list_invites(&self, only: Option<InviteStatus>) -> Result<Vec<InviteSummary>> {
         Kith::list_invites(self, only)
+    }
+    fn list_messages(&self, query: &ListMessages) -> Result<MessagePage> {
+        Kith::list_messages(self, query)
+    }
+    fn get_message(&self, id: Uuid) -> Result<CourierMessage> {
+        Kith::get_message(self, id)
+    }
+    fn retry_message(&self, id: Uuid) -> Result<Vec<Uuid>> {
+        Kith::retry_message(self, id)
     }
     fn redeem(&self, redemption: &Redemption, password: &str) -> Result<Redeemed> {
         Kith::redeem(self, redemption, password)

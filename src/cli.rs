@@ -4,6 +4,7 @@
 //! It lives in the binary, not the library: only the binary names clap.
 
 mod config;
+mod courier;
 mod formats;
 mod identity;
 mod import;
@@ -118,6 +119,12 @@ pub enum Command {
     /// Run one call of a plugin, for plugin authors.
     #[command(subcommand)]
     Run(plugin::RunCommand),
+    /// Run the courier: send queued messages (e-mail, webhooks, outbox files).
+    #[command(subcommand)]
+    Courier(courier::CourierCommand),
+    /// Try a courier message again.
+    #[command(subcommand)]
+    Retry(RetryCommand),
     /// Serve the Kratos admin API and the invite redemption page over HTTP.
     Serve(serve::ServeArgs),
     /// Show kith's version (as `kratos version` does; `--format json` for a script).
@@ -144,6 +151,15 @@ pub enum GetCommand {
     Schema(schema::GetSchemaArgs),
     /// Show every setting with its value.
     Config,
+    /// Show a courier message with every attempt to send it.
+    Message { id: String },
+}
+
+/// `retry message ID`.
+#[derive(Debug, Subcommand)]
+pub enum RetryCommand {
+    /// Send a queued message now; for an abandoned one, resend its invite (new code and link).
+    Message { id: String },
 }
 
 /// `remove plugin NAME`, `remove schema ID`.
@@ -169,6 +185,8 @@ pub enum ListCommand {
     Plugins,
     /// List the API tokens of `kith serve` (names only; tokens are shown once).
     Tokens,
+    /// List courier messages, newest first (body and subject redacted, as in Kratos).
+    Messages(courier::ListMessagesArgs),
 }
 
 /// The default store file: `<platform data dir>/kith.db`.
@@ -223,6 +241,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Get(GetCommand::Identity(args)) => identity::get(&kith, &out, args),
         Command::Get(GetCommand::Schema(args)) => schema::get(&kith, &out, args),
         Command::Get(GetCommand::Config) => config::get(&kith, &out),
+        Command::Get(GetCommand::Message { id }) => courier::get(&kith, &out, &id),
+        Command::List(ListCommand::Messages(args)) => courier::list(&kith, &out, args),
+        Command::Retry(RetryCommand::Message { id }) => courier::retry(&kith, &out, &id),
+        Command::Courier(command) => courier::run(&kith, &out, command),
         Command::List(ListCommand::Identities(args)) => identity::list(&kith, &out, args),
         Command::List(ListCommand::Schemas) => schema::list(&kith, &out),
         Command::List(ListCommand::Events(args)) => config::list_events(&kith, &out, args),
@@ -295,6 +317,8 @@ fn creates_store(command: &Command) -> bool {
         | Command::Accept(_)
         | Command::Revoke(_)
         | Command::Resend(_)
+        | Command::Courier(_)
+        | Command::Retry(_)
         | Command::Remove(_)
         | Command::Enable(_)
         | Command::Disable(_)

@@ -110,6 +110,11 @@ pub enum Error {
     /// Another process held the store's write lock too long; retrying later can succeed.
     #[error("{0}")]
     Busy(StoreError),
+    /// Another courier worker (`kith courier run`, or a `kith serve`) holds the store.
+    #[error(
+        "another courier worker (kith courier run, or kith serve) is sending this store's messages; one worker per store"
+    )]
+    CourierBusy,
     /// An API token of this name exists already.
     #[error(
         "a token named `{0}` exists already; revoke it first (kith revoke token {0}) or pick another name"
@@ -193,6 +198,9 @@ pub enum NotFound {
     /// No invite has this id.
     #[error("invite {0} could not be found")]
     Invite(Uuid),
+    /// No courier message has this id.
+    #[error("courier message {0} could not be found")]
+    Message(Uuid),
     /// No plugin has this name.
     #[error("no plugin is installed as `{0}` (see kith list plugins)")]
     Plugin(String),
@@ -271,7 +279,7 @@ impl Error {
             | Error::PluginExists(_)
             | Error::TokenExists(_) => 409,
             Error::Unauthorized(_) => 401,
-            Error::Busy(_) | Error::CannotListen { .. } => 503,
+            Error::Busy(_) | Error::CannotListen { .. } | Error::CourierBusy => 503,
             Error::PluginFault { .. } => 500,
             Error::StoreTooNew { .. } | Error::Internal { .. } => 500,
             Error::RecoveryKeyMissing { .. } | Error::RecoveryKeyMismatch { .. } => 500,
@@ -288,6 +296,7 @@ impl Error {
                 | Error::RecoveryKeyMissing { .. }
                 | Error::RecoveryKeyMismatch { .. }
                 | Error::CannotListen { .. }
+                | Error::CourierBusy
         ) || self.status() < 500
     }
 
@@ -332,9 +341,9 @@ impl Error {
                     None => body,
                 }
             }
-            Error::NotFound(NotFound::Identity(_) | NotFound::ExternalId(_)) => {
-                body.with_message("Unable to locate the resource")
-            }
+            Error::NotFound(
+                NotFound::Identity(_) | NotFound::ExternalId(_) | NotFound::Message(_),
+            ) => body.with_message("Unable to locate the resource"),
             Error::PatchDeniedPath(path) => body
                 .with_reason("failed to apply JSON patch")
                 .with_message(format!("patch includes denied path: {path}")),
@@ -438,6 +447,7 @@ mod tests {
             NotFound::Schema("preset://nope".into()),
             NotFound::ImportRun(id()),
             NotFound::Invite(id()),
+            NotFound::Message(id()),
             NotFound::Plugin("spam-filter".into()),
             NotFound::Token("ci".into()),
             NotFound::Credential("totp".into()),
@@ -543,6 +553,7 @@ mod tests {
                 address: "127.0.0.1:4434".into(),
                 problem: "Address already in use (os error 98)".into(),
             },
+            Error::CourierBusy,
         ];
         errors.extend(not_found.into_iter().map(Error::NotFound));
         errors
@@ -573,6 +584,7 @@ mod tests {
             Error::PluginFault { .. } => "PluginFault".into(),
             Error::Busy(_) => "Busy".into(),
             Error::CannotListen { .. } => "CannotListen".into(),
+            Error::CourierBusy => "CourierBusy".into(),
             Error::TokenExists(_) => "TokenExists".into(),
             Error::Unauthorized(_) => "Unauthorized".into(),
             Error::Store(_) => "Store".into(),
@@ -592,6 +604,7 @@ mod tests {
                     NotFound::Schema(_) => "Schema",
                     NotFound::ImportRun(_) => "ImportRun",
                     NotFound::Invite(_) => "Invite",
+                    NotFound::Message(_) => "Message",
                     NotFound::Plugin(_) => "Plugin",
                     NotFound::Token(_) => "Token",
                     NotFound::Credential(_) => "Credential",

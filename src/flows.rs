@@ -13,6 +13,7 @@ mod assemble;
 mod batch;
 mod call;
 mod commit;
+mod courier;
 mod duration;
 mod events;
 mod export;
@@ -27,8 +28,11 @@ mod tokens;
 mod verify;
 
 pub use crate::plugin_host::{Kind as PluginKind, LogLine};
-pub use crate::store::{AuditEvent, TokenRecord};
+pub use crate::store::{AuditEvent, MessageStatus, TokenRecord};
 pub use batch::{BatchOutcome, MAX_BATCH, MAX_BATCH_CLEARTEXT};
+pub use courier::{
+    CourierMessage, CourierTotals, ListMessages, MessageDispatch, MessagePage, StopSignal,
+};
 pub use identity::{IdentityPage, ListIdentities};
 pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
@@ -103,6 +107,10 @@ struct Shared {
     /// When, in milliseconds since `opened`, a call next looks for validator changes.
     validators_next_check: std::sync::atomic::AtomicU64,
     opened: std::time::Instant,
+    /// Whether a courier worker runs on an in-memory store (a file store has a lock file).
+    courier_running: Arc<std::sync::atomic::AtomicBool>,
+    /// Wakes this process's courier worker when a message is queued (a generation count).
+    courier_wake: (Mutex<u64>, std::sync::Condvar),
 }
 
 impl std::fmt::Debug for Kith {
@@ -157,6 +165,8 @@ impl Kith {
                 validators: RwLock::default(),
                 validators_next_check: std::sync::atomic::AtomicU64::new(0),
                 opened: std::time::Instant::now(),
+                courier_running: Arc::default(),
+                courier_wake: (Mutex::new(0), std::sync::Condvar::new()),
             }),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),

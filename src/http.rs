@@ -8,6 +8,7 @@
 //! connection caps. This module is thin: parse, call, answer.
 
 mod admin;
+mod courier;
 mod listen;
 mod page;
 mod public;
@@ -18,7 +19,7 @@ pub use listen::{Caps, Limits};
 pub use reply::ApiError;
 
 use crate::error::{Error, Result};
-use crate::flows::Kith;
+use crate::flows::{Kith, StopSignal};
 use axum::extract::Request;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -212,6 +213,8 @@ async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> 
         tokens: Arc::default(),
         no_auth: options.no_auth,
     };
+    let courier_stop = StopSignal::new();
+    let courier_finished = start_courier(Arc::clone(&state.kith), courier_stop.clone());
     let admin = admin::router(state.clone());
     let public = public::router(state);
     ready(&Bound {
@@ -259,6 +262,14 @@ async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> 
             DRAIN_TIMEOUT.as_secs()
         );
     }
+    // A message being sent finishes (at most the courier's network timeout); one left
+    // processing is sent again by the next worker.
+    courier_stop.stop();
+    let waited =
+        tokio::task::spawn_blocking(move || courier_finished.recv_timeout(DRAIN_TIMEOUT)).await;
+    if matches!(waited, Ok(Err(std::sync::mpsc::RecvTimeoutError::Timeout))) {
+        eprintln!("kith serve: the courier was still sending; exiting anyway");
+    }
     Ok(())
 }
 
@@ -277,6 +288,74 @@ fn trim_trailing_slash(mut request: Request) -> Request {
         }
     }
     request
+}
+
+/// Runs `work` on a thread of its own until it returns, or until SIGTERM or SIGINT, when
+/// its stop signal is raised and it is waited for (`kith courier run`).
+///
+/// # Errors
+/// The signals cannot be watched, or `work` panicked.
+pub fn until_signal<T: Send>(work: impl FnOnce(&StopSignal) -> T + Send) -> Result<T> {
+    let stop = StopSignal::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal("could not start the async runtime", e))?;
+    std::thread::scope(|scope| {
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let stop_for_work = stop.clone();
+        let worker = scope.spawn(move || {
+            let output = work(&stop_for_work);
+            let _ = done.send(());
+            output
+        });
+        runtime.block_on(async {
+            let signals = Signals::watch()?;
+            tokio::select! {
+                () = signals.wait() => stop.stop(),
+                _ = finished => {}
+            }
+            Ok::<(), Error>(())
+        })?;
+        worker
+            .join()
+            .map_err(|_| Error::broken("the courier worker panicked"))
+    })
+}
+
+/// Starts this server's courier worker on a thread of its own. While another worker (a
+/// `kith courier run`) holds the store, that one sends and this one waits to take over. A
+/// worker that fails (the store is busy for too long) starts again after a pause.
+fn start_courier(kith: Arc<Kith>, stop: StopSignal) -> std::sync::mpsc::Receiver<()> {
+    let (done, finished) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("kith-courier".into())
+        .spawn(move || {
+            if kith.courier_lock_is_held().unwrap_or(false) {
+                eprintln!(
+                    "kith serve: another courier worker (kith courier run) holds the store and sends what this server queues; this server's courier takes over when it stops"
+                );
+            }
+            while !stop.is_stopped() {
+                match kith.run_courier(false, &stop) {
+                    Ok(_) => break,
+                    Err(error) => {
+                        eprintln!("kith serve: courier: {error}; starting again in 5s");
+                        for _ in 0..50 {
+                            if stop.is_stopped() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
+                }
+            }
+            let _ = done.send(());
+        });
+    if let Err(error) = spawned {
+        eprintln!("kith serve: could not start the courier: {error}");
+    }
+    finished
 }
 
 /// SIGTERM and SIGINT, both of which stop the server gracefully.

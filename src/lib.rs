@@ -30,6 +30,7 @@
 
 mod api;
 pub mod clock;
+mod courier;
 pub mod error;
 pub mod flows;
 mod hex;

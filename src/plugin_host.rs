@@ -22,8 +22,10 @@ pub use call::{LogLine, Report};
 pub use folder::{read_component, read_manifest};
 pub use inspect::Inspection;
 pub use limits::Limits;
-pub use manifest::{API_VERSION, KNOWN_CAPABILITIES, Kind, Manifest};
-pub use worlds::{Invite, OutboxFile, Plan, check_file_name as check_outbox_name};
+pub use manifest::{KNOWN_CAPABILITIES, Kind, Manifest};
+pub use worlds::{
+    EmailMessage, HttpPost, Invite, OutboxFile, Plan, check_file_name as check_outbox_name,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -66,7 +68,7 @@ pub enum PluginError {
     )]
     UnknownImport { import: String },
     #[error(
-        "the component does not export `{expected}@{API_VERSION}.x` as a {kind} must (it exports: {found})"
+        "the component does not export `{expected}@0.1.x` or `@0.2.x` as a {kind} must (it exports: {found})"
     )]
     WrongKind {
         kind: Kind,

@@ -4,6 +4,7 @@
 //! can share it. Schema rules, hashing and audit policy live in the flows; the store keeps
 //! rows and maps driver errors once, here (unique violation → conflict).
 
+mod courier;
 mod events;
 mod identities;
 mod imports;
@@ -15,6 +16,7 @@ mod schemas;
 mod settings;
 mod tokens;
 
+pub use courier::{DispatchRow, MessageFilter, MessageRow, MessageStatus, MessageType};
 pub use events::AuditEvent;
 pub use identities::{
     EventRow, IdentifierQuery, IdentityFilter, IdentityRows, IdentityWriter, Window,

@@ -79,7 +79,7 @@ const QUERY_PARAMETER_CORRECTIONS: &[(&[&str], &str, &str, &str)] = &[
         "with `page` present, Kratos' page paginator takes a value that does not parse as absent and clamps one out of range",
     ),
     (
-        &["listIdentities", "listSessions"],
+        &["listIdentities", "listSessions", "listCourierMessages"],
         "page_size",
         r#"{"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 0}]}"#,
         "Kratos' keyset paginator clamps an out-of-range page size and takes an empty one as absent",
@@ -94,8 +94,7 @@ const QUERY_PARAMETER_CORRECTIONS: &[(&[&str], &str, &str, &str)] = &[
 
 /// The operations under test: every identity, recovery, session, schema, health and
 /// version operation kith serves. Not the self-service (frontend) ones, not
-/// `createTestLoginFlow` (a Kratos test-mode feature kith has no use for), and not the
-/// courier's: kith has no courier routes yet (the README's compatibility table).
+/// `createTestLoginFlow` (a Kratos test-mode feature kith has no use for).
 const OPERATIONS: &[&str] = &[
     "listIdentities",
     "batchPatchIdentities",
@@ -120,6 +119,8 @@ const OPERATIONS: &[&str] = &[
     "listIdentitySchemas",
     "getIdentitySchema",
     "getVersion",
+    "listCourierMessages",
+    "getCourierMessage",
 ];
 
 /// The checks that make the bar (schemathesis' names).

@@ -2,6 +2,7 @@
 //! One test binary (see `[[test]]` in Cargo.toml), one module per theme.
 
 mod conformance;
+mod courier;
 mod create;
 mod credentials;
 mod dropin;

@@ -70,7 +70,8 @@ pub struct RecoveryArgs {
 
 #[derive(Debug, Args)]
 pub struct ListInvitesArgs {
-    /// Only invites in this state: pending, delivered, delivery-failed, redeemed, expired, revoked.
+    /// Only invites in this state: pending, queued, delivered, delivery-failed, redeemed,
+    /// expired, revoked.
     #[arg(long, value_name = "STATUS")]
     status: Option<String>,
 }
@@ -147,6 +148,17 @@ fn print_invitation(out: &Output, invitation: &Invitation, delivery_skipped: boo
             out.note("delivery skipped (--no-deliver): hand the code and link over yourself");
         } else if invitation.deliveries.is_empty() {
             out.note("no delivery plugin is enabled: hand the code and link over yourself");
+        }
+        let queued = invitation
+            .deliveries
+            .iter()
+            .filter(|d| d.status == "queued")
+            .count();
+        if queued > 0 {
+            out.note(&format!(
+                "{queued} message(s) still queued: a courier worker sends them (kith serve, or \
+                 kith courier run); see kith list messages --status queued"
+            ));
         }
     }
 }
@@ -263,7 +275,7 @@ pub fn list(kith: &Kith, out: &Output, args: ListInvitesArgs) -> Result<(), CliE
         .map(|s| {
             InviteStatus::parse(s).ok_or_else(|| {
                 CliError::usage(format!(
-                    "`{s}` is not a status: use pending, delivered, delivery-failed, redeemed, expired or revoked"
+                    "`{s}` is not a status: use pending, queued, delivered, delivery-failed, redeemed, expired or revoked"
                 ))
             })
         })
@@ -271,7 +283,15 @@ pub fn list(kith: &Kith, out: &Output, args: ListInvitesArgs) -> Result<(), CliE
     let invites = kith.list_invites(status)?;
     match out.format {
         Format::Table => out.table(
-            &["ID", "KIND", "ADDRESS", "STATUS", "EXPIRES AT", "IDENTITY"],
+            &[
+                "ID",
+                "KIND",
+                "ADDRESS",
+                "STATUS",
+                "DELIVERY",
+                "EXPIRES AT",
+                "IDENTITY",
+            ],
             invites
                 .iter()
                 .map(|i| {
@@ -283,6 +303,14 @@ pub fn list(kith: &Kith, out: &Output, args: ListInvitesArgs) -> Result<(), CliE
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_string))
                             .unwrap_or_default(),
+                        i.deliveries
+                            .iter()
+                            .map(|d| match &d.channel {
+                                Some(channel) => format!("{} ({channel}): {}", d.plugin, d.status),
+                                None => format!("{}: {}", d.plugin, d.status),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         i.expires_at.to_string(),
                         i.identity_id.to_string(),
                     ]

@@ -69,7 +69,9 @@ pub struct Invitation {
     pub deliveries: Vec<DeliveryReport>,
 }
 
-/// One delivery attempt, as the invite's issuer sees it.
+/// One plugin's delivery of an invite, as its issuer sees it: `delivered` (sent), `queued`
+/// (waiting in the courier queue, perhaps for a retry) or `failed` (the plugin could not
+/// plan, or the courier abandoned the message).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeliveryReport {
     pub plugin: String,
@@ -77,6 +79,12 @@ pub struct DeliveryReport {
     pub attempts: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The courier message carrying it (`kith get message ID`), once one was queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<Uuid>,
+    /// How the message travels: `email`, `http` or `outbox`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// `POST /admin/recovery/code`'s answer.
@@ -119,6 +127,8 @@ pub struct Redeemed {
 #[serde(rename_all = "kebab-case")]
 pub enum InviteStatus {
     Pending,
+    /// A message of it waits in the courier queue (or is being sent).
+    Queued,
     Delivered,
     DeliveryFailed,
     Redeemed,
@@ -131,6 +141,7 @@ impl InviteStatus {
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "pending" => Self::Pending,
+            "queued" => Self::Queued,
             "delivered" => Self::Delivered,
             "delivery-failed" => Self::DeliveryFailed,
             "redeemed" => Self::Redeemed,
@@ -158,15 +169,18 @@ pub struct InviteSummary {
     pub deliveries: Vec<DeliveryReport>,
 }
 
-fn status(invite: &InviteRow, deliveries: &[DeliveryRow], now: Timestamp) -> InviteStatus {
+fn status(invite: &InviteRow, deliveries: &[DeliveryReport], now: Timestamp) -> InviteStatus {
+    let any = |status: &str| deliveries.iter().any(|d| d.status == status);
     if invite.used_at.is_some() {
         InviteStatus::Redeemed
     } else if invite.revoked_at.is_some() {
         InviteStatus::Revoked
     } else if now > invite.expires_at {
         InviteStatus::Expired
-    } else if deliveries.iter().any(|d| d.status == "delivered") {
+    } else if any("delivered") {
         InviteStatus::Delivered
+    } else if any("queued") {
+        InviteStatus::Queued
     } else if !deliveries.is_empty() {
         InviteStatus::DeliveryFailed
     } else {
@@ -180,6 +194,8 @@ fn report(delivery: &DeliveryRow) -> DeliveryReport {
         status: delivery.status.clone(),
         attempts: delivery.attempts,
         detail: delivery.detail.clone(),
+        message_id: None,
+        channel: None,
     }
 }
 

@@ -419,6 +419,8 @@ fn plan_json(plan: &Plan) -> Value {
                 "body": String::from_utf8_lossy(&f.body),
             })).collect::<Vec<_>>(),
         }),
+        Plan::Email(email) => json!({"plan": "email", "email": email}),
+        Plan::Http(post) => json!({"plan": "http", "http": post}),
     }
 }
 

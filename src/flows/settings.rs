@@ -83,6 +83,66 @@ const KEYS: &[Key] = &[
         check: check_number,
     },
     Key {
+        name: "courier.smtp.connection_uri",
+        default: "",
+        description: "SMTP relay for e-mail plans, in Kratos' format: smtp://[USER:PASSWORD@]HOST[:PORT] (STARTTLS required unless ?disable_starttls=true) or smtps://...",
+        check: check_relay_uri,
+    },
+    Key {
+        name: "courier.smtp.from_address",
+        default: "no-reply@kith.invalid",
+        description: "From: address of e-mail plans that name no sender",
+        check: check_address,
+    },
+    Key {
+        name: "courier.smtp.from_name",
+        default: "",
+        description: "display name of courier.smtp.from_address",
+        check: check_one_line,
+    },
+    Key {
+        name: "courier.smtp.local_name",
+        default: "localhost",
+        description: "the name kith gives the relay in EHLO",
+        check: check_one_line,
+    },
+    Key {
+        name: "courier.root_ca_file",
+        default: "",
+        description: "PEM file of the private CA that signs the relay's and webhooks' certificates (empty: the system's roots)",
+        check: check_optional_file,
+    },
+    Key {
+        name: "courier.http.allowed_urls",
+        default: "",
+        description: "URL prefixes HTTP plans may post to, separated by spaces (empty: none)",
+        check: check_allowed_urls,
+    },
+    Key {
+        name: "courier.message_retries",
+        default: "5",
+        description: "failed sends retried before a message is abandoned (Kratos: 5)",
+        check: check_number,
+    },
+    Key {
+        name: "courier.retry_base",
+        default: "1s",
+        description: "delay before a failed message's first retry, doubled for each later one (Go duration)",
+        check: check_retry_delay,
+    },
+    Key {
+        name: "courier.retry_max",
+        default: "10m",
+        description: "longest delay between two attempts to send a message (Go duration)",
+        check: check_retry_delay,
+    },
+    Key {
+        name: "courier.expose_bodies",
+        default: "false",
+        description: "development only: show queued messages' subject and body (with live codes) in get/list message, as Kratos' --dev does",
+        check: check_bool,
+    },
+    Key {
         name: "admin_url",
         default: "",
         description: "base of the Location and Link headers kith serve sends (empty: the admin listener's address)",
@@ -138,6 +198,111 @@ fn check_folder(value: &str) -> std::result::Result<String, String> {
     Ok(value.trim().to_string())
 }
 
+fn check_relay_uri(value: &str) -> std::result::Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    crate::courier::parse_relay_uri(value)?;
+    Ok(value.to_string())
+}
+
+fn check_address(value: &str) -> std::result::Result<String, String> {
+    let value = value.trim();
+    match value.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !value
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '<') =>
+        {
+            Ok(value.to_string())
+        }
+        _ => Err(format!("{value:?} is not an e-mail address")),
+    }
+}
+
+fn check_one_line(value: &str) -> std::result::Result<String, String> {
+    if value.chars().any(char::is_control) {
+        return Err("must be one line".into());
+    }
+    Ok(value.trim().to_string())
+}
+
+fn check_optional_file(value: &str) -> std::result::Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    let path = std::path::Path::new(value);
+    if !path.is_absolute() {
+        return Err("must be an absolute path".into());
+    }
+    if !path.is_file() {
+        return Err(format!("{value} is not a file"));
+    }
+    Ok(value.to_string())
+}
+
+fn check_allowed_urls(value: &str) -> std::result::Result<String, String> {
+    let urls: Vec<&str> = value
+        .split([' ', ',', '\n'])
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    for url in &urls {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .ok_or_else(|| format!("{url} does not start with http:// or https://"))?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("{url} names no host, or a user"));
+        }
+    }
+    Ok(urls.join(" "))
+}
+
+fn check_retry_delay(value: &str) -> std::result::Result<String, String> {
+    let duration = super::duration::positive_duration(value)
+        .map_err(|_| format!("{value:?} is not a Go duration (e.g. 1s, 500ms, 2m)"))?;
+    if duration < std::time::Duration::from_millis(1) || duration > MAX_RETRY_DELAY {
+        return Err(format!("{value:?} is outside 1ms to 24h"));
+    }
+    Ok(value.trim().to_string())
+}
+
+fn check_bool(value: &str) -> std::result::Result<String, String> {
+    match value.trim() {
+        flag @ ("true" | "false") => Ok(flag.to_string()),
+        other => Err(format!("{other:?} is not true or false")),
+    }
+}
+
+/// What kith shows of a setting's value: a relay URI's password never leaves the store in
+/// clear (not in `kith get config`, not in the audit trail).
+fn shown(key: &str, value: &str) -> String {
+    if key != "courier.smtp.connection_uri" {
+        return value.to_string();
+    }
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return value.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => value.to_string(),
+        },
+        None => value.to_string(),
+    }
+}
+
+/// The longest delay between two attempts to send a message.
+const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 fn check_algorithm(value: &str) -> std::result::Result<String, String> {
     match value.trim() {
         algorithm @ ("argon2id" | "bcrypt") => Ok(algorithm.to_string()),
@@ -167,6 +332,17 @@ pub struct Settings {
     pub admin_url: String,
     /// The schema of a create body without `schema_id`.
     pub default_schema_id: crate::model::SchemaId,
+    /// The courier's relay and where its plans may go (`courier.*`).
+    pub smtp_uri: String,
+    pub smtp_from_address: String,
+    pub smtp_from_name: String,
+    pub smtp_local_name: String,
+    pub courier_root_ca_file: String,
+    pub courier_allowed_urls: String,
+    pub courier_retries: u32,
+    pub courier_retry_base: std::time::Duration,
+    pub courier_retry_max: std::time::Duration,
+    pub courier_expose_bodies: bool,
 }
 
 impl Settings {
@@ -186,6 +362,12 @@ impl Settings {
             get(key).parse().map_err(|_| Error::InvalidSetting {
                 key: key.to_string(),
                 problem: "stored value is not a number".into(),
+            })
+        };
+        let delay = |key: &str| -> Result<std::time::Duration> {
+            super::duration::positive_duration(&get(key)).map_err(|problem| Error::InvalidSetting {
+                key: key.to_string(),
+                problem,
             })
         };
         let hasher = match get("hashers.algorithm").as_str() {
@@ -208,6 +390,16 @@ impl Settings {
             outbox_dir: get("outbox_dir"),
             admin_url: get("admin_url"),
             default_schema_id: get("default_schema_id").into(),
+            smtp_uri: get("courier.smtp.connection_uri"),
+            smtp_from_address: get("courier.smtp.from_address"),
+            smtp_from_name: get("courier.smtp.from_name"),
+            smtp_local_name: get("courier.smtp.local_name"),
+            courier_root_ca_file: get("courier.root_ca_file"),
+            courier_allowed_urls: get("courier.http.allowed_urls"),
+            courier_retries: number("courier.message_retries")?,
+            courier_retry_base: delay("courier.retry_base")?,
+            courier_retry_max: delay("courier.retry_max")?,
+            courier_expose_bodies: get("courier.expose_bodies") == "true",
         })
     }
 }
@@ -233,7 +425,7 @@ impl Kith {
                     Ok(Setting {
                         key: key.name.to_string(),
                         default: stored.is_none(),
-                        value: stored.unwrap_or_else(|| key.default.to_string()),
+                        value: shown(key.name, &stored.unwrap_or_else(|| key.default.to_string())),
                         description: key.description,
                     })
                 })
@@ -259,11 +451,15 @@ impl Kith {
             tx.record(
                 "config.set",
                 None,
-                Some(serde_json::json!({"key": key, "value": value, "previous": previous})),
+                Some(serde_json::json!({
+                    "key": key,
+                    "value": shown(key, &value),
+                    "previous": previous.map(|p| shown(key, &p)),
+                })),
             )?;
             Ok(Setting {
                 key: key.to_string(),
-                value: value.clone(),
+                value: shown(key, &value),
                 default: false,
                 description: known.description,
             })
@@ -300,7 +496,7 @@ impl Kith {
                 tx.record(
                     "config.unset",
                     None,
-                    Some(serde_json::json!({"key": key, "previous": previous})),
+                    Some(serde_json::json!({"key": key, "previous": previous.map(|p| shown(key, &p))})),
                 )?;
             }
             Ok(Setting {
@@ -345,5 +541,21 @@ mod tests {
             "https://admin.example.org/kratos"
         );
         assert!(check_admin_url("admin.example.org").is_err());
+    }
+
+    #[test]
+    fn a_relay_password_is_never_shown() {
+        assert_eq!(
+            shown(
+                "courier.smtp.connection_uri",
+                "smtps://ops:s3cret@relay:465/?x=1"
+            ),
+            "smtps://ops:***@relay:465/?x=1"
+        );
+        assert_eq!(
+            shown("courier.smtp.connection_uri", "smtp://relay:25"),
+            "smtp://relay:25"
+        );
+        assert_eq!(shown("public_url", "http://a:b@c"), "http://a:b@c");
     }
 }

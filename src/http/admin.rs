@@ -51,6 +51,7 @@ pub(super) fn router(state: AppState) -> Router {
         .route("/recovery/code", post(create_recovery_code))
         .route("/recovery/link", post(create_recovery_link))
         .merge(super::sessions::routes())
+        .merge(super::courier::routes())
         // On the routes only: an unknown path stays a 404, health and schemas need no token.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -190,7 +191,7 @@ const BODY_TOO_LARGE: &str = "http: request body too large";
 /// The request body as text, or the envelope Kratos answers an unreadable one with: a body
 /// over [`MAX_BODY_BYTES`] is a 400 whose message is Go's error, as Kratos' JSON decoder
 /// reports it.
-fn body_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
+pub(super) fn body_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
     read_body(
         body,
         crate::model::ErrorBody::new(400).with_message(BODY_TOO_LARGE),
@@ -404,6 +405,17 @@ async fn list_identities(
 /// `<base>/admin/identities?` with the request's parameters, `set` replacing any of the
 /// same name, keys in sorted order (as Go's `url.Values.Encode` writes them).
 fn list_url(base: &str, query: &Query, set: &[(&str, String)], drop: &[&str]) -> String {
+    listing_url(base, "/admin/identities", query, set, drop)
+}
+
+/// `<base><path>?` with the request's parameters, as [`list_url`] writes them.
+pub(super) fn listing_url(
+    base: &str,
+    path: &str,
+    query: &Query,
+    set: &[(&str, String)],
+    drop: &[&str],
+) -> String {
     let mut pairs: Vec<(&str, &str)> = query
         .0
         .iter()
@@ -414,7 +426,7 @@ fn list_url(base: &str, query: &Query, set: &[(&str, String)], drop: &[&str]) ->
     pairs.sort_by_key(|(k, _)| *k);
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     serializer.extend_pairs(pairs);
-    format!("{base}/admin/identities?{}", serializer.finish())
+    format!("{base}{path}?{}", serializer.finish())
 }
 
 /// Kratos' keyset `Link` header: `first` always, `next` unless this is the last page. The

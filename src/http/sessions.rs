@@ -46,7 +46,7 @@ fn no_such_row() -> ApiError {
 }
 
 /// A 400 whose message (not reason) says what was wrong, as Kratos writes these.
-fn bad_request_message(message: impl Into<String>) -> ApiError {
+pub(super) fn bad_request_message(message: impl Into<String>) -> ApiError {
     ApiError {
         status: 400,
         body: Box::new(ErrorBody::new(400).with_message(message)),
@@ -61,7 +61,7 @@ fn session_uuid(text: &str) -> Result<Uuid, ApiError> {
 }
 
 /// [`session_uuid`]'s parse, with the library's error text.
-fn gofrs_uuid(text: &str) -> Result<Uuid, String> {
+pub(super) fn gofrs_uuid(text: &str) -> Result<Uuid, String> {
     let quoted = serde_json::Value::String(text.to_string()).to_string();
     let hex = match text.len() {
         32 => text.to_string(),

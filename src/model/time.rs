@@ -23,6 +23,11 @@ impl Timestamp {
     pub fn unix_millis(self) -> i64 {
         self.0.timestamp_millis()
     }
+
+    /// The time `millis` milliseconds after the Unix epoch (clamped to chrono's range).
+    pub fn from_unix_millis(millis: i64) -> Self {
+        Self(DateTime::from_timestamp_millis(millis).unwrap_or(DateTime::<Utc>::MAX_UTC))
+    }
 }
 
 impl fmt::Display for Timestamp {

@@ -100,6 +100,24 @@ impl LogHost for HostState {
     }
 }
 
+/// `log` of `kith:plugin@0.2.0`: the same sink.
+impl super::runtime::bindings::sdk_v0_2::kith::plugin::log::Host for HostState {
+    fn log(
+        &mut self,
+        level: super::runtime::bindings::sdk_v0_2::kith::plugin::log::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
+        use super::runtime::bindings::sdk_v0_2::kith::plugin::log::Level as V02;
+        let level = match level {
+            V02::Debug => Level::Debug,
+            V02::Info => Level::Info,
+            V02::Warn => Level::Warn,
+            V02::Error => Level::Error,
+        };
+        LogHost::log(self, level, message)
+    }
+}
+
 fn level_name(level: Level) -> &'static str {
     match level {
         Level::Debug => "debug",
@@ -293,10 +311,10 @@ fn panic_message(state: &HostState, stdio: &str) -> String {
 }
 
 impl<T> Report<T> {
-    /// The same costs and logs with another output.
-    pub fn with_output<U>(self, output: U) -> Report<U> {
+    /// The same costs and logs with the output converted.
+    pub fn map<U>(self, convert: impl FnOnce(T) -> U) -> Report<U> {
         Report {
-            output,
+            output: convert(self.output),
             fuel_used: self.fuel_used,
             peak_memory_bytes: self.peak_memory_bytes,
             logs: self.logs,
@@ -304,5 +322,10 @@ impl<T> Report<T> {
             stdio: self.stdio,
             duration: self.duration,
         }
+    }
+
+    /// The same costs and logs with another output.
+    pub fn with_output<U>(self, output: U) -> Report<U> {
+        self.map(|_| output)
     }
 }

@@ -7,7 +7,7 @@
 
 use super::cache::{CacheOutcome, CompileCache};
 use super::limits::MAX_WASM_BYTES;
-use super::manifest::{API_VERSION, Kind};
+use super::manifest::{API_VERSIONS, Kind};
 use super::runtime::Runtime;
 use super::{PluginError, sha256_hex};
 use serde::Serialize;
@@ -62,8 +62,12 @@ pub fn inspect(
         check_import(import)?;
     }
     let expected = kind.export_interface();
-    let prefix = format!("{expected}@{API_VERSION}.");
-    if !exports.iter().any(|e| e.starts_with(&prefix)) {
+    let speaks = |export: &String| {
+        API_VERSIONS
+            .iter()
+            .any(|api| export.starts_with(&format!("{expected}@{api}.")))
+    };
+    if !exports.iter().any(speaks) {
         return Err(PluginError::WrongKind {
             kind,
             expected,
@@ -118,7 +122,9 @@ fn check_import(import: &str) -> Result<(), PluginError> {
     // `types` holds only type definitions; worlds that `use` it import it implicitly.
     for ours in ["kith:plugin/log@", "kith:plugin/types@"] {
         if let Some(rest) = import.strip_prefix(ours)
-            && rest.starts_with(&format!("{API_VERSION}."))
+            && API_VERSIONS
+                .iter()
+                .any(|api| rest.starts_with(&format!("{api}.")))
         {
             return Ok(());
         }

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Component;
 
-/// The plugin contract version this kith speaks (`kith:plugin@0.1.0`).
-pub const API_VERSION: &str = "0.1";
+/// The contract versions this kith speaks: `kith:plugin@0.2.0` adds e-mail and HTTP plans
+/// to invite delivery, and 0.1.0 plugins keep loading unchanged.
+pub const API_VERSIONS: &[&str] = &["0.1", "0.2"];
 
 /// Which world a plugin implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,7 +81,7 @@ pub struct Manifest {
     /// The plugin's own version (semver).
     pub version: String,
     pub kind: Kind,
-    /// The contract version the plugin was built against; must be [`API_VERSION`].
+    /// The contract version the plugin was built against; one of [`API_VERSIONS`].
     pub api: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -129,10 +130,17 @@ impl Manifest {
         if self.version.is_empty() || self.version.len() > 64 {
             return bad("version must be set, e.g. \"0.1.0\"".into());
         }
-        if self.api != API_VERSION {
+        if !API_VERSIONS.contains(&self.api.as_str()) {
             return bad(format!(
-                "api \"{}\" is not supported; this kith speaks plugin api \"{API_VERSION}\" (kith:plugin@0.1.0)",
+                "api \"{}\" is not supported; this kith speaks plugin api \"0.1\" \
+                 (kith:plugin@0.1.0) and \"0.2\" (kith:plugin@0.2.0)",
                 self.api
+            ));
+        }
+        if self.api == "0.2" && self.kind != Kind::InviteDelivery {
+            return bad(format!(
+                "api \"0.2\" changes only invite-delivery plugins; a {} speaks api \"0.1\"",
+                self.kind
             ));
         }
         if self.wasm.is_empty() {
@@ -183,7 +191,7 @@ impl Manifest {
 
 /// Capabilities a manifest may request. None grants any ambient authority: plugins never
 /// get files, environment, clock or network; these only let the host act on a plugin's plan.
-pub const KNOWN_CAPABILITIES: &[&str] = &["outbox:write"];
+pub const KNOWN_CAPABILITIES: &[&str] = &["outbox:write", "email:send", "http:post"];
 
 #[cfg(test)]
 mod tests {

@@ -40,6 +40,22 @@ pub mod bindings {
             },
         });
     }
+    /// `kith:plugin@0.2.0` (`plugins/wit-0.2`): only invite delivery differs from 0.1.0
+    /// (e-mail and HTTP plans), so only its world and `log` are bound from it.
+    pub mod sdk_v0_2 {
+        wasmtime::component::bindgen!({
+            path: "plugins/wit-0.2",
+            world: "sdk",
+            imports: { default: trappable },
+        });
+    }
+    pub mod delivery_v0_2 {
+        wasmtime::component::bindgen!({
+            path: "plugins/wit-0.2",
+            world: "invite-delivery",
+            with: { "kith:plugin/log": super::sdk_v0_2::kith::plugin::log },
+        });
+    }
     pub mod mapper {
         wasmtime::component::bindgen!({
             path: "plugins/wit",
@@ -53,7 +69,8 @@ pub mod bindings {
 }
 
 use bindings::{
-    delivery::InviteDeliveryPre, mapper::ImportMapperPre, validator::TraitValidatorPre,
+    delivery::InviteDeliveryPre, delivery_v0_2::InviteDeliveryPre as InviteDeliveryV02Pre,
+    mapper::ImportMapperPre, validator::TraitValidatorPre,
 };
 
 pub use super::call::HostState;
@@ -207,6 +224,7 @@ impl Runtime {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bindings::sdk::kith::plugin::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h)?;
+        bindings::sdk_v0_2::kith::plugin::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h)?;
         Ok(Runtime { engine, linker })
     }
 
@@ -225,13 +243,19 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(unloadable)?;
-        super::worlds::check_export_type(kind, &pre)?;
-        let pre = match kind {
-            Kind::TraitValidator => {
+        let api = super::worlds::api_of(kind, &pre);
+        super::worlds::check_export_type(kind, api, &pre)?;
+        let pre = match (kind, api) {
+            (Kind::TraitValidator, _) => {
                 Pre::Validator(TraitValidatorPre::new(pre).map_err(unloadable)?)
             }
-            Kind::InviteDelivery => Pre::Delivery(InviteDeliveryPre::new(pre).map_err(unloadable)?),
-            Kind::ImportMapper => Pre::Mapper(ImportMapperPre::new(pre).map_err(unloadable)?),
+            (Kind::InviteDelivery, super::worlds::Api::V0_2) => {
+                Pre::DeliveryV02(InviteDeliveryV02Pre::new(pre).map_err(unloadable)?)
+            }
+            (Kind::InviteDelivery, _) => {
+                Pre::Delivery(InviteDeliveryPre::new(pre).map_err(unloadable)?)
+            }
+            (Kind::ImportMapper, _) => Pre::Mapper(ImportMapperPre::new(pre).map_err(unloadable)?),
         };
         Ok(Loaded {
             engine: self.engine.clone(),
@@ -249,5 +273,6 @@ pub struct Loaded {
 pub enum Pre {
     Validator(TraitValidatorPre<HostState>),
     Delivery(InviteDeliveryPre<HostState>),
+    DeliveryV02(InviteDeliveryV02Pre<HostState>),
     Mapper(ImportMapperPre<HostState>),
 }

@@ -8,6 +8,7 @@ use super::call::run;
 use super::limits::Limits;
 use super::manifest::Kind;
 use super::runtime::bindings::delivery as d;
+use super::runtime::bindings::delivery_v0_2 as d2;
 use super::runtime::bindings::validator::kith::plugin::types::{
     CallContext, FieldError as WitFieldError,
 };
@@ -36,12 +37,50 @@ pub struct OutboxFile {
     pub body: Vec<u8>,
 }
 
+/// An e-mail a delivery plugin asks the host to send (`kith:plugin@0.2.0`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct EmailMessage {
+    /// `From:`; empty for the host's `courier.smtp.from_address`.
+    pub sender: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A JSON POST a delivery plugin asks the host to make (`kith:plugin@0.2.0`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HttpPost {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body_json: String,
+}
+
 /// What a delivery plugin asks the host to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "plan", content = "files", rename_all = "snake_case")]
 pub enum Plan {
     Outbox(Vec<OutboxFile>),
+    Email(EmailMessage),
+    Http(HttpPost),
     Nothing,
+}
+
+/// Which version of the contract a component speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    V0_1,
+    V0_2,
+}
+
+/// The version of `kind`'s export a component has: 0.2.0 where it exports that one.
+pub fn api_of(kind: Kind, pre: &InstancePre<HostState>) -> Api {
+    let v0_2 = export_of(kind, Api::V0_2).0;
+    match pre.component().get_export(None, v0_2) {
+        Some(_) if v0_2.ends_with("@0.2.0") => Api::V0_2,
+        _ => Api::V0_1,
+    }
 }
 
 /// Most files one plan may ask for.
@@ -120,35 +159,61 @@ pub fn deliver(
     invite: &Invite,
     now_unix_ms: u64,
 ) -> Result<Report<Plan>, Fault> {
-    let Pre::Delivery(pre) = &loaded.pre else {
-        return Err(plugin.fault(FaultKind::Trap, "not an invite delivery plugin"));
-    };
-    let ctx = context(plugin, now_unix_ms);
-    let wit_invite = d::exports::kith::plugin::delivery::Invite {
-        recipient: invite.recipient.clone(),
-        recovery_link: invite.recovery_link.clone(),
-        recovery_code: invite.recovery_code.clone(),
-        expires_unix_ms: invite.expires_unix_ms,
-        traits_json: invite.traits_json.clone(),
-    };
     let input = invite.recipient.len()
         + invite.recovery_link.len()
         + invite.recovery_code.len()
         + invite.traits_json.len();
-    let report = run(loaded, plugin, input, |store| {
-        let instance = pre.instantiate(&mut *store)?;
-        instance
-            .kith_plugin_delivery()
-            .call_deliver(store, &ctx, &wit_invite)
-    })?;
+    // The two versions' bindings are distinct types of the same shape.
+    macro_rules! call_deliver {
+        ($($context:ident)::+, $($invite:ident)::+, $pre:expr, $convert:expr) => {{
+            let ctx = $($context)::+ {
+                config: context(plugin, now_unix_ms).config,
+                now_unix_ms,
+            };
+            let wit_invite = $($invite)::+ {
+                recipient: invite.recipient.clone(),
+                recovery_link: invite.recovery_link.clone(),
+                recovery_code: invite.recovery_code.clone(),
+                expires_unix_ms: invite.expires_unix_ms,
+                traits_json: invite.traits_json.clone(),
+            };
+            run(loaded, plugin, input, |store| {
+                let instance = $pre.instantiate(&mut *store)?;
+                instance
+                    .kith_plugin_delivery()
+                    .call_deliver(store, &ctx, &wit_invite)
+            })?
+            .map(|output| output.map($convert))
+        }};
+    }
+    let report = match &loaded.pre {
+        Pre::Delivery(pre) => call_deliver!(
+            CallContext,
+            d::exports::kith::plugin::delivery::Invite,
+            pre,
+            plan_of_v0_1
+        ),
+        Pre::DeliveryV02(pre) => call_deliver!(
+            d2::kith::plugin::types::CallContext,
+            d2::exports::kith::plugin::delivery::Invite,
+            pre,
+            plan_of_v0_2
+        ),
+        _ => return Err(plugin.fault(FaultKind::Trap, "not an invite delivery plugin")),
+    };
     let limits = plugin.limits();
     let plan = match &report.output {
         Err(message) => {
             let message: String = message.chars().take(1024).collect();
             return Err(plugin.fault(FaultKind::Failed, message));
         }
-        Ok(d::exports::kith::plugin::delivery::Plan::Nothing) => Plan::Nothing,
-        Ok(d::exports::kith::plugin::delivery::Plan::Outbox(files)) => {
+        Ok(Plan::Nothing) => Plan::Nothing,
+        Ok(plan @ (Plan::Email(_) | Plan::Http(_))) => {
+            check_message_plan(plan, limits.max_output_bytes)
+                .map_err(|why| plugin.fault(FaultKind::BadOutput, why))?;
+            plan.clone()
+        }
+        Ok(Plan::Outbox(files)) => {
             let size: usize = files.iter().map(|f| f.body.len() + f.name.len()).sum();
             if files.len() > MAX_PLAN_FILES || size > limits.max_output_bytes {
                 return Err(plugin.fault(
@@ -168,19 +233,120 @@ pub fn deliver(
                     )
                 })?;
             }
-            Plan::Outbox(
-                files
-                    .iter()
-                    .map(|f| OutboxFile {
-                        name: f.name.clone(),
-                        content_type: f.content_type.clone(),
-                        body: f.body.clone(),
-                    })
-                    .collect(),
-            )
+            Plan::Outbox(files.clone())
         }
     };
     Ok(report.with_output(plan))
+}
+
+/// An outbox plan of (name, content type, bytes) files, whichever version's bindings.
+fn outbox(files: impl Iterator<Item = (String, String, Vec<u8>)>) -> Plan {
+    Plan::Outbox(
+        files
+            .map(|(name, content_type, body)| OutboxFile {
+                name,
+                content_type,
+                body,
+            })
+            .collect(),
+    )
+}
+
+fn plan_of_v0_1(plan: d::exports::kith::plugin::delivery::Plan) -> Plan {
+    use d::exports::kith::plugin::delivery::Plan as Wit;
+    match plan {
+        Wit::Nothing => Plan::Nothing,
+        Wit::Outbox(files) => outbox(files.into_iter().map(|f| (f.name, f.content_type, f.body))),
+    }
+}
+
+fn plan_of_v0_2(plan: d2::exports::kith::plugin::delivery::Plan) -> Plan {
+    use d2::exports::kith::plugin::delivery::Plan as Wit;
+    match plan {
+        Wit::Nothing => Plan::Nothing,
+        Wit::Outbox(files) => outbox(files.into_iter().map(|f| (f.name, f.content_type, f.body))),
+        Wit::Email(email) => Plan::Email(EmailMessage {
+            sender: email.sender,
+            to: email.to,
+            subject: email.subject,
+            text: email.text,
+            html: email.html,
+            headers: email.headers,
+        }),
+        Wit::Http(post) => Plan::Http(HttpPost {
+            url: post.url,
+            headers: post.headers,
+            body_json: post.body_json,
+        }),
+    }
+}
+
+/// Most headers an e-mail or HTTP plan may add.
+const MAX_PLAN_HEADERS: usize = 32;
+
+/// An e-mail or HTTP plan must fit the output limit, add only well-formed headers (no line
+/// breaks: a plugin cannot smuggle a header or a second request), and an HTTP body must be
+/// JSON. Where it may go (the relay, the allow-list) is the courier's to check.
+fn check_message_plan(plan: &Plan, max_bytes: usize) -> Result<(), String> {
+    let (headers, texts): (&[(String, String)], Vec<&str>) = match plan {
+        Plan::Email(email) => (
+            &email.headers,
+            vec![
+                &email.sender,
+                &email.to,
+                &email.subject,
+                &email.text,
+                email.html.as_deref().unwrap_or(""),
+            ],
+        ),
+        Plan::Http(post) => {
+            if serde_json::from_str::<serde::de::IgnoredAny>(&post.body_json).is_err() {
+                return Err("planned an HTTP POST whose body is not JSON".into());
+            }
+            (&post.headers, vec![&post.url, &post.body_json])
+        }
+        Plan::Outbox(_) | Plan::Nothing => return Ok(()),
+    };
+    let size: usize = texts.iter().map(|t| t.len()).sum::<usize>()
+        + headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>();
+    if size > max_bytes {
+        return Err(format!(
+            "planned a message of {size} bytes; at most {max_bytes} are accepted"
+        ));
+    }
+    if headers.len() > MAX_PLAN_HEADERS {
+        return Err(format!(
+            "planned {} headers; at most {MAX_PLAN_HEADERS} are accepted",
+            headers.len()
+        ));
+    }
+    for (name, value) in headers {
+        let token = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !token || value.contains(['\r', '\n', '\0']) {
+            return Err(format!(
+                "planned the header {name:?}, which is not a header name and a one-line value"
+            ));
+        }
+    }
+    if let Plan::Email(email) = plan {
+        for (field, value) in [
+            ("sender", &email.sender),
+            ("to", &email.to),
+            ("subject", &email.subject),
+        ] {
+            if value.contains(['\r', '\n', '\0']) {
+                return Err(format!("planned an e-mail whose {field} has a line break"));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Plan {
@@ -190,6 +356,8 @@ impl Plan {
     pub fn required_capability(&self) -> Option<&'static str> {
         match self {
             Plan::Outbox(_) => Some("outbox:write"),
+            Plan::Email(_) => Some("email:send"),
+            Plan::Http(_) => Some("http:post"),
             Plan::Nothing => None,
         }
     }
@@ -197,8 +365,13 @@ impl Plan {
 
 /// The interface a kind exports, its one function, and that function's WIT declaration (as
 /// `plugins/wit/kith-plugin.wit` spells it, for messages).
-fn export_of(kind: Kind) -> (&'static str, &'static str, &'static str) {
+fn export_of(kind: Kind, api: Api) -> (&'static str, &'static str, &'static str) {
     match kind {
+        Kind::InviteDelivery if api == Api::V0_2 => (
+            "kith:plugin/delivery@0.2.0",
+            "deliver",
+            "deliver: func(ctx: call-context, invite: invite) -> result<plan, string>",
+        ),
         Kind::TraitValidator => (
             "kith:plugin/validator@0.1.0",
             "validate",
@@ -224,8 +397,12 @@ fn export_of(kind: Kind) -> (&'static str, &'static str, &'static str) {
 /// # Errors
 /// [`PluginError::WrongExportType`] naming the export, its type and the expected one;
 /// [`PluginError::Unloadable`] when the export is missing or not a function.
-pub fn check_export_type(kind: Kind, pre: &InstancePre<HostState>) -> Result<(), PluginError> {
-    let (interface, name, expected) = export_of(kind);
+pub fn check_export_type(
+    kind: Kind,
+    api: Api,
+    pre: &InstancePre<HostState>,
+) -> Result<(), PluginError> {
+    let (interface, name, expected) = export_of(kind, api);
     let export = format!("{interface}#{name}");
     let component = pre.component();
     let func = component
@@ -249,6 +426,12 @@ pub fn check_export_type(kind: Kind, pre: &InstancePre<HostState>) -> Result<(),
     let checked = match kind {
         Kind::TraitValidator => func
             .typecheck::<(&CallContext, &str, &str), (Result<(), Vec<WitFieldError>>,)>(&types),
+        Kind::InviteDelivery if api == Api::V0_2 => func.typecheck::<(
+            &d2::kith::plugin::types::CallContext,
+            &d2::exports::kith::plugin::delivery::Invite,
+        ), (Result<d2::exports::kith::plugin::delivery::Plan, String>,)>(
+            &types
+        ),
         Kind::InviteDelivery => func.typecheck::<(
             &CallContext,
             &d::exports::kith::plugin::delivery::Invite,
@@ -447,17 +630,20 @@ pub fn map_record(
 
 #[cfg(test)]
 mod tests {
-    use super::{Kind, check_file_name, export_of};
+    use super::{Api, Kind, check_file_name, export_of};
 
     #[test]
     fn the_expected_signatures_in_messages_are_the_wit_s_own() {
         let wit = include_str!("../../plugins/wit/kith-plugin.wit");
+        let wit_v0_2 = include_str!("../../plugins/wit-0.2/kith-plugin.wit");
+        let (_, _, expected) = export_of(Kind::InviteDelivery, Api::V0_2);
+        assert!(wit_v0_2.contains(expected), "{expected}");
         for kind in [
             Kind::TraitValidator,
             Kind::InviteDelivery,
             Kind::ImportMapper,
         ] {
-            let (interface, name, expected) = export_of(kind);
+            let (interface, name, expected) = export_of(kind, Api::V0_1);
             assert!(wit.contains(expected), "{expected}");
             assert!(expected.starts_with(&format!("{name}: func(")));
             assert!(interface.starts_with(kind.export_interface()));

@@ -232,6 +232,18 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Forgets a plugin's delivery row of an invite: its message in the courier queue says
+    /// where the delivery stands now.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn forget_delivery(&self, invite_id: Uuid, plugin: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM deliveries WHERE invite_id = ?1 AND plugin = ?2")?
+            .execute(params![invite_id, plugin])?;
+        Ok(())
+    }
+
     /// The deliveries of an invite, by plugin name.
     ///
     /// # Errors

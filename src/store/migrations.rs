@@ -196,6 +196,41 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS plugins_enabled
         ON plugins (kind, enabled, name, sha256, installed_at);
     "#,
+    // 9: the courier queue, in Kratos' shape (status and type as Kratos stores them: queued 1,
+    // sent 2, processing 3, abandoned 4; email 1, sms 2), one dispatch row per attempt.
+    // A message's plan (subject, body, live code and link) is kept only sealed under a key
+    // derived from the recovery key (courier::seal), and wiped once it is sent or abandoned.
+    // Times are milliseconds since the epoch, so they order as numbers. A message goes with
+    // its invite, and so with its identity.
+    r#"
+    CREATE TABLE IF NOT EXISTS courier_messages (
+        id              BLOB PRIMARY KEY,
+        status          INTEGER NOT NULL CHECK (status IN (1, 2, 3, 4)),
+        type            INTEGER NOT NULL CHECK (type IN (1, 2)),
+        channel         TEXT NOT NULL,
+        recipient       TEXT NOT NULL,
+        template_type   TEXT NOT NULL,
+        plugin          TEXT NOT NULL,
+        invite_id       BLOB REFERENCES invites (id) ON DELETE CASCADE,
+        sealed          BLOB,
+        send_count      INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        updated_ms      INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS courier_messages_due ON courier_messages (status, next_attempt_ms);
+    CREATE INDEX IF NOT EXISTS courier_messages_page ON courier_messages (created_ms DESC, id);
+    CREATE INDEX IF NOT EXISTS courier_messages_invite ON courier_messages (invite_id);
+
+    CREATE TABLE IF NOT EXISTS courier_dispatches (
+        id          BLOB PRIMARY KEY,
+        message_id  BLOB NOT NULL REFERENCES courier_messages (id) ON DELETE CASCADE,
+        status      TEXT NOT NULL CHECK (status IN ('failed', 'success')),
+        error       TEXT,
+        created_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS courier_dispatches_message ON courier_dispatches (message_id, created_ms);
+    "#,
 ];
 
 /// The schema version this kith writes.

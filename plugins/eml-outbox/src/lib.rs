@@ -16,48 +16,42 @@ mod render;
 use exports::kith::plugin::delivery::{Guest, Invite, OutboxFile, Plan};
 use kith::plugin::types::CallContext;
 use kith_plugin_sdk::config;
+use kith_plugin_sdk::template::{Escape, single_line};
+use kith_plugin_sdk::time::rfc5322_date;
 
 struct EmlOutbox;
 
 impl Guest for EmlOutbox {
     fn deliver(ctx: CallContext, invite: Invite) -> Result<Plan, String> {
         kith_plugin_sdk::install_panic_hook();
-        let traits: serde_json::Value =
-            serde_json::from_str(&invite.traits_json).unwrap_or(serde_json::Value::Null);
         let from = config(&ctx.config, "from").unwrap_or("kith <no-reply@example.invalid>");
-        let vars = render::Vars {
-            invite: &invite,
-            traits: &traits,
-            expires_at: render::rfc3339(invite.expires_unix_ms),
-        };
+        let vars = kith_plugin_sdk::invite_vars!(invite);
         let subject = vars.fill(
             config(&ctx.config, "subject").unwrap_or("You are invited"),
-            false,
+            Escape::None,
         );
         for (header, value) in [
             ("From", from),
             ("To", invite.recipient.as_str()),
             ("Subject", subject.as_str()),
         ] {
-            if value.contains(['\r', '\n']) {
-                return Err(format!("the {header} header would contain a line break"));
-            }
+            single_line(header, value)?;
         }
         let text = vars.fill(
             config(&ctx.config, "text_template").unwrap_or("{{recovery_link}}"),
-            false,
+            Escape::None,
         );
         let html = vars.fill(
             config(&ctx.config, "html_template")
                 .unwrap_or("<a href=\"{{recovery_link}}\">{{recovery_link}}</a>"),
-            true,
+            Escape::Html,
         );
         let boundary = format!("kith-{:x}", ctx.now_unix_ms);
         let message = render::message(&render::Message {
             from,
             to: &invite.recipient,
             subject: &subject,
-            date: render::rfc5322_date(ctx.now_unix_ms),
+            date: rfc5322_date(ctx.now_unix_ms),
             message_id: format!(
                 "<{}.{}@kith.invalid>",
                 ctx.now_unix_ms,

@@ -1,121 +1,164 @@
-//! Delivering invites: every enabled delivery plugin turns the invite into a plan, and the
-//! host carries it out (for outbox files, an atomic write into a Maildir `new/` folder).
+//! Delivering invites: while an invite is issued (or resent), every enabled delivery plugin
+//! turns it into a plan, and each plan becomes a sealed courier message queued in the same
+//! transaction as the invite. The courier carries them out (`flows::courier`): a worker
+//! inside `kith serve` or `kith courier run`, or, when none holds the store, the issuing call
+//! itself, once, right after the commit.
 //!
-//! A delivery runs after the invite is committed, so a failing plugin never loses the
-//! invite: it is recorded as `delivery-failed` and can be resent.
+//! A plugin that fails to plan never loses the invite: it is recorded as a failed delivery,
+//! and the invite can be resent.
 
-use super::{Invitation, InviteStatus, Kith, report};
+use super::{DeliveryReport, Invitation, InviteStatus, Kith, report};
+use crate::courier::Sendable;
 use crate::error::{Error, NotFound, Result};
+use crate::flows::commit::Commit;
+use crate::flows::courier::queued_message;
 use crate::flows::plugins::{grants_of, plugin_of};
-use crate::model::Timestamp;
-use crate::plugin_host::{Invite, Kind, OutboxFile, Plan, Plugin, check_outbox_name};
-use crate::store::InviteRow;
-use serde_json::json;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use crate::plugin_host::{Invite, Kind, Plan, Plugin};
+use crate::store::{InviteRow, MessageFilter, MessageRow, MessageStatus, Tx};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// An enabled delivery plugin and the capabilities it was granted.
+pub(super) type DeliveryPlugin = (Vec<String>, Plugin);
+
 impl Kith {
-    /// Hands an issued invite to every enabled delivery plugin and carries out their plans,
-    /// recording one delivery row per plugin. Fills `invitation.deliveries`.
+    /// The delivery plugins enabled now, read before the invite's transaction.
+    pub(super) fn delivery_plugins(&self) -> Result<Vec<DeliveryPlugin>> {
+        self.read(|tx| {
+            tx.enabled_plugins(Kind::InviteDelivery.as_str())?
+                .into_iter()
+                .map(|record| Ok((grants_of(&record)?, plugin_of(record)?)))
+                .collect()
+        })
+    }
+
+    /// Asks every plugin for its plan of a just-issued invite and queues what they planned,
+    /// in the invite's transaction; records a failed delivery for a plugin that could not
+    /// plan. Returns the queued messages.
     ///
     /// # Errors
     /// Only if the store fails: a plugin's failure is recorded, not returned.
-    pub(super) fn deliver_invite(&self, invitation: &mut Invitation) -> Result<()> {
-        let settings = self.settings()?;
-        let (plugins, invite, traits) = self.read(|tx| {
-            let plugins = tx
-                .enabled_plugins(Kind::InviteDelivery.as_str())?
-                .into_iter()
-                .map(|record| Ok((grants_of(&record)?, plugin_of(record)?)))
-                .collect::<Result<Vec<_>>>()?;
-            let invite = tx
-                .get_invite(invitation.invite_id)?
-                .ok_or(Error::NotFound(NotFound::Invite(invitation.invite_id)))?;
-            let identity = tx
-                .get_identity(invite.identity_id, false)?
-                .ok_or(Error::NotFound(NotFound::Identity(invite.identity_id)))?;
-            Ok((plugins, invite, identity.traits))
-        })?;
-        // With nobody to hand it to, the caller passes the code and link on itself, and a
-        // store without a folder (in memory) needs no outbox for that.
-        let outbox = match plugins.is_empty() {
-            true => PathBuf::new(),
-            false => self.outbox_dir(&settings.outbox_dir)?,
+    pub(super) fn queue_deliveries(
+        &self,
+        tx: &Commit<'_>,
+        plugins: &[DeliveryPlugin],
+        invite: &InviteRow,
+        invitation: &Invitation,
+        traits: &Value,
+    ) -> Result<Vec<Uuid>> {
+        let now = self.clock.now();
+        let recipient = invite.address.as_deref().filter(|a| !a.is_empty());
+        let failed = |plugin: &Plugin, why: &str| -> Result<()> {
+            tx.record_delivery(invite.id, &plugin.manifest.name, false, Some(why), now)?;
+            tx.record(
+                "invite.delivery_failed",
+                Some(invite.identity_id),
+                Some(
+                    json!({"invite_id": invite.id, "plugin": plugin.manifest.name, "detail": why}),
+                ),
+            )
         };
+        let Some(recipient) = recipient else {
+            // An identity with neither a recovery nor a verifiable address gets its invite
+            // (for the issuer to hand over), but no message.
+            let why = format!(
+                "no recovery address: identity {} has no recovery or verifiable address to \
+                 deliver to; hand the code and link over yourself",
+                invite.identity_id
+            );
+            for (_, plugin) in plugins {
+                failed(plugin, &why)?;
+            }
+            return Ok(Vec::new());
+        };
+        if plugins.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = tx.recovery_key()?.ok_or_else(|| {
+            Error::broken(
+                "an invite was issued, but the store has no recovery key to seal its messages",
+            )
+        })?;
         let message = Invite {
-            recipient: invite.address.clone().unwrap_or_default(),
+            recipient: recipient.to_string(),
             recovery_link: invitation.recovery_link.clone(),
             recovery_code: invitation.recovery_code.clone(),
             expires_unix_ms: u64::try_from(invitation.expires_at.unix_millis()).unwrap_or(0),
             traits_json: traits.to_string(),
         };
-        let now = self.clock.now();
         let now_ms = u64::try_from(now.unix_millis()).unwrap_or(0);
-        for (grants, plugin) in &plugins {
-            let outcome = deliverable(&invite)
-                .and_then(|()| {
-                    self.shared
-                        .plugins
-                        .deliver(plugin, &message, now_ms)
-                        .map_err(|fault| fault.to_string())
-                })
-                .and_then(|report| check_grants(plugin, grants, report.output))
-                .and_then(|plan| match plan {
-                    Plan::Nothing => Ok("the plugin planned nothing".to_string()),
-                    Plan::Outbox(files) => write_outbox(&outbox, invite.id, &files, now)
-                        .map(|paths| {
-                            paths
-                                .iter()
-                                .map(|p| p.display().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .map_err(|e| {
-                            format!("could not write to the outbox {}: {e}", outbox.display())
-                        }),
-                });
+        let mut queued = Vec::new();
+        for (grants, plugin) in plugins {
             let name = &plugin.manifest.name;
-            self.commit(|tx| {
-                let now = self.clock.now();
-                let (delivered, detail) = match &outcome {
-                    Ok(detail) => (true, detail.as_str()),
-                    Err(error) => (false, error.as_str()),
-                };
-                tx.record_delivery(invite.id, name, delivered, Some(detail), now)?;
-                tx.record(
-                    if delivered {
-                        "invite.delivered"
-                    } else {
-                        "invite.delivery_failed"
-                    },
-                    Some(invite.identity_id),
-                    Some(json!({"invite_id": invite.id, "plugin": name, "detail": detail})),
-                )
-            })?;
+            let planned = self
+                .shared
+                .plugins
+                .deliver(plugin, &message, now_ms)
+                .map_err(|fault| fault.to_string())
+                .and_then(|report| check_grants(plugin, grants, report.output))
+                .and_then(|plan| check_addressed_to(plugin, plan, recipient));
+            match planned.map(Sendable::of) {
+                Err(why) => failed(plugin, &why)?,
+                Ok(None) => {
+                    tx.record_delivery(
+                        invite.id,
+                        name,
+                        true,
+                        Some("the plugin planned nothing"),
+                        now,
+                    )?;
+                }
+                Ok(Some(sendable)) => {
+                    let row = queued_message(self, &key, invite.id, name, recipient, &sendable)?;
+                    tx.forget_delivery(invite.id, name)?;
+                    tx.insert_message(&row)?;
+                    tx.record(
+                        "invite.queued",
+                        Some(invite.identity_id),
+                        Some(json!({
+                            "invite_id": invite.id,
+                            "message_id": row.id,
+                            "plugin": name,
+                            "channel": row.channel,
+                        })),
+                    )?;
+                    queued.push(row.id);
+                }
+            }
         }
-        invitation.deliveries = self
-            .read(|tx| Ok(tx.deliveries(invite.id)?))?
-            .iter()
-            .map(report)
-            .collect();
+        Ok(queued)
+    }
+
+    /// After the invite committed: sends its messages now when no worker holds the store
+    /// (otherwise the worker does), then reports where each delivery stands.
+    ///
+    /// # Errors
+    /// Only if the store fails.
+    pub(super) fn hand_to_courier(
+        &self,
+        invitation: &mut Invitation,
+        queued: &[Uuid],
+    ) -> Result<()> {
+        self.send_now(queued)?;
+        invitation.deliveries = self.read(|tx| delivery_reports(tx, invitation.invite_id))?;
         Ok(())
     }
 
     /// Resends an open invite: new code and link (the old ones stop working: only their
-    /// hashes were kept, so they cannot be sent again), same expiry, delivered again.
+    /// hashes were kept, so they cannot be sent again), same expiry, delivered again. Its
+    /// messages still queued carry the old secrets and are dropped.
     ///
     /// # Errors
     /// 404 for an unknown invite; 400 when it is redeemed, revoked or expired.
     pub(crate) fn resend_invite(&self, id: Uuid) -> Result<Invitation> {
         let settings = self.settings()?;
-        let mut invitation = self.commit(|tx| {
+        let plugins = self.delivery_plugins()?;
+        let (mut invitation, queued) = self.commit(|tx| {
             let invite = tx
                 .get_invite(id)?
                 .ok_or(Error::NotFound(NotFound::Invite(id)))?;
-            let deliveries = tx.deliveries(invite.id)?;
-            let status = super::status(&invite, &deliveries, self.clock.now());
+            let status =
+                super::status(&invite, &delivery_reports(tx, invite.id)?, self.clock.now());
             if matches!(
                 status,
                 InviteStatus::Redeemed | InviteStatus::Revoked | InviteStatus::Expired
@@ -135,48 +178,74 @@ impl Kith {
             }
             let secrets = self.new_secrets(tx)?;
             tx.rotate_invite_secrets(invite.id, &secrets.code_hash, &secrets.token_hash)?;
+            tx.overwriting_freed_space(|| tx.drop_queued_messages(Some(invite.id), None))?;
             tx.record(
                 "invite.resent",
                 Some(invite.identity_id),
                 Some(json!({"invite_id": invite.id})),
             )?;
-            Ok(self.invitation(&settings.public_url, &invite, secrets))
+            let invitation = self.invitation(&settings.public_url, &invite, secrets);
+            let queued =
+                self.queue_deliveries(tx, &plugins, &invite, &invitation, &identity.traits)?;
+            Ok((invitation, queued))
         })?;
-        self.deliver_invite(&mut invitation)?;
+        self.hand_to_courier(&mut invitation, &queued)?;
         Ok(invitation)
-    }
-
-    /// The outbox folder: the setting, or `outbox/` beside the store file.
-    fn outbox_dir(&self, setting: &str) -> Result<PathBuf> {
-        if !setting.is_empty() {
-            return Ok(PathBuf::from(setting));
-        }
-        match self.path.as_deref().and_then(Path::parent) {
-            Some(parent) if !parent.as_os_str().is_empty() => Ok(parent.join("outbox")),
-            Some(_) => Ok(PathBuf::from("outbox")),
-            None => Err(Error::InvalidSetting {
-                key: "outbox_dir".into(),
-                problem: "an in-memory store has no folder for its outbox; set outbox_dir".into(),
-            }),
-        }
     }
 }
 
-/// An invite can be delivered only to an address: an identity with neither a recovery nor a
-/// verifiable address gets its invite (for the issuer to hand over), but no message.
-fn deliverable(invite: &InviteRow) -> std::result::Result<(), String> {
-    match invite.address.as_deref() {
-        Some(address) if !address.is_empty() => Ok(()),
-        _ => Err(format!(
-            "no recovery address: identity {} has no recovery or verifiable address to deliver \
-             to; hand the code and link over yourself",
-            invite.identity_id
-        )),
+/// Where each delivery of an invite stands: a plugin that planned nothing or failed to plan,
+/// then its messages in the queue, newest first.
+pub(super) fn delivery_reports(tx: &Tx<'_>, invite_id: Uuid) -> Result<Vec<DeliveryReport>> {
+    let mut reports: Vec<DeliveryReport> = tx.deliveries(invite_id)?.iter().map(report).collect();
+    let messages = tx.list_messages(&MessageFilter {
+        invite_id: Some(invite_id),
+        limit: 64,
+        ..MessageFilter::default()
+    })?;
+    for message in &messages {
+        reports.push(message_report(tx, message)?);
     }
+    Ok(reports)
+}
+
+fn message_report(tx: &Tx<'_>, message: &MessageRow) -> Result<DeliveryReport> {
+    let last_error = tx
+        .dispatches(message.id)?
+        .into_iter()
+        .find_map(|d| d.error)
+        .and_then(|error| serde_json::from_str::<Value>(&error).ok())
+        .and_then(|error| error["message"].as_str().map(str::to_string));
+    let status = match message.status {
+        MessageStatus::Sent => "delivered",
+        MessageStatus::Queued | MessageStatus::Processing => "queued",
+        MessageStatus::Abandoned => "failed",
+    };
+    let detail = match message.status {
+        MessageStatus::Sent => Some(format!("sent by {}", message.channel)),
+        MessageStatus::Queued if message.send_count > 0 => Some(format!(
+            "{}; next attempt at {}",
+            last_error.as_deref().unwrap_or("failed"),
+            message.next_attempt_at
+        )),
+        MessageStatus::Queued | MessageStatus::Processing => {
+            Some(format!("queued for {}", message.channel))
+        }
+        MessageStatus::Abandoned => last_error,
+    };
+    Ok(DeliveryReport {
+        plugin: message.plugin.clone(),
+        status: status.to_string(),
+        attempts: message.send_count,
+        detail,
+        message_id: Some(message.id),
+        channel: Some(message.channel.clone()),
+    })
 }
 
 /// Passes `plan` on only if the plugin was granted what carrying it out needs: the manifest
-/// was checked at install, but the plan is what the plugin actually asks for.
+/// was checked at install, but the plan is what the plugin actually asks for. The courier
+/// checks again when it carries the plan out.
 fn check_grants(
     plugin: &Plugin,
     grants: &[String],
@@ -192,99 +261,29 @@ fn check_grants(
     }
 }
 
-/// Writes each file into `outbox/new/` the Maildir way: whole into `tmp/`, then linked into
-/// `new/` (which fails rather than replace an existing file), so readers never see half a
-/// message. Names are checked again here, and files are created fresh (`create_new` does not
-/// follow a planted symlink).
-fn write_outbox(
-    outbox: &Path,
-    invite: Uuid,
-    files: &[OutboxFile],
-    now: Timestamp,
-) -> std::io::Result<Vec<PathBuf>> {
-    // Messages carry live codes and links: folders kith makes are owner-only (0700) and
-    // files 0600, set at creation whatever the umask.
-    let mut folders = fs::DirBuilder::new();
-    folders.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut folders, 0o700);
-    for folder in ["tmp", "new", "cur"] {
-        folders.create(outbox.join(folder))?;
-    }
-    // The handle's clock, not the machine's: a delivery is stamped with the time it is
-    // recorded at, and tests and replays run on a clock of their own.
-    let stamp = now.unix_millis();
-    let mut written = Vec::new();
-    for file in files {
-        check_outbox_name(&file.name).map_err(|why| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("file name {:?} {why}", file.name),
-            )
-        })?;
-        let name = format!("{stamp}.{invite}.{}", file.name);
-        let temporary = outbox.join("tmp").join(&name);
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut handle = options.open(&temporary)?;
-        handle.write_all(&file.body)?;
-        handle.sync_all()?;
-        drop(handle);
-        let target = outbox.join("new").join(&name);
-        let linked = fs::hard_link(&temporary, &target);
-        fs::remove_file(&temporary)?;
-        linked?;
-        written.push(target);
-    }
-    Ok(written)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn now() -> Timestamp {
-        Timestamp::parse("2031-05-06T07:08:09Z").unwrap()
-    }
-
-    fn file(name: &str) -> OutboxFile {
-        OutboxFile {
-            name: name.into(),
-            content_type: "message/rfc822".into(),
-            body: b"hello".to_vec(),
+/// An e-mail plan goes to the invite's address and nowhere else: a plugin cannot send the
+/// invitee's code to someone else.
+fn check_addressed_to(
+    plugin: &Plugin,
+    plan: Plan,
+    recipient: &str,
+) -> std::result::Result<Plan, String> {
+    if let Plan::Email(email) = &plan {
+        let bare = |text: &str| {
+            let text = text.trim();
+            let inner = match (text.rfind('<'), text.ends_with('>')) {
+                (Some(open), true) => &text[open + 1..text.len() - 1],
+                _ => text,
+            };
+            inner.trim().to_lowercase()
+        };
+        if bare(&email.to) != bare(recipient) {
+            return Err(format!(
+                "plugin {} {} planned an e-mail to {:?}, but the invite is for {recipient}; \
+                 nothing was sent",
+                plugin.manifest.name, plugin.manifest.version, email.to
+            ));
         }
     }
-
-    #[test]
-    fn files_land_in_new_and_path_tricks_are_refused() -> std::io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let invite = Uuid::from_u128(1);
-        let written = write_outbox(dir.path(), invite, &[file("invite.eml")], now())?;
-        assert_eq!(written.len(), 1);
-        assert!(written[0].starts_with(dir.path().join("new")));
-        assert_eq!(fs::read(&written[0])?, b"hello");
-        assert_eq!(
-            fs::read_dir(dir.path().join("tmp"))?.count(),
-            0,
-            "nothing is left in tmp/"
-        );
-        for bad in [
-            "../x",
-            "/etc/passwd",
-            "a/b",
-            "nul\0",
-            "",
-            ".hidden",
-            "..\\x",
-        ] {
-            assert!(
-                write_outbox(dir.path(), invite, &[file(bad)], now()).is_err(),
-                "{bad:?}"
-            );
-        }
-        assert!(!dir.path().join("x").exists());
-        Ok(())
-    }
+    Ok(plan)
 }

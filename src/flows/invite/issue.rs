@@ -87,15 +87,24 @@ impl Kith {
     /// 400 for a bad lifespan or traits, 404 for an unknown `identity_id`, and whatever
     /// creating the identity refuses.
     pub(crate) fn invite(&self, request: &InviteRequest) -> Result<Invitation> {
-        let mut invitation = self.issue_invite(request)?;
+        let plugins = match request.skip_delivery {
+            true => Vec::new(),
+            false => self.delivery_plugins()?,
+        };
+        let (mut invitation, queued) = self.issue_invite(request, &plugins)?;
         if !request.skip_delivery {
-            self.deliver_invite(&mut invitation)?;
+            self.hand_to_courier(&mut invitation, &queued)?;
         }
         Ok(invitation)
     }
 
-    /// Stores a new invite and returns its code and link, delivered to no one yet.
-    fn issue_invite(&self, request: &InviteRequest) -> Result<Invitation> {
+    /// Stores a new invite with the messages its delivery plugins planned, and returns its
+    /// code and link and the queued messages.
+    fn issue_invite(
+        &self,
+        request: &InviteRequest,
+        plugins: &[delivery::DeliveryPlugin],
+    ) -> Result<(Invitation, Vec<Uuid>)> {
         let call = self.call()?;
         let settings = &call.settings;
         let lifespan = lifespan(
@@ -104,7 +113,7 @@ impl Kith {
             Some((MIN_INVITE_LIFESPAN, MAX_INVITE_LIFESPAN)),
         )?;
         let email = request.email.as_deref().map(normalize_email);
-        let (invitation, _) = self.commit(|tx| {
+        let invitation = self.commit(|tx| {
             let now = self.clock.now();
             let existing = match (request.identity_id, &email) {
                 (Some(id), _) => Some(
@@ -144,13 +153,19 @@ impl Kith {
                             .map(|a| a.value.clone())
                     })
             });
+            // Messages of older invites still queued carry secrets this revokes.
+            tx.overwriting_freed_space(|| tx.drop_queued_messages(None, Some(identity.id)))?;
             tx.revoke_invites(Some(identity.id), None, "replaced by a newer invite", now)?;
             let (invite, secrets) =
                 self.open_flow(tx, identity.id, FlowKind::Invite, address, lifespan)?;
-            Ok((
-                self.invitation(&settings.public_url, &invite, secrets),
-                invite,
-            ))
+            let invitation = self.invitation(&settings.public_url, &invite, secrets);
+            let queued = match request.skip_delivery {
+                true => Vec::new(),
+                false => {
+                    self.queue_deliveries(tx, plugins, &invite, &invitation, &identity.traits)?
+                }
+            };
+            Ok((invitation, queued))
         })?;
         Ok(invitation)
     }
@@ -298,7 +313,7 @@ impl Kith {
         self.read(|tx| {
             let mut summaries = Vec::new();
             for invite in tx.list_invites()? {
-                let deliveries = tx.deliveries(invite.id)?;
+                let deliveries = delivery::delivery_reports(tx, invite.id)?;
                 let status = status(&invite, &deliveries, now);
                 if only.is_some_and(|wanted| wanted != status) {
                     continue;
@@ -314,7 +329,7 @@ impl Kith {
                     expires_at: invite.expires_at,
                     wrong_submissions: invite.submissions,
                     revoked_why: invite.revoked_why,
-                    deliveries: deliveries.iter().map(report).collect(),
+                    deliveries,
                 });
             }
             Ok(summaries)
@@ -330,6 +345,7 @@ impl Kith {
             let invite = tx
                 .get_invite(id)?
                 .ok_or(Error::NotFound(NotFound::Invite(id)))?;
+            tx.overwriting_freed_space(|| tx.drop_queued_messages(Some(invite.id), None))?;
             if tx.revoke_invites(
                 None,
                 Some(invite.id),
