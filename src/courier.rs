@@ -11,6 +11,7 @@ mod outbox;
 pub mod seal;
 mod smtp;
 
+pub use http::is_plain_url;
 pub use outbox::write_outbox;
 pub use smtp::parse_relay_uri;
 
@@ -237,6 +238,22 @@ fn read_root_ca(path: &std::path::Path) -> Result<Vec<u8>, SendError> {
     // A CA bundle is kilobytes; a path pointed at something huge is a mistake.
     const MAX_CA_FILE: u64 = 1 << 20;
     use std::io::Read as _;
+    // Only a regular file: opening a FIFO put in its place would block the worker.
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Err(SendError::Retry(format!(
+                "courier.root_ca_file {} is not a regular file",
+                path.display()
+            )));
+        }
+        Err(e) => {
+            return Err(SendError::Retry(format!(
+                "could not read courier.root_ca_file {}: {e}",
+                path.display()
+            )));
+        }
+    }
     let mut pem = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| file.take(MAX_CA_FILE).read_to_end(&mut pem))

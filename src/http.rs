@@ -336,20 +336,9 @@ fn start_courier(kith: Arc<Kith>, stop: StopSignal) -> std::sync::mpsc::Receiver
                     "kith serve: another courier worker (kith courier run) holds the store and sends what this server queues; this server's courier takes over when it stops"
                 );
             }
-            while !stop.is_stopped() {
-                match kith.run_courier(false, &stop) {
-                    Ok(_) => break,
-                    Err(error) => {
-                        eprintln!("kith serve: courier: {error}; starting again in 5s");
-                        for _ in 0..50 {
-                            if stop.is_stopped() {
-                                break;
-                            }
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
-                    }
-                }
-            }
+            kith.run_courier_until_stopped(&stop, |error| {
+                eprintln!("kith serve: courier: {error}; starting again in 5s");
+            });
             let _ = done.send(());
         });
     if let Err(error) = spawned {

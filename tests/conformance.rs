@@ -197,7 +197,8 @@ fn corrected_spec(original: &Value) -> Value {
 }
 
 /// A store with something in it for every kind of answer: identities with passwords,
-/// external ids, organizations, metadata and addresses. Returns the identities' ids.
+/// external ids, organizations, metadata and addresses, and courier messages. Returns the
+/// identities' and the messages' ids (path ids are drawn from both).
 fn seed(env: &Env) -> Vec<String> {
     let mut ids = Vec::new();
     for n in 0..3 {
@@ -220,6 +221,33 @@ fn seed(env: &Env) -> Vec<String> {
         "traits": {"email": "inactive@example.org"},
     }));
     ids.push(inactive["id"].as_str().expect("an id").to_string());
+    // Courier messages: one sent (into the outbox), one abandoned with its failed dispatch
+    // (an outbox that cannot be made, and no retries).
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("eml-outbox"),
+        "--grant",
+        "outbox:write",
+    ])
+    .ok();
+    for (email, outbox) in [
+        ("seed0@example.org", None),
+        ("invitee@example.org", Some("/dev/null/outbox")),
+    ] {
+        if let Some(outbox) = outbox {
+            env.run(&["set", "config", "outbox_dir", outbox]).ok();
+            env.run(&["set", "config", "courier.message_retries", "0"])
+                .ok();
+        }
+        let invitation = env.run(&["invite", email]).ok().json();
+        ids.push(
+            invitation["deliveries"][0]["message_id"]
+                .as_str()
+                .expect("a courier message")
+                .to_string(),
+        );
+    }
     ids
 }
 

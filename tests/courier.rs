@@ -581,8 +581,11 @@ fn one_worker_holds_a_store_at_a_time() -> TestResult {
     Ok(())
 }
 
-/// A webhook receiver on loopback: answers 200 to every request and keeps the bodies.
-fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+/// A webhook receiver on loopback: keeps every request's body and answers what `answer`
+/// makes of it (a status line and a body).
+fn http_receiver(
+    answer: impl Fn(&str) -> (&'static str, String) + Send + 'static,
+) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = listener.local_addr().expect("address");
     let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -604,14 +607,24 @@ fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
             }
             let mut body = vec![0; length.min(1 << 20)];
             let _ = reader.read_exact(&mut body);
-            kept.lock()
-                .expect("lock")
-                .push(String::from_utf8_lossy(&body).into_owned());
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let (status, reply) = answer(&body);
+            kept.lock().expect("lock").push(body);
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                )
+                .as_bytes(),
+            );
         }
     });
     (format!("http://{address}"), bodies)
+}
+
+/// A receiver that takes every request (200).
+fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    http_receiver(|_| ("200 OK", String::new()))
 }
 
 #[test]
@@ -820,5 +833,235 @@ fn a_starting_worker_waits_for_the_store_instead_of_giving_up() -> TestResult {
         .map(|mut e| e.read_to_string(&mut said));
     assert!(said.contains("waiting for it to stop"), "{said}");
     assert_eq!(relay.messages().len(), 1);
+    Ok(())
+}
+
+/// A relay that never finishes its greeting: a continuation line every half second, so no
+/// read ever times out.
+fn dripping_relay() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                for _ in 0..240 {
+                    if stream.write_all(b"220-still here\r\n").is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_relay_that_drips_forever_is_given_up_on_and_a_stop_still_stops() -> TestResult {
+    let port = dripping_relay();
+    let env = courier_env(&format!("smtp://127.0.0.1:{port}?disable_starttls=true"));
+    env.run(&["set", "config", "courier.send_deadline", "2s"])
+        .ok();
+    let started = Instant::now();
+    let invitation = invite(&env, "dora@example.org");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "kith invite hung"
+    );
+    let (status, detail) = delivery(&invitation);
+    assert_eq!(status, "queued", "{invitation}");
+    assert!(detail.contains("no progress"), "{detail}");
+    // A worker stuck in such a send still stops on SIGTERM, and the message waits.
+    env.run(&["set", "config", "courier.send_deadline", "1h"])
+        .ok();
+    env.run(&["set", "config", "courier.retry_base", "1ms"])
+        .ok();
+    let worker = env
+        .std_cmd()
+        .args(["courier", "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let id = message_id(&invitation);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.run(&["get", "message", &id]).ok().json()["status"] != "processing" {
+        assert!(Instant::now() < deadline, "the worker never took it");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()?;
+    let stopped = Instant::now();
+    let status = wait_with_timeout(worker, Duration::from_secs(10));
+    assert!(status.is_some(), "SIGTERM did not stop the worker");
+    assert!(stopped.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        env.run(&["get", "message", &id]).ok().json()["status"],
+        "queued"
+    );
+    Ok(())
+}
+
+/// Waits for `child` at most `limit`; kills it and returns `None` past that.
+fn wait_with_timeout(mut child: Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// A webhook receiver that refuses every request with 400, echoing its body.
+fn echoing_receiver() -> String {
+    http_receiver(|body| ("400 Bad Request", format!("bad payload: {body}"))).0
+}
+
+#[test]
+fn a_webhook_reply_that_echoes_the_request_keeps_no_secret() -> TestResult {
+    let base = echoing_receiver();
+    let env = Env::new();
+    let url = format!("{base}/hooks/T0/SECRETPATH");
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("webhook-invite"),
+        "--grant",
+        "http:post",
+        "--config",
+        &format!("url={url}"),
+        "--config",
+        "authorization=Bearer WEBHOOKTOKEN",
+    ])
+    .ok();
+    let listed = env.run(&["list", "plugins"]).ok().stdout;
+    assert!(!listed.contains("WEBHOOKTOKEN"), "{listed}");
+    env.run(&[
+        "set",
+        "config",
+        "courier.http.allowed_urls",
+        &format!("{base}/hooks"),
+    ])
+    .ok();
+    env.run(&["set", "config", "courier.message_retries", "0"])
+        .ok();
+    let invitation = invite(&env, "vera@example.org");
+    let (status, detail) = delivery(&invitation);
+    assert_eq!(status, "failed", "{invitation}");
+    assert!(detail.contains("400"), "{detail}");
+    let code = invitation["recovery_code"].as_str().unwrap_or("?");
+    let token = invitation["recovery_link"]
+        .as_str()
+        .and_then(|link| link.split("token=").nth(1))
+        .unwrap_or("?");
+    let message = env
+        .run(&["get", "message", &message_id(&invitation)])
+        .ok()
+        .stdout;
+    let events = env.run(&["list", "events"]).ok().stdout;
+    let mut file = std::fs::read(&env.db)?;
+    file.extend(std::fs::read(env.db.with_extension("db-wal")).unwrap_or_default());
+    let text = String::from_utf8_lossy(&file);
+    // The webhook's URL is the plugin's config, kept in the store; it is not repeated in
+    // what the courier records.
+    let store = text.to_string();
+    for (place, seen, secrets) in [
+        ("message", &message, &[token, "SECRETPATH"][..]),
+        ("events", &events, &[token, "SECRETPATH"][..]),
+        ("store", &store, &[token][..]),
+    ] {
+        for secret in secrets {
+            assert!(!seen.contains(secret), "{secret} is in the {place}");
+        }
+        assert!(
+            !seen.contains(&format!("\"recovery_code\":\"{code}\"")),
+            "the code is in the {place}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn bounces_go_to_the_sites_address_whatever_the_plan_says() -> TestResult {
+    let scratch = tempfile::tempdir()?;
+    let relay = Relay::start(scratch.path(), &[]);
+    let env = Env::new();
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("smtp-invite"),
+        "--grant",
+        "email:send",
+        "--config",
+        "sender=Evil <attacker@evil.example>",
+    ])
+    .ok();
+    env.run(&[
+        "set",
+        "config",
+        "courier.smtp.connection_uri",
+        &relay.uri(("smtp", "?disable_starttls=true")),
+    ])
+    .ok();
+    env.run(&[
+        "set",
+        "config",
+        "courier.smtp.from_address",
+        "it@corp.example",
+    ])
+    .ok();
+    let invitation = invite(&env, "yan@example.org");
+    assert_eq!(delivery(&invitation).0, "delivered", "{invitation}");
+    let raw = String::from_utf8_lossy(&relay.messages()[0]).into_owned();
+    assert!(raw.contains("X-MailFrom: it@corp.example"), "{raw}");
+    assert!(raw.contains("Message-ID:"), "a Message-ID relays require");
+    Ok(())
+}
+
+#[test]
+fn a_resend_drops_a_message_stranded_mid_send() -> TestResult {
+    let (_scratch, relay, env) = relay_and_env(&["--stall-first", "1"]);
+    // `kith invite` sends its own message, and is killed while the relay holds it.
+    let mut inviting = env
+        .std_cmd()
+        .args(["--format", "json", "invite", "bo@example.org"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !relay.log().contains("stalling") {
+        assert!(Instant::now() < deadline, "never sent: {}", relay.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    inviting.kill()?;
+    inviting.wait()?;
+    let invites = env.run(&["list", "invites"]).ok().json();
+    let stranded = invites[0]["deliveries"][0]["message_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        env.run(&["get", "message", &stranded]).ok().json()["status"],
+        "processing"
+    );
+    let resent = env
+        .run(&[
+            "resend",
+            "invite",
+            invites[0]["id"].as_str().unwrap_or_default(),
+        ])
+        .ok()
+        .json();
+    assert_eq!(delivery(&resent).0, "delivered", "{resent}");
+    env.run(&["courier", "run", "--once"]).ok();
+    assert_eq!(env.run(&["get", "message", &stranded]).code, 1, "dropped");
+    let (text, _) = text_part(&relay.messages()[0]);
+    assert!(text.contains(resent["recovery_code"].as_str().unwrap_or("?")));
+    assert_eq!(relay.messages().len(), 1, "the dead code was never sent");
     Ok(())
 }

@@ -45,7 +45,11 @@ pub fn run(kith: &Kith, out: &Output, command: CourierCommand) -> Result<(), Cli
                 out.note("courier: another courier worker holds this store (kith serve, or kith courier run); waiting for it to stop");
             }
             out.note("courier: sending queued messages; stop with Ctrl-C or SIGTERM");
-            kith::http::until_signal(|stop| kith.run_courier(false, stop))??
+            kith::http::until_signal(|stop| {
+                kith.run_courier_until_stopped(stop, |error| {
+                    eprintln!("kith courier run: {error}; starting again in 5s");
+                })
+            })?
         }
     };
     match out.format {

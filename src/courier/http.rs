@@ -23,7 +23,76 @@ fn split_url(url: &str) -> Option<(String, String, &str)> {
     if authority.is_empty() || authority.contains('@') {
         return None;
     }
+    // Dot segments and encoded separators would let a path that starts with an allowed
+    // prefix end elsewhere once the receiving server normalises it (`/hooks/../admin`).
+    let before_query = path.split(['?', '#']).next().unwrap_or_default();
+    let lowered = before_query.to_ascii_lowercase();
+    if before_query
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+        || ["%2e", "%2f", "%5c", "\\"]
+            .iter()
+            .any(|encoded| lowered.contains(encoded))
+    {
+        return None;
+    }
     Some((scheme, authority.to_ascii_lowercase(), path))
+}
+
+/// `scheme://host[:port]` of a URL, for messages: a webhook's path and query are often its
+/// secret (Slack's and Mattermost's are), so they are never repeated.
+fn origin(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            format!("{scheme}://{host}/...")
+        }
+        None => "the plan's URL".to_string(),
+    }
+}
+
+/// The words of `posted` (a plan's JSON body) long enough to be a secret (the code, the
+/// link's token and flow), so that a reply that echoes the request is stored without them.
+fn secret_words(posted: &str) -> Vec<String> {
+    fn walk(value: &serde_json::Value, words: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(text) => {
+                words.push(text.clone());
+                words.extend(
+                    text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                        .filter(|word| word.len() >= 6)
+                        .map(str::to_string),
+                );
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, words)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, words)),
+            _ => {}
+        }
+    }
+    let mut words = Vec::new();
+    if let Ok(value) = serde_json::from_str(posted) {
+        walk(&value, &mut words);
+    }
+    words.retain(|word| word.len() >= 6);
+    // Longest first, so a link is cut whole before its parts.
+    words.sort_by_key(|word| std::cmp::Reverse(word.len()));
+    words
+}
+
+/// `reply` with every word of the posted body in it cut out.
+fn without_secrets(reply: &str, posted: &str) -> String {
+    let mut reply = reply.to_string();
+    for word in secret_words(posted) {
+        reply = reply.replace(&word, "[redacted]");
+    }
+    reply
+}
+
+/// Whether `url` can stand in `courier.http.allowed_urls`: a plain http(s) URL with a host,
+/// no user, no dot segments or encoded separators.
+pub fn is_plain_url(url: &str) -> bool {
+    split_url(url).is_some()
 }
 
 /// True when `url` is one of `allowed` or below one: the same scheme, host and port (in any
@@ -87,13 +156,14 @@ impl Poster {
         settings: &CourierSettings,
         post: &HttpPost,
     ) -> Result<String, SendError> {
+        let shown = origin(&post.url);
         if !url_allowed(&post.url, &settings.allowed_urls) {
             return Err(SendError::Abandon(format!(
-                "{} is not allowed by courier.http.allowed_urls ({})",
-                post.url,
+                "the plan's URL ({shown}) is not under a prefix in courier.http.allowed_urls{}, \
+                 or has dot segments or encoded separators in its path",
                 match settings.allowed_urls.is_empty() {
-                    true => "empty: no URL is allowed".to_string(),
-                    false => settings.allowed_urls.join(" "),
+                    true => " (empty: no URL is allowed)",
+                    false => "",
                 }
             )));
         }
@@ -113,12 +183,13 @@ impl Poster {
             }
             request = request.header(name.as_str(), value.as_str());
         }
-        let mut response = request
-            .send(post.body_json.as_bytes())
-            .map_err(|e| SendError::Retry(format!("could not post to {}: {e}", post.url)))?;
+        let mut response = request.send(post.body_json.as_bytes()).map_err(|e| {
+            let error = without_secrets(&e.to_string(), &post.url);
+            SendError::Retry(format!("could not post to {shown}: {error}"))
+        })?;
         let status = response.status();
         if status.is_success() {
-            return Ok(format!("posted to {} ({})", post.url, status.as_u16()));
+            return Ok(format!("posted to {shown} ({})", status.as_u16()));
         }
         let mut head = Vec::new();
         let _ = response
@@ -126,11 +197,14 @@ impl Poster {
             .as_reader()
             .take(1024)
             .read_to_end(&mut head);
+        // A receiver may echo the request: its code and link must not be stored with the
+        // error (nor its URL, which is often a webhook's secret).
+        let answer = without_secrets(
+            &without_secrets(String::from_utf8_lossy(&head).trim(), &post.body_json),
+            &serde_json::json!(post.url).to_string(),
+        );
         Err(SendError::Retry(format!(
-            "{} answered {}: {}",
-            post.url,
-            status,
-            String::from_utf8_lossy(&head).trim()
+            "{shown} answered {status}: {answer}"
         )))
     }
 }
@@ -160,9 +234,32 @@ mod tests {
             "http://127.0.0.1:9001/",
             "ftp://chat.internal/hooks",
             "https://chat.internal/hooks/\nx",
+            "https://chat.internal/hooks/../admin",
+            "https://chat.internal/hooks/%2e%2e/admin",
+            "https://chat.internal/hooks/a%2F..%2Fadmin",
+            "https://chat.internal/hooks/./x",
         ] {
             assert!(!url_allowed(bad, &allowed), "{bad}");
         }
         assert!(!url_allowed("https://chat.internal/hooks", &[]));
+        assert!(url_allowed(
+            "https://chat.internal/hooks/x?next=../y",
+            &allowed
+        ));
+    }
+
+    #[test]
+    fn an_echoed_request_is_stored_without_its_secrets() {
+        let posted = r#"{"recovery_link":"http://id.example.org/r?flow=0192aaaa-bbbb&token=AbCdEfGhIjKlMnOpQrStUvWxYz012345","recovery_code":"370171"}"#;
+        let reply = "400 bad payload: token AbCdEfGhIjKlMnOpQrStUvWxYz012345 code 370171";
+        let stored = super::without_secrets(reply, posted);
+        assert!(
+            !stored.contains("AbCdEfGh") && !stored.contains("370171"),
+            "{stored}"
+        );
+        assert_eq!(
+            super::origin("https://hooks.slack.com/services/T0/B0/SECRET"),
+            "https://hooks.slack.com/..."
+        );
     }
 }

@@ -13,6 +13,7 @@
 
 use super::{CourierSettings, SEND_TIMEOUT, SendError, read_root_ca};
 use crate::plugin_host::EmailMessage;
+use lettre::address::{Address, Envelope};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
@@ -106,14 +107,19 @@ pub fn parse_relay_uri(uri: &str) -> Result<RelayUri, String> {
         }
     };
     if host.is_empty() {
-        return Err("names no host".into());
+        return Err(
+            "names no host (a `/`, `#`, `?` or `@` in a user or password must be \
+                    percent-encoded)"
+                .into(),
+        );
     }
     let port = match port {
-        Some(port) => port
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| format!("port {port:?} is not a port number"))?,
+        // The text is not repeated: with an unescaped `/`, `#` or `?` in a password, what
+        // stands where the port should be is part of the password.
+        Some(port) => port.parse::<u16>().ok().filter(|p| *p != 0).ok_or(
+            "has no port number after its host (a `/`, `#`, `?` or `@` in a user or password \
+             must be percent-encoded)",
+        )?,
         None if implicit_tls => 465,
         None => 587,
     };
@@ -201,8 +207,8 @@ impl Relay {
         recipient: &str,
         email: &EmailMessage,
     ) -> Result<String, SendError> {
-        let message = build_message(settings, recipient, email)?;
-        match self.transport.send(&message) {
+        let (message, envelope) = build_message(settings, recipient, email)?;
+        match self.transport.send_raw(&envelope, &message.formatted()) {
             Ok(response) => Ok(format!(
                 "sent to {recipient} through the relay ({})",
                 response.code()
@@ -250,13 +256,27 @@ const RESERVED_HEADERS: &[&str] = &[
     "content-type",
     "content-transfer-encoding",
     "sender",
+    "return-path",
+    "errors-to",
+    "disposition-notification-to",
+    "return-receipt-to",
+    "resent-from",
+    "resent-to",
+    "resent-cc",
+    "resent-bcc",
+    "resent-sender",
+    "resent-date",
+    "resent-message-id",
 ];
 
+/// The message, and its envelope: always from `courier.smtp.from_address` (bounces and
+/// delay notices, which quote the message and its code, go to the site, whatever `From:`
+/// the plan chose) to the one recipient.
 fn build_message(
     settings: &CourierSettings,
     recipient: &str,
     email: &EmailMessage,
-) -> Result<Message, SendError> {
+) -> Result<(Message, Envelope), SendError> {
     let abandon = |what: String| SendError::Abandon(what);
     let to: Mailbox = recipient.parse().map_err(|e| {
         abandon(format!(
@@ -282,10 +302,12 @@ fn build_message(
             ))
         })?
     };
+    let to_address = to.email.clone();
     let mut builder = Message::builder()
         .from(from)
         .to(to)
-        .subject(email.subject.clone());
+        .subject(email.subject.clone())
+        .message_id(None);
     for (name, value) in &email.headers {
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(abandon(format!(
@@ -305,7 +327,16 @@ fn build_message(
             .header(ContentType::TEXT_PLAIN)
             .body(email.text.clone()),
     };
-    built.map_err(|e| abandon(format!("the message cannot be built: {e}")))
+    let message = built.map_err(|e| abandon(format!("the message cannot be built: {e}")))?;
+    let bounces: Address = settings.from_address.parse().map_err(|e| {
+        abandon(format!(
+            "courier.smtp.from_address {:?} is not an address: {e}",
+            settings.from_address
+        ))
+    })?;
+    let envelope = Envelope::new(Some(bounces), vec![to_address])
+        .map_err(|e| abandon(format!("the envelope cannot be built: {e}")))?;
+    Ok((message, envelope))
 }
 
 #[cfg(test)]

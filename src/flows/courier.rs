@@ -19,9 +19,12 @@ use crate::model::Timestamp;
 use crate::store::{DispatchRow, MessageFilter, MessageRow, MessageStatus};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -29,6 +32,8 @@ use uuid::Uuid;
 const PASS_SIZE: usize = 64;
 /// Messages sent at once within a pass.
 const SENDERS: usize = 8;
+/// How often a pass waiting for its sends looks at the stop signal.
+const STOP_CHECK: Duration = Duration::from_millis(200);
 /// Longest an idle worker sleeps before it looks at the queue again: other processes
 /// (`kith invite` beside `kith serve`) queue messages without waking it.
 const IDLE_POLL: Duration = Duration::from_millis(200);
@@ -247,10 +252,10 @@ impl Kith {
             }
         };
         self.commit(|tx| Ok(tx.requeue_processing_messages(self.clock.now())?))?;
-        let courier = Courier::new();
+        let courier = Arc::new(Courier::new());
         let mut totals = CourierTotals::default();
         while !stop.is_stopped() {
-            let (pass, claimed) = self.courier_pass(&courier, None)?;
+            let (pass, claimed, _) = self.courier_pass(&courier, None, stop)?;
             totals += pass;
             if claimed == PASS_SIZE {
                 continue;
@@ -274,33 +279,79 @@ impl Kith {
         Ok(totals)
     }
 
+    /// Runs the worker until `stop`, as [`Kith::run_courier`] does, starting it again after
+    /// a pause when it fails (the store busy for longer than its timeout): `on_error` hears
+    /// why. For `kith serve` and `kith courier run`.
+    pub fn run_courier_until_stopped(
+        &self,
+        stop: &StopSignal,
+        on_error: impl Fn(&Error),
+    ) -> CourierTotals {
+        let mut totals = CourierTotals::default();
+        while !stop.is_stopped() {
+            match self.run_courier(false, stop) {
+                Ok(run) => {
+                    totals += run;
+                    totals.still_queued = run.still_queued;
+                }
+                Err(error) => {
+                    on_error(&error);
+                    for _ in 0..25 {
+                        if stop.is_stopped() {
+                            break;
+                        }
+                        self.idle(STOP_CHECK);
+                    }
+                }
+            }
+        }
+        totals
+    }
+
     /// Sends `messages` now, when no worker holds the store (a one-shot `kith invite`);
     /// otherwise wakes this process's worker and leaves them to it.
     ///
     /// # Errors
     /// Only if the store fails.
-    pub(super) fn send_now(&self, messages: &[Uuid]) -> Result<()> {
+    /// Returns what each attempt made said: where a message went, or why it did not.
+    pub(super) fn send_now(&self, messages: &[Uuid]) -> Result<HashMap<Uuid, String>> {
         if messages.is_empty() {
-            return Ok(());
+            return Ok(HashMap::new());
         }
         let Some(_lock) = self.try_courier_lock()? else {
             self.wake_courier();
-            return Ok(());
+            return Ok(HashMap::new());
         };
-        self.courier_pass(&Courier::new(), Some(messages))?;
-        Ok(())
+        // Holding the lock, nothing else is sending: a message left processing by a process
+        // killed mid-send (a worker, or another `kith invite`) goes back in the queue.
+        self.commit(|tx| Ok(tx.requeue_processing_messages(self.clock.now())?))?;
+        Ok(self
+            .courier_pass(
+                &Arc::new(Courier::new()),
+                Some(messages),
+                &StopSignal::new(),
+            )?
+            .2)
     }
 
     /// One pass: claims what is due (or the queued ones of `only`), carries it out, records
-    /// the outcomes. Returns the totals and how many were claimed.
+    /// the outcomes. Returns the totals, how many were claimed, and what each attempt said.
     fn courier_pass(
         &self,
-        courier: &Courier,
+        courier: &Arc<Courier>,
         only: Option<&[Uuid]>,
-    ) -> Result<(CourierTotals, usize)> {
+        stop: &StopSignal,
+    ) -> Result<(CourierTotals, usize, HashMap<Uuid, String>)> {
+        let now = self.clock.now();
+        // An idle worker looks often; a read that finds nothing due spares the write lock.
+        if only.is_none() {
+            let next = self.read(|tx| Ok(tx.next_message_due()?))?;
+            if next.is_none_or(|due| due > now) {
+                return Ok((CourierTotals::default(), 0, HashMap::new()));
+            }
+        }
         let settings = self.settings()?;
         let courier_settings = self.courier_settings(&settings)?;
-        let now = self.clock.now();
         let (claimed, key, grants) = self.commit(|tx| {
             let claimed = match only {
                 Some(ids) => tx.claim_messages(ids, now)?,
@@ -310,7 +361,7 @@ impl Kith {
                 true => None,
                 false => tx.recovery_key()?,
             };
-            let mut grants = std::collections::HashMap::new();
+            let mut grants = HashMap::new();
             for message in &claimed {
                 if !grants.contains_key(&message.plugin) {
                     let granted = match tx.get_plugin(&message.plugin)? {
@@ -324,78 +375,28 @@ impl Kith {
         })?;
         let count = claimed.len();
         if count == 0 {
-            return Ok((CourierTotals::default(), 0));
+            return Ok((CourierTotals::default(), 0, HashMap::new()));
         }
-        let next = AtomicUsize::new(0);
-        let attempts = std::sync::Mutex::new(Vec::with_capacity(count));
-        std::thread::scope(|scope| {
-            for _ in 0..SENDERS.min(count) {
-                scope.spawn(|| {
-                    loop {
-                        let index = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(message) = claimed.get(index) else {
-                            break;
-                        };
-                        let outcome = self.carry_out(
-                            courier,
-                            &courier_settings,
-                            key.as_deref(),
-                            &grants,
-                            message,
-                        );
-                        attempts
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(Attempt {
-                                message: message.clone(),
-                                outcome,
-                            });
-                    }
-                });
-            }
-        });
-        let attempts = attempts.into_inner().unwrap_or_else(|p| p.into_inner());
-        let totals = self.record_attempts(&settings, attempts)?;
-        Ok((totals, count))
-    }
+        let attempts = carry_out_all(
+            courier,
+            Arc::new((courier_settings, key, grants)),
+            claimed,
+            (now, settings.courier_send_deadline),
+            stop,
+        );
 
-    fn carry_out(
-        &self,
-        courier: &Courier,
-        settings: &CourierSettings,
-        key: Option<&str>,
-        grants: &std::collections::HashMap<String, Vec<String>>,
-        message: &MessageRow,
-    ) -> std::result::Result<String, SendError> {
-        let sealed = message
-            .sealed
-            .as_deref()
-            .ok_or_else(|| SendError::Abandon("the message's plan was wiped".into()))?;
-        let key = key.ok_or_else(|| {
-            SendError::Abandon("the store has no recovery key to open the message with".into())
-        })?;
-        let plain =
-            seal::open(key, message.id, sealed).map_err(|e| SendError::Abandon(e.to_string()))?;
-        let sendable: Sendable = serde_json::from_slice(&plain)
-            .map_err(|e| SendError::Abandon(format!("the message's plan does not read: {e}")))?;
-        let needed = sendable.capability();
-        if !grants
-            .get(&message.plugin)
-            .is_some_and(|granted| granted.iter().any(|g| g == needed))
-        {
-            return Err(SendError::Abandon(format!(
-                "plugin {} no longer holds the capability `{needed}` (removed, or reinstalled \
-                 without --grant {needed}); nothing was sent",
-                message.plugin
-            )));
-        }
-        courier.send(
-            settings,
-            message.id,
-            &message.recipient,
-            &sendable,
-            self.clock.now(),
-        )
+        let said = attempts
+            .iter()
+            .map(|attempt| {
+                let text = match &attempt.outcome {
+                    Ok(detail) => detail.clone(),
+                    Err(error) => error.message().to_string(),
+                };
+                (attempt.message.id, text)
+            })
+            .collect();
+        let totals = self.record_attempts(&settings, attempts)?;
+        Ok((totals, count, said))
     }
 
     /// Records each attempt and where it leaves its message, in one transaction that
@@ -495,6 +496,121 @@ impl Kith {
             outbox_dir,
         })
     }
+}
+
+/// What every send of a pass shares: where it may go, the key that opens the plans, and
+/// each plugin's grants.
+type SendContext = (
+    CourierSettings,
+    Option<String>,
+    HashMap<String, Vec<String>>,
+);
+
+/// Carries out `claimed` on up to [`SENDERS`] threads of their own. A send that makes no
+/// progress for `deadline` (`courier.send_deadline`: a relay that drips a byte every few seconds never trips
+/// the network timeout), or is still running when `stop` is raised, is given up on: it is
+/// recorded as failed, to be tried again, and its thread is left to end with its connection.
+fn carry_out_all(
+    courier: &Arc<Courier>,
+    context: Arc<SendContext>,
+    claimed: Vec<MessageRow>,
+    (now, deadline): (Timestamp, Duration),
+    stop: &StopSignal,
+) -> Vec<Attempt> {
+    let count = claimed.len();
+    let queue = Arc::new(Mutex::new(
+        claimed.iter().cloned().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let (done, results) = mpsc::channel();
+    for _ in 0..SENDERS.min(count) {
+        let (queue, context, courier, done) = (
+            Arc::clone(&queue),
+            Arc::clone(&context),
+            Arc::clone(courier),
+            done.clone(),
+        );
+        let _ = std::thread::Builder::new()
+            .name("kith-courier-send".into())
+            .spawn(move || {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                    let Some((index, message)) = next else {
+                        break;
+                    };
+                    let outcome = carry_out(&courier, &context, &message, now);
+                    if done.send((index, outcome)).is_err() {
+                        break;
+                    }
+                }
+            });
+    }
+    drop(done);
+    let mut outcomes: Vec<Option<std::result::Result<String, SendError>>> =
+        (0..count).map(|_| None).collect();
+    let mut received = 0;
+    let mut idle = Duration::ZERO;
+    while received < count {
+        match results.recv_timeout(STOP_CHECK) {
+            Ok((index, outcome)) => {
+                outcomes[index] = Some(outcome);
+                received += 1;
+                idle = Duration::ZERO;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                idle += STOP_CHECK;
+                if idle >= deadline || stop.is_stopped() {
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let unfinished = match stop.is_stopped() {
+        true => "the worker stopped while the message was being sent".to_string(),
+        false => format!(
+            "the send made no progress for {}s (courier.send_deadline) and was given up on",
+            deadline.as_secs_f64()
+        ),
+    };
+    claimed
+        .into_iter()
+        .zip(outcomes)
+        .map(|(message, outcome)| Attempt {
+            message,
+            outcome: outcome.unwrap_or_else(|| Err(SendError::Retry(unfinished.clone()))),
+        })
+        .collect()
+}
+
+fn carry_out(
+    courier: &Courier,
+    (settings, key, grants): &SendContext,
+    message: &MessageRow,
+    now: Timestamp,
+) -> std::result::Result<String, SendError> {
+    let sealed = message
+        .sealed
+        .as_deref()
+        .ok_or_else(|| SendError::Abandon("the message's plan was wiped".into()))?;
+    let key = key.as_deref().ok_or_else(|| {
+        SendError::Abandon("the store has no recovery key to open the message with".into())
+    })?;
+    let plain =
+        seal::open(key, message.id, sealed).map_err(|e| SendError::Abandon(e.to_string()))?;
+    let sendable: Sendable = serde_json::from_slice(&plain)
+        .map_err(|e| SendError::Abandon(format!("the message's plan does not read: {e}")))?;
+    let needed = sendable.capability();
+    if !grants
+        .get(&message.plugin)
+        .is_some_and(|granted| granted.iter().any(|g| g == needed))
+    {
+        return Err(SendError::Abandon(format!(
+            "plugin {} no longer holds the capability `{needed}` (removed, or reinstalled \
+             without --grant {needed}); nothing was sent",
+            message.plugin
+        )));
+    }
+    courier.send(settings, message.id, &message.recipient, &sendable, now)
 }
 
 /// Where an attempt leaves its message, and when it is due next: sent; queued again after
@@ -626,7 +742,7 @@ impl Kith {
                 .ok_or(Error::NotFound(NotFound::Message(id)))
         })?;
         match row.status {
-            MessageStatus::Queued => {
+            MessageStatus::Queued | MessageStatus::Processing => {
                 self.commit(|tx| {
                     tx.hurry_message(id, now)?;
                     tx.record(
@@ -635,12 +751,17 @@ impl Kith {
                         Some(json!({"message_id": id})),
                     )
                 })?;
+                // A message left processing by a process killed mid-send is queued again
+                // here, unless a worker holds the store (and may be sending it).
                 self.send_now(&[id])?;
+                let still = self.read(|tx| Ok(tx.get_message(id)?))?;
+                if still.is_some_and(|m| m.status == MessageStatus::Processing) {
+                    return Err(Error::BadRequest(format!(
+                        "message {id} is being sent right now by a courier worker"
+                    )));
+                }
                 Ok(vec![id])
             }
-            MessageStatus::Processing => Err(Error::BadRequest(format!(
-                "message {id} is being sent right now"
-            ))),
             MessageStatus::Sent => Err(Error::BadRequest(format!(
                 "message {id} was sent; to send the invite again, resend it (kith resend invite)"
             ))),

@@ -472,11 +472,40 @@ fn installed(record: &PluginRecord) -> Result<InstalledPlugin> {
         enabled: record.enabled,
         description: manifest.description,
         schemas: manifest.schemas,
-        config: serde_json::from_str(&record.config).map_err(corrupt)?,
+        config: shown_config(serde_json::from_str(&record.config).map_err(corrupt)?),
         grants: serde_json::from_str(&record.grants).map_err(corrupt)?,
         sha256: record.sha256.clone(),
         installed_at: record.installed_at.clone(),
     })
+}
+
+/// Config keys whose values are credentials (a webhook's `authorization`, a gateway's
+/// `api_key`): shown as `***`, as the relay's password is.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "authorization",
+        "password",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+    ]
+    .iter()
+    .any(|secret| key.contains(secret))
+}
+
+fn shown_config(config: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    config
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match is_secret_key(&key) && !value.is_empty() {
+                true => "***".to_string(),
+                false => value,
+            };
+            (key, value)
+        })
+        .collect()
 }
 
 fn corrupt(error: serde_json::Error) -> Error {

@@ -104,7 +104,7 @@ const KEYS: &[Key] = &[
         name: "courier.smtp.local_name",
         default: "localhost",
         description: "the name kith gives the relay in EHLO",
-        check: check_one_line,
+        check: check_host_name,
     },
     Key {
         name: "courier.root_ca_file",
@@ -134,6 +134,12 @@ const KEYS: &[Key] = &[
         name: "courier.retry_max",
         default: "10m",
         description: "longest delay between two attempts to send a message (Go duration)",
+        check: check_retry_delay,
+    },
+    Key {
+        name: "courier.send_deadline",
+        default: "60s",
+        description: "longest a send may make no progress (a relay that drips a byte every few seconds never hits the 10s network timeout) before it is given up on and retried (Go duration)",
         check: check_retry_delay,
     },
     Key {
@@ -230,6 +236,21 @@ fn check_one_line(value: &str) -> std::result::Result<String, String> {
     Ok(value.trim().to_string())
 }
 
+fn check_host_name(value: &str) -> std::result::Result<String, String> {
+    let value = value.trim();
+    if value.is_empty()
+        || value.len() > 253
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+    {
+        return Err(format!(
+            "{value:?} is not a host name for EHLO (e.g. kith.example.org)"
+        ));
+    }
+    Ok(value.to_string())
+}
+
 fn check_optional_file(value: &str) -> std::result::Result<String, String> {
     let value = value.trim();
     if value.is_empty() {
@@ -252,13 +273,11 @@ fn check_allowed_urls(value: &str) -> std::result::Result<String, String> {
         .filter(|u| !u.is_empty())
         .collect();
     for url in &urls {
-        let rest = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"))
-            .ok_or_else(|| format!("{url} does not start with http:// or https://"))?;
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if authority.is_empty() || authority.contains('@') {
-            return Err(format!("{url} names no host, or a user"));
+        if !crate::courier::is_plain_url(url) {
+            return Err(format!(
+                "{url} is not a plain http:// or https:// URL prefix (a host, no user, no \
+                 `.` or `..` segments, no encoded separators)"
+            ));
         }
     }
     Ok(urls.join(" "))
@@ -343,6 +362,7 @@ pub struct Settings {
     pub courier_retry_base: std::time::Duration,
     pub courier_retry_max: std::time::Duration,
     pub courier_expose_bodies: bool,
+    pub courier_send_deadline: std::time::Duration,
 }
 
 impl Settings {
@@ -400,6 +420,7 @@ impl Settings {
             courier_retry_base: delay("courier.retry_base")?,
             courier_retry_max: delay("courier.retry_max")?,
             courier_expose_bodies: get("courier.expose_bodies") == "true",
+            courier_send_deadline: delay("courier.send_deadline")?,
         })
     }
 }

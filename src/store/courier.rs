@@ -279,19 +279,23 @@ impl Tx<'_> {
             )?;
             rows.map(|row| checked(row?)).collect::<Result<Vec<_>>>()?
         };
-        let mut claim = self.tx.prepare_cached(
-            "UPDATE courier_messages SET status = 3, send_count = send_count + 1, \
-             updated_ms = ?2 WHERE id = ?1",
-        )?;
-        let mut claimed = Vec::with_capacity(due.len());
-        for mut message in due {
-            claim.execute(params![message.id, now.unix_millis()])?;
-            message.status = MessageStatus::Processing;
-            message.send_count += 1;
-            message.updated_at = now;
-            claimed.push(message);
-        }
-        Ok(claimed)
+        due.into_iter()
+            .map(|message| self.claim(message, now))
+            .collect()
+    }
+
+    /// Marks a queued message processing, with one more attempt counted.
+    fn claim(&self, mut message: MessageRow, now: Timestamp) -> Result<MessageRow> {
+        self.tx
+            .prepare_cached(
+                "UPDATE courier_messages SET status = 3, send_count = send_count + 1, \
+                 updated_ms = ?2 WHERE id = ?1",
+            )?
+            .execute(params![message.id, now.unix_millis()])?;
+        message.status = MessageStatus::Processing;
+        message.send_count += 1;
+        message.updated_at = now;
+        Ok(message)
     }
 
     /// When the next queued message falls due, if any is queued.
@@ -408,29 +412,19 @@ impl Tx<'_> {
     pub fn claim_messages(&self, ids: &[Uuid], now: Timestamp) -> Result<Vec<MessageRow>> {
         let mut claimed = Vec::new();
         for id in ids {
-            let Some(mut message) = self.get_message(*id)? else {
-                continue;
-            };
-            if message.status != MessageStatus::Queued {
-                continue;
+            if let Some(message) = self.get_message(*id)?
+                && message.status == MessageStatus::Queued
+            {
+                claimed.push(self.claim(message, now)?);
             }
-            self.tx
-                .prepare_cached(
-                    "UPDATE courier_messages SET status = 3, send_count = send_count + 1, \
-                     updated_ms = ?2 WHERE id = ?1",
-                )?
-                .execute(params![message.id, now.unix_millis()])?;
-            message.status = MessageStatus::Processing;
-            message.send_count += 1;
-            message.updated_at = now;
-            claimed.push(message);
         }
         Ok(claimed)
     }
 
-    /// Deletes the queued messages of an invite, or of every invite of an identity, whose
-    /// secrets are dead (a resend drew new ones, the invite was revoked or replaced): they
-    /// never left, and must not. Returns how many.
+    /// Deletes the queued (and processing) messages of an invite, or of every invite of an
+    /// identity, whose secrets are dead (a resend drew new ones, the invite was revoked or
+    /// replaced): they never left, and must not. One being sent right now is not recorded
+    /// when its send ends. Returns how many.
     ///
     /// # Errors
     /// Only if SQLite fails.
@@ -442,7 +436,7 @@ impl Tx<'_> {
         Ok(self
             .tx
             .prepare_cached(
-                "DELETE FROM courier_messages WHERE status = 1 AND invite_id IN \
+                "DELETE FROM courier_messages WHERE status IN (1, 3) AND invite_id IN \
                  (SELECT id FROM invites WHERE id = ?1 OR identity_id = ?2)",
             )?
             .execute(params![invite_id, identity_id])?)

@@ -139,8 +139,18 @@ impl Kith {
         invitation: &mut Invitation,
         queued: &[Uuid],
     ) -> Result<()> {
-        self.send_now(queued)?;
-        invitation.deliveries = self.read(|tx| delivery_reports(tx, invitation.invite_id))?;
+        let said = self.send_now(queued)?;
+        let mut reports = self.read(|tx| delivery_reports(tx, invitation.invite_id))?;
+        // Where a message just sent went (the file written, the relay's answer) says more
+        // than its stored state; a failure's own words are stored already.
+        for report in &mut reports {
+            if report.status == "delivered"
+                && let Some(text) = report.message_id.and_then(|id| said.get(&id))
+            {
+                report.detail = Some(text.clone());
+            }
+        }
+        invitation.deliveries = reports;
         Ok(())
     }
 
