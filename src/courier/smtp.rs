@@ -22,8 +22,9 @@ use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsPar
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{Message, SmtpTransport, Transport};
 
-/// Connections kept open to the relay, so messages do not each pay a handshake.
-const POOL_SIZE: u32 = 8;
+/// Connections kept open to the relay, so messages do not each pay a handshake: one per
+/// sender of a pass (`flows::courier`).
+const POOL_SIZE: u32 = 16;
 
 /// `courier.smtp.connection_uri`, taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
