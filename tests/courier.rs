@@ -1065,3 +1065,63 @@ fn a_resend_drops_a_message_stranded_mid_send() -> TestResult {
     assert_eq!(relay.messages().len(), 1, "the dead code was never sent");
     Ok(())
 }
+
+#[test]
+fn courier_messages_page_by_keyset_with_kratos_link_headers() -> TestResult {
+    let env = Env::new();
+    env.run(&[
+        "install",
+        "plugin",
+        &crate::plugins::plugin_dir("eml-outbox"),
+        "--grant",
+        "outbox:write",
+    ])
+    .ok();
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        sent.push(message_id(&invite(&env, &format!("page{n}@example.org"))));
+    }
+    let server = Server::start(&env);
+    let first = server.admin(
+        "GET",
+        "/admin/courier/messages?page_size=2&recipient=",
+        None,
+    );
+    assert_eq!(first.status, 200, "{}", first.body);
+    let page: Vec<String> = first
+        .json()
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(page, [sent[2].clone(), sent[1].clone()], "newest first");
+    let link = first.header("link").unwrap_or_default().to_string();
+    assert!(link.contains("rel=\"first\""), "{link}");
+    let next = link
+        .split(',')
+        .find(|part| part.contains("rel=\"next\""))
+        .and_then(|part| part.split(['<', '>']).nth(1))
+        .unwrap_or_else(|| panic!("no next link: {link}"));
+    let path = next
+        .split_once(&server.admin)
+        .map_or(next, |(_, path)| path);
+    let second = server.admin("GET", path, None);
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.json()[0]["id"], sent[0].as_str());
+    assert!(
+        !second
+            .header("link")
+            .unwrap_or_default()
+            .contains("rel=\"next\"")
+    );
+    let bad = server.admin("GET", "/admin/courier/messages?page_token=forged", None);
+    assert_eq!(bad.status, 400);
+    let only = server.admin(
+        "GET",
+        "/admin/courier/messages?recipient=page1@example.org",
+        None,
+    );
+    assert_eq!(only.json().as_array().map(Vec::len), Some(1));
+    Ok(())
+}
