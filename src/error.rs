@@ -79,6 +79,9 @@ pub enum Error {
     /// A settings key kith does not know, or a value it cannot use.
     #[error("setting `{key}`: {problem}")]
     InvalidSetting { key: String, problem: String },
+    /// `kith set|unset config KEY` with a key kith does not know.
+    #[error("setting `{key}`: unknown key; known keys are {}", .known.join(", "))]
+    UnknownSetting { key: String, known: Vec<String> },
     /// The store file was written by a newer kith.
     #[error(
         "the store was written by a newer kith (schema version {found}, this kith knows up to {supported}); upgrade kith to open it"
@@ -331,6 +334,9 @@ impl Error {
             Error::UnknownSchema { known, .. } => body
                 .with_reason(self.to_string())
                 .with_detail("known_schema_ids", known.clone()),
+            Error::UnknownSetting { known, .. } => body
+                .with_reason(self.to_string())
+                .with_detail("known_keys", known.clone()),
             Error::InvalidSchema { problems, .. } => body
                 .with_reason(self.to_string())
                 .with_detail("problems", problems.clone()),
@@ -502,6 +508,10 @@ mod tests {
                 key: "hasher".into(),
                 problem: "must be argon2 or bcrypt".into(),
             },
+            Error::UnknownSetting {
+                key: "public_ulr".into(),
+                known: vec!["public_url".into(), "admin_url".into()],
+            },
             Error::StoreTooNew {
                 found: 99,
                 supported: 7,
@@ -577,6 +587,7 @@ mod tests {
             Error::InvalidCredentials => "InvalidCredentials".into(),
             Error::IdentityDisabled(_) => "IdentityDisabled".into(),
             Error::InvalidSetting { .. } => "InvalidSetting".into(),
+            Error::UnknownSetting { .. } => "UnknownSetting".into(),
             Error::StoreTooNew { .. } => "StoreTooNew".into(),
             Error::PluginInvalid { .. } => "PluginInvalid".into(),
             Error::PluginExists(_) => "PluginExists".into(),

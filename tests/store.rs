@@ -292,3 +292,34 @@ fn unset_config_restores_the_default() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_misspelled_setting_suggests_the_nearest_key() -> TestResult {
+    let env = Env::new();
+    env.create_email("someone@example.org");
+    let told = env.run(&[
+        "--format",
+        "table",
+        "set",
+        "config",
+        "courier.smtp.conection_uri",
+        "smtp://relay",
+    ]);
+    assert_eq!(told.code, 1);
+    assert!(
+        told.stderr
+            .contains("did you mean `courier.smtp.connection_uri`?"),
+        "{}",
+        told.stderr
+    );
+    let envelope = env
+        .run(&["set", "config", "public_ulr", "http://x"])
+        .error();
+    assert!(
+        envelope["details"]["known_keys"]
+            .as_array()
+            .is_some_and(|keys| keys.iter().any(|k| k == "public_url")),
+        "{envelope}"
+    );
+    Ok(())
+}

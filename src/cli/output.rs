@@ -171,6 +171,13 @@ fn human_error(error: &CliError) -> String {
                 known.join(", ")
             ));
         }
+        Error::UnknownSetting { key, known } => {
+            text.push_str(&format!("setting `{key}` is not one kith knows"));
+            if let Some(nearest) = nearest(key, known.iter().map(String::as_str)) {
+                text.push_str(&format!("\n  did you mean `{nearest}`?"));
+            }
+            text.push_str("\n  `kith get config` lists every setting with its value");
+        }
         Error::MalformedBody {
             message, pointer, ..
         } => {

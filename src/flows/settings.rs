@@ -534,12 +534,9 @@ impl Kith {
 fn known_key(key: &str) -> Result<&'static Key> {
     KEYS.iter()
         .find(|k| k.name == key)
-        .ok_or_else(|| Error::InvalidSetting {
+        .ok_or_else(|| Error::UnknownSetting {
             key: key.to_string(),
-            problem: format!(
-                "unknown key; known keys are {}",
-                KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
-            ),
+            known: KEYS.iter().map(|k| k.name.to_string()).collect(),
         })
 }
 
