@@ -21,9 +21,19 @@ use std::path::PathBuf;
 
 pub use output::CliError;
 
+/// `kith --version`: the version, the commit and the build date (see build.rs).
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KITH_COMMIT"),
+    ", built ",
+    env!("KITH_BUILD_DATE"),
+    ")"
+);
+
 /// kith: an offline identity store in one SQLite file that speaks Ory Kratos' admin API.
 #[derive(Debug, Parser)]
-#[command(name = "kith", version, about, long_about = None, propagate_version = true)]
+#[command(name = "kith", version = LONG_VERSION, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Store file (default: the platform data dir, e.g. ~/.local/share/kith/kith.db).
     #[arg(long, global = true, env = "KITH_DB", value_name = "PATH")]
@@ -127,8 +137,18 @@ pub enum Command {
     Retry(RetryCommand),
     /// Serve the Kratos admin API and the invite redemption page over HTTP.
     Serve(serve::ServeArgs),
-    /// Show kith's version (as `kratos version` does; `--format json` for a script).
+    /// Show kith's version, commit and build date (as `kratos version` does; `--format json`
+    /// for a script).
     Version,
+    /// Print a shell completion script: `kith completions bash > /etc/bash_completion.d/kith`,
+    /// `kith completions zsh > "${fpath[1]}/_kith"`, `kith completions fish >
+    /// ~/.config/fish/completions/kith.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print kith's man page (roff): `kith man > /usr/local/share/man/man1/kith.1`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,13 +232,37 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Serve(args) = cli.command {
         return serve::serve(&db, &out, args, actor);
     }
-    if let Command::Version = cli.command {
-        let version = format!("v{}", env!("CARGO_PKG_VERSION"));
-        match out.format {
-            Format::Table => out.emit(&format!("Version:    {version}")),
-            _ => out.json(&serde_json::json!({ "version": version })),
+    match cli.command {
+        Command::Version => {
+            let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+            let (commit, built) = (env!("KITH_COMMIT"), env!("KITH_BUILD_DATE"));
+            match out.format {
+                Format::Table => out.emit(&format!(
+                    "Version:    {version}\nCommit:     {commit}\nBuild date: {built}"
+                )),
+                _ => out.json(&serde_json::json!({
+                    "version": version,
+                    "commit": commit,
+                    "build_date": built,
+                })),
+            }
+            return Ok(());
         }
-        return Ok(());
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "kith", &mut script);
+            return write_stdout(&script);
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .map_err(|e| CliError::usage(format!("could not render the man page: {e}")))?;
+            return write_stdout(&page);
+        }
+        _ => {}
     }
     let kith = if creates_store(&cli.command) {
         Kith::open(&db)?
@@ -227,7 +271,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
     .with_actor(actor);
     match cli.command {
-        Command::Serve(_) | Command::Version => unreachable!("answered above, without a store"),
+        Command::Serve(_) | Command::Version | Command::Completions { .. } | Command::Man => {
+            unreachable!("answered above, without a store")
+        }
         Command::Create(identity::CreateCommand::Token(args)) => {
             serve::create_token(&kith, &out, args)
         }
@@ -286,6 +332,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Writes `bytes` to stdout; a reader that went away (`kith man | head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::usage(format!("could not write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Whether a command may create the store when there is none: only commands that put
 /// something into it. Every other command (every get, list, export, verify, validate, and
 /// changes to what must already exist) refuses a missing store, so a mistyped `--db` or
@@ -323,7 +381,9 @@ fn creates_store(command: &Command) -> bool {
         | Command::Enable(_)
         | Command::Disable(_)
         | Command::Run(_)
-        | Command::Version => false,
+        | Command::Version
+        | Command::Completions { .. }
+        | Command::Man => false,
     }
 }
 

@@ -366,3 +366,45 @@ fn a_listed_page_gives_each_identity_its_own_addresses_and_credentials() -> Test
     }
     Ok(())
 }
+
+#[test]
+fn completions_a_man_page_and_the_version_with_its_commit() -> TestResult {
+    let env = Env::new();
+    for (shell, marker) in [
+        ("bash", "complete -F _kith"),
+        ("zsh", "#compdef kith"),
+        ("fish", "complete -c kith"),
+    ] {
+        let script = env.run(&["completions", shell]).ok().stdout;
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(
+            script.contains("courier"),
+            "{shell} completes the subcommands"
+        );
+    }
+    let page = env.run(&["man"]).ok().stdout;
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH kith 1"),
+        "{page:.200}"
+    );
+    assert!(page.contains(".SH NAME"));
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let version = env.run(&["version"]).ok().json();
+    assert_eq!(version["commit"], commit.as_str(), "{version}");
+    assert!(
+        version["build_date"]
+            .as_str()
+            .is_some_and(|d| d.len() == 10)
+    );
+    let flag = env.run(&["--version"]).ok().stdout;
+    assert!(flag.contains(&format!("commit {commit}")), "{flag}");
+    assert!(!env.db.exists(), "none of them makes a store");
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! Tells `kith --version` and `kith version` which commit they were built from, and when:
+//! `KITH_COMMIT` (git's short hash, `unknown` outside a git checkout) and `KITH_BUILD_DATE`
+//! (UTC, from `SOURCE_DATE_EPOCH` when set, for reproducible builds).
+
+use std::path::Path;
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    let output = Command::new("git").args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+fn main() {
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let seconds = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+        });
+    let date = chrono::DateTime::from_timestamp(seconds, 0).map_or_else(
+        || "unknown".to_string(),
+        |t| t.format("%Y-%m-%d").to_string(),
+    );
+    println!("cargo:rustc-env=KITH_COMMIT={commit}");
+    println!("cargo:rustc-env=KITH_BUILD_DATE={date}");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    // A new commit (or checkout) changes HEAD or the branch it points to.
+    // (Only files that exist: cargo reruns a script on every build for a missing one.)
+    let mut watched = vec![".git/HEAD".to_string(), ".git/packed-refs".to_string()];
+    if let Ok(text) = std::fs::read_to_string(".git/HEAD")
+        && let Some(reference) = text.trim().strip_prefix("ref: ")
+    {
+        watched.push(format!(".git/{reference}"));
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+    for path in watched.iter().filter(|p| Path::new(p).is_file()) {
+        println!("cargo:rerun-if-changed={path}");
+    }
+}
