@@ -453,3 +453,67 @@ fn an_empty_input_records_no_import_run() -> TestResult {
     assert_eq!(undo.error()["code"], 404);
     Ok(())
 }
+
+#[test]
+fn a_terminal_summary_names_the_undo_command() -> TestResult {
+    let env = Env::new();
+    let file = env.file("one.json", &email_record("undo@example.org").to_string());
+    let run = env
+        .run(&["--format", "table", "import", "identities", &file])
+        .ok();
+    let undo = run
+        .stderr
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("undo: "))
+        .unwrap_or_else(|| panic!("no undo hint: {}", run.stderr));
+    let command: Vec<&str> = undo.split_whitespace().skip(1).collect();
+    env.run(&command).ok();
+    assert_eq!(env.count(), 0, "the hinted command undoes the import");
+    Ok(())
+}
+
+#[test]
+fn an_import_from_a_terminal_says_it_reads_stdin() -> TestResult {
+    let env = Env::new();
+    // A pseudo-terminal for stdin, by Python's pty module: kith must say what it waits for,
+    // then take one Ctrl-D as the end of an empty input (a terminal's end-of-file is not
+    // sticky: a second read would wait for more typing).
+    let script = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out, deadline = b"", time.time() + 20
+while time.time() < deadline and b"Ctrl-D" not in out:
+    if select.select([fd], [], [], 0.5)[0]:
+        try:
+            out += os.read(fd, 4096)
+        except OSError:
+            break
+os.write(fd, b"\x04")
+for _ in range(100):
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        out += b"\n[ended]"
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_kith"))
+        .arg("--db")
+        .arg(&env.db)
+        .args(["import", "identities"])
+        .env("KITH_CACHE_DIR", env.dir.path().join("cache"))
+        .output()?;
+    let seen = String::from_utf8_lossy(&output.stdout);
+    assert!(seen.contains("reading stdin (Ctrl-D to end"), "{seen}");
+    assert!(
+        seen.contains("[ended]"),
+        "one Ctrl-D ends the input: {seen}"
+    );
+    Ok(())
+}

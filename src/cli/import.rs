@@ -49,6 +49,24 @@ pub struct DeleteIdentitiesArgs {
     import_run: String,
 }
 
+/// A reader whose end stays the end: a terminal's Ctrl-D ends one read only, and the next
+/// read would wait for more typing; a parser that looks twice must see the end twice.
+struct StickyEnd<R> {
+    inner: R,
+    ended: bool,
+}
+
+impl<R: Read> Read for StickyEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ended || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.ended = n == 0;
+        Ok(n)
+    }
+}
+
 /// A reader that counts the bytes it hands out, for the progress bar.
 struct Counting<R> {
     inner: R,
@@ -72,12 +90,22 @@ fn open_sources(
     } else {
         files.to_vec()
     };
+    if files.iter().any(|f| f == "-") && std::io::stdin().is_terminal() {
+        // Otherwise a user who forgot the file name sees nothing happen.
+        eprintln!("reading stdin (Ctrl-D to end; pass FILE... to import files)");
+    }
     let mut sources = Vec::new();
     let mut total = Some(0u64);
     for file in files {
         let (name, reader): (String, Box<dyn Read + Send>) = if file == "-" {
             total = None;
-            ("<stdin>".into(), Box::new(std::io::stdin()))
+            (
+                "<stdin>".into(),
+                Box::new(StickyEnd {
+                    inner: std::io::stdin(),
+                    ended: false,
+                }),
+            )
         } else {
             let handle = std::fs::File::open(&file)
                 .map_err(|e| CliError::input(&file, format!("could not open {file}: {e}")))?;
@@ -103,13 +131,11 @@ fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
     let bar = match total {
         Some(bytes) => ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr())
             .with_style(
-                ProgressStyle::with_template(
-                    "{bar:30} {bytes}/{total_bytes} {msg} ({binary_bytes_per_sec}, eta {eta})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{bar:30} {percent}% {msg} (eta {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {bytes} read, {msg}")
+            ProgressStyle::with_template("{spinner} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
@@ -130,6 +156,7 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
         chunk_size: args.chunk_size,
     };
     let mut handled = 0u64;
+    let started = std::time::Instant::now();
     // One line per record, whatever the format: a report programs can stream. Buffered, so
     // a large import is not one write call per record; a reader that goes away does not
     // stop the import (its summary still reaches stderr).
@@ -142,7 +169,8 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
         }
         if handled.is_multiple_of(512) {
             bar.set_position(read.load(Ordering::Relaxed));
-            bar.set_message(format!("{handled} records"));
+            let rate = handled as f64 / started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!("{handled} identities, {rate:.0}/s"));
         }
     })?;
     let _ = report.flush();
@@ -172,10 +200,13 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
             summary.rate,
             peak.map(|p| format!(", peak memory {} MiB", p >> 20))
                 .unwrap_or_default(),
-            if summary.dry_run {
-                "; nothing was written"
-            } else {
-                ""
+            match (summary.dry_run, summary.created) {
+                (true, _) => "; nothing was written".to_string(),
+                (false, 0) => String::new(),
+                (false, _) => format!(
+                    "\n  undo: kith delete identities --import-run {}",
+                    summary.import_run
+                ),
             },
         )),
         false => {
