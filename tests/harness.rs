@@ -140,4 +140,63 @@ impl Env {
         std::fs::write(&path, text).expect("write a fixture file");
         path.to_string_lossy().into_owned()
     }
+
+    /// Runs kith on a pseudo-terminal (Python's pty module), answering each prompt that
+    /// contains the first text of a pair with the second, written as it is (`\r` ends a
+    /// line, `\x04` is Ctrl-D); returns everything the terminal showed, with `[ended]` once
+    /// kith exited by itself.
+    pub fn on_a_terminal(&self, args: &[&str], dialogue: &[(&str, &str)]) -> String {
+        let script = r#"
+import json, os, pty, select, sys, time
+dialogue = json.loads(os.environ["KITH_TEST_DIALOGUE"])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out, deadline = b"", time.time() + 30
+def read_some():
+    global out
+    if select.select([fd], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            return False
+        out += chunk
+        return bool(chunk)
+    return True
+for expect, answer in dialogue:
+    while time.time() < deadline and expect.encode() not in out and read_some():
+        pass
+    if expect.encode() not in out:
+        break
+    out += b"<<" + expect.encode() + b">>"
+    os.write(fd, answer.encode())
+ended = False
+while time.time() < deadline and not ended:
+    ended = os.waitpid(pid, os.WNOHANG)[0] != 0
+    if not read_some() and not ended:
+        ended = os.waitpid(pid, 0)[0] != 0
+if ended:
+    out += b"[ended]"
+else:
+    os.kill(pid, 9)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+        let dialogue: Vec<[&str; 2]> = dialogue.iter().map(|(e, a)| [*e, *a]).collect();
+        let output = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_kith"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env("KITH_CACHE_DIR", self.dir.path().join("cache"))
+            .env("USER", "tester")
+            .env(
+                "KITH_TEST_DIALOGUE",
+                serde_json::to_string(&dialogue).expect("JSON"),
+            )
+            .output()
+            .expect("python3 runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
 }

@@ -475,45 +475,13 @@ fn a_terminal_summary_names_the_undo_command() -> TestResult {
 #[test]
 fn an_import_from_a_terminal_says_it_reads_stdin() -> TestResult {
     let env = Env::new();
-    // A pseudo-terminal for stdin, by Python's pty module: kith must say what it waits for,
-    // then take one Ctrl-D as the end of an empty input (a terminal's end-of-file is not
-    // sticky: a second read would wait for more typing).
-    let script = r#"
-import os, pty, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out, deadline = b"", time.time() + 20
-while time.time() < deadline and b"Ctrl-D" not in out:
-    if select.select([fd], [], [], 0.5)[0]:
-        try:
-            out += os.read(fd, 4096)
-        except OSError:
-            break
-os.write(fd, b"\x04")
-for _ in range(100):
-    if os.waitpid(pid, os.WNOHANG)[0]:
-        out += b"\n[ended]"
-        break
-    time.sleep(0.1)
-else:
-    os.kill(pid, 9)
-sys.stdout.write(out.decode(errors="replace"))
-"#;
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_kith"))
-        .arg("--db")
-        .arg(&env.db)
-        .args(["import", "identities"])
-        .env("KITH_CACHE_DIR", env.dir.path().join("cache"))
-        .output()?;
-    let seen = String::from_utf8_lossy(&output.stdout);
-    assert!(seen.contains("reading stdin (Ctrl-D to end"), "{seen}");
+    // One Ctrl-D ends an empty input: a terminal's end-of-file is not sticky, and a reader
+    // that looks twice would wait for more typing.
+    let shown = env.on_a_terminal(&["import", "identities"], &[("Ctrl-D", "\x04")]);
+    assert!(shown.contains("reading stdin (Ctrl-D to end"), "{shown}");
     assert!(
-        seen.contains("[ended]"),
-        "one Ctrl-D ends the input: {seen}"
+        shown.contains("[ended]"),
+        "one Ctrl-D ends the input: {shown}"
     );
     Ok(())
 }

@@ -111,9 +111,10 @@ fn the_whole_story_invite_accept_verify() -> TestResult {
         "another one\n",
     );
     assert_eq!(reused.code, 1);
+    // Said before the password is read, in the redemption page's words.
     assert_eq!(
         reused.error()["reason"],
-        "The code was already used. Please request another code."
+        "This link was used already. Please request another code."
     );
     let listed = env
         .run(&["list", "invites", "--status", "redeemed"])
@@ -181,9 +182,10 @@ fn a_new_invite_revokes_the_older_and_revoke_stops_a_code() -> TestResult {
         "pass phrase",
     );
     assert_eq!(old.code, 1);
+    // Checked before any password is asked for, in the redemption page's words.
     assert_eq!(
         old.error()["reason"],
-        "The recovery code is invalid or has already been used. Please try again."
+        "This link is no longer valid: it was replaced by a newer one or revoked. Please request another code."
     );
 
     let invite_id = second["invite_id"].as_str().unwrap_or_default();
@@ -688,5 +690,70 @@ fn traits_for_an_existing_identity_are_refused_not_ignored() -> TestResult {
         refused.stderr
     );
     assert_eq!(env.run(&["list", "invites"]).ok().json(), json!([]));
+    Ok(())
+}
+
+#[test]
+fn accept_invite_says_a_link_is_closed_before_it_asks_for_a_password() -> TestResult {
+    let env = Env::new();
+    let invitation = invite(&env, &["closed@example.org"]);
+    let flow = flow_of(invitation["recovery_link"].as_str().unwrap_or_default());
+    env.run(&[
+        "revoke",
+        "invite",
+        invitation["invite_id"].as_str().unwrap_or_default(),
+    ])
+    .ok();
+    let shown = env.on_a_terminal(&["accept", "invite", "--flow", &flow], &[]);
+    assert!(
+        shown.contains("This link is no longer valid: it was replaced by a newer one or revoked."),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("Recovery code:"),
+        "asked for a code first: {shown}"
+    );
+    assert!(
+        !shown.contains("New password:"),
+        "asked for a password first: {shown}"
+    );
+    Ok(())
+}
+
+#[test]
+fn accept_invite_asks_for_the_password_twice_on_a_terminal() -> TestResult {
+    let env = Env::new();
+    let invitation = invite(&env, &["twice-typed@example.org"]);
+    let flow = flow_of(invitation["recovery_link"].as_str().unwrap_or_default());
+    let code = invitation["recovery_code"].as_str().unwrap_or_default();
+    let differ = env.on_a_terminal(
+        &["accept", "invite", "--flow", &flow],
+        &[
+            ("Recovery code:", &format!("{code}\r")),
+            ("New password:", "correct horse battery\r"),
+            ("Repeat the new password:", "correct horse batery\r"),
+        ],
+    );
+    assert!(differ.contains("the two passwords differ"), "{differ}");
+    let same = env.on_a_terminal(
+        &["accept", "invite", "--flow", &flow],
+        &[
+            ("Recovery code:", &format!("{code}\r")),
+            ("New password:", "correct horse battery\r"),
+            ("Repeat the new password:", "correct horse battery\r"),
+        ],
+    );
+    assert!(same.contains("password set for identity"), "{same}");
+    env.run_with(
+        &[
+            "verify",
+            "password",
+            "--identifier",
+            "twice-typed@example.org",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    )
+    .ok();
     Ok(())
 }

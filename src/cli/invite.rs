@@ -179,10 +179,14 @@ pub fn accept(kith: &Kith, out: &Output, command: AcceptCommand) -> Result<(), C
     } = command;
     let redemption = match (link, flow, code) {
         (Some(link), _, _) => Redemption::Link(secret_value(link, "link", "Recovery link: ")?),
-        (None, Some(flow), code) => Redemption::Code {
-            flow: parse_uuid(&flow, "a flow id")?,
-            code: secret_value(code.unwrap_or_default(), "code", "Recovery code: ")?,
-        },
+        (None, Some(flow), code) => {
+            let flow = parse_uuid(&flow, "a flow id")?;
+            refuse_closed(kith, flow)?;
+            Redemption::Code {
+                flow,
+                code: secret_value(code.unwrap_or_default(), "code", "Recovery code: ")?,
+            }
+        }
         (None, None, _) => {
             if !std::io::stdin().is_terminal() {
                 return Err(CliError::usage(
@@ -192,7 +196,22 @@ pub fn accept(kith: &Kith, out: &Output, command: AcceptCommand) -> Result<(), C
             Redemption::Link(secret_value(String::new(), "link", "Recovery link: ")?)
         }
     };
+    // Before the password is asked for: an expired, used or revoked link is said to be so,
+    // in the redemption page's words.
+    if let Redemption::Link(link) = &redemption
+        && let (Some(flow), _) = kith::flows::link_parameters(link)
+    {
+        refuse_closed(kith, flow)?;
+    }
     let password = super::output::read_password(password_stdin, "New password: ")?;
+    if !password_stdin {
+        let again = super::output::read_password(false, "Repeat the new password: ")?;
+        if again != password {
+            return Err(CliError::usage(
+                "the two passwords differ; nothing was changed, run kith accept invite again",
+            ));
+        }
+    }
     let redeemed = kith.redeem(&redemption, &password)?;
     match out.format {
         Format::Table => out.emit(&format!(
@@ -207,6 +226,15 @@ pub fn accept(kith: &Kith, out: &Output, command: AcceptCommand) -> Result<(), C
         _ => out.json(&redeemed),
     }
     Ok(())
+}
+
+/// Refuses a flow that cannot be redeemed (expired, used, revoked, killed by wrong codes,
+/// unknown), saying so as the redemption page does.
+fn refuse_closed(kith: &Kith, flow: uuid::Uuid) -> Result<(), CliError> {
+    match kith.recovery_flow_state(flow)?.closed_message() {
+        Some(message) => Err(kith::Error::BadRequest(message.into()).into()),
+        None => Ok(()),
+    }
 }
 
 /// A link or code given as `value`: read from stdin's next line for `-`, asked for (without

@@ -271,3 +271,24 @@ pub enum FlowState {
     /// No flow has this id.
     Unknown,
 }
+
+impl FlowState {
+    /// What the redemption page (and `kith accept invite`) says of a flow that cannot be
+    /// redeemed; `None` while it is open.
+    pub fn closed_message(self) -> Option<&'static str> {
+        match self {
+            FlowState::Open => None,
+            FlowState::Used => Some("This link was used already. Please request another code."),
+            FlowState::Expired => {
+                Some("This link has expired. Please ask whoever invited you for a new one.")
+            }
+            FlowState::Revoked => Some(
+                "This link is no longer valid: it was replaced by a newer one or revoked. Please request another code.",
+            ),
+            FlowState::TooManyAttempts => Some(SUBMITTED_TOO_OFTEN),
+            FlowState::Unknown => Some(
+                "This link is not valid. Please check that you opened the whole link you were sent.",
+            ),
+        }
+    }
+}

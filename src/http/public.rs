@@ -5,7 +5,7 @@ use super::page::{self, CSRF_COOKIE, Page};
 use super::reply::{ApiError, json, no_store_on_get};
 use super::{AppState, version};
 use crate::error::Error;
-use crate::flows::{FlowState, Redemption, SUBMITTED_TOO_OFTEN, link_parameters};
+use crate::flows::{FlowState, Redemption, link_parameters};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -121,30 +121,12 @@ fn link_params(raw: Option<String>) -> (Option<Uuid>, Option<String>) {
     (flow, token.filter(|t| !t.is_empty()))
 }
 
-/// What the page says about a flow that cannot be redeemed.
-fn closed_flow_message(state: FlowState) -> Option<&'static str> {
-    match state {
-        FlowState::Open => None,
-        FlowState::Used => Some("This link was used already. Please request another code."),
-        FlowState::Expired => {
-            Some("This link has expired. Please ask whoever invited you for a new one.")
-        }
-        FlowState::Revoked => Some(
-            "This link is no longer valid: it was replaced by a newer one or revoked. Please request another code.",
-        ),
-        FlowState::TooManyAttempts => Some(SUBMITTED_TOO_OFTEN),
-        FlowState::Unknown => Some(
-            "This link is not valid. Please check that you opened the whole link you were sent.",
-        ),
-    }
-}
-
 async fn show_redemption(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let (flow, token) = link_params(raw);
     let Some(flow) = flow else {
         return page::render(Page::closed(
             StatusCode::NOT_FOUND,
-            closed_flow_message(FlowState::Unknown).unwrap_or_default(),
+            FlowState::Unknown.closed_message().unwrap_or_default(),
         ));
     };
     let flow_state = state
@@ -158,7 +140,7 @@ async fn show_redemption(State(state): State<AppState>, RawQuery(raw): RawQuery)
             } else {
                 StatusCode::GONE
             },
-            closed_flow_message(closed).unwrap_or_default(),
+            closed.closed_message().unwrap_or_default(),
         )),
         Err(_) => page::render(Page::closed(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -228,7 +210,7 @@ async fn redeem(
     let Some(flow) = flow else {
         return page::render(Page::closed(
             StatusCode::NOT_FOUND,
-            closed_flow_message(FlowState::Unknown).unwrap_or_default(),
+            FlowState::Unknown.closed_message().unwrap_or_default(),
         ));
     };
     let token = form.token.clone().or(link_token);

@@ -215,12 +215,12 @@ fn parse_link(link: &str) -> Result<(Uuid, String)> {
 }
 
 impl Kith {
-    /// The state of the recovery flow `flow`, for the redemption page.
+    /// The state of the recovery flow `flow`, for the redemption page and `kith accept
+    /// invite`, which say why a flow cannot be redeemed before they ask for a password.
     ///
     /// # Errors
     /// Only if the store fails.
-    #[cfg(feature = "server")]
-    pub(crate) fn recovery_flow_state(&self, flow: Uuid) -> Result<FlowState> {
+    pub fn recovery_flow_state(&self, flow: Uuid) -> Result<FlowState> {
         let now = self.clock.now();
         self.read(|tx| {
             Ok(match tx.get_invite(flow)?.filter(|i| i.flow_id == flow) {
