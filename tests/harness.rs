@@ -146,12 +146,24 @@ impl Env {
     /// line, `\x04` is Ctrl-D); returns everything the terminal showed, with `[ended]` once
     /// kith exited by itself.
     pub fn on_a_terminal(&self, args: &[&str], dialogue: &[(&str, &str)]) -> String {
+        self.on_a_terminal_of_width(100, args, dialogue)
+    }
+
+    /// [`Env::on_a_terminal`] on a terminal `columns` wide.
+    pub fn on_a_terminal_of_width(
+        &self,
+        columns: u16,
+        args: &[&str],
+        dialogue: &[(&str, &str)],
+    ) -> String {
         let script = r#"
 import json, os, pty, select, sys, time
 dialogue = json.loads(os.environ["KITH_TEST_DIALOGUE"])
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
+import fcntl, struct, termios
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, int(os.environ["KITH_TEST_COLUMNS"]), 0, 0))
 out, deadline = b"", time.time() + 30
 def read_some():
     global out
@@ -191,6 +203,7 @@ sys.stdout.write(out.decode(errors="replace"))
             .args(args)
             .env("KITH_CACHE_DIR", self.dir.path().join("cache"))
             .env("USER", "tester")
+            .env("KITH_TEST_COLUMNS", columns.to_string())
             .env(
                 "KITH_TEST_DIALOGUE",
                 serde_json::to_string(&dialogue).expect("JSON"),

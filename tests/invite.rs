@@ -757,3 +757,20 @@ fn accept_invite_asks_for_the_password_twice_on_a_terminal() -> TestResult {
     .ok();
     Ok(())
 }
+
+#[test]
+fn tables_fit_the_terminal() -> TestResult {
+    let env = Env::new();
+    invite(&env, &["a-rather-long-address-for-a-table@example.org"]);
+    let shown = env.on_a_terminal_of_width(70, &["list", "invites"], &[]);
+    assert!(shown.contains("[ended]"), "{shown}");
+    let table = shown.trim_end_matches("[ended]");
+    assert!(table.contains("KIND"), "{table}");
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 70,
+            "wider than the terminal: {line:?}\n{table}"
+        );
+    }
+    Ok(())
+}

@@ -387,8 +387,10 @@ impl Output {
     /// Prints a table with a header row.
     pub fn table(&self, header: &[&str], rows: Vec<Vec<String>>) {
         let mut table = Table::new();
+        // On a terminal, columns wrap to its width instead of running off the right edge.
         table
             .load_preset(presets::NOTHING)
+            .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
             .set_header(header.to_vec());
         for row in rows {
             table.add_row(row);
