@@ -258,16 +258,21 @@ impl Kith {
         let courier = Arc::new(Courier::new());
         let mut totals = CourierTotals::default();
         while !stop.is_stopped() {
-            let (pass, claimed, _) = self.courier_pass(&courier, None, stop)?;
-            totals += pass;
-            if claimed == PASS_SIZE {
-                continue;
+            // An idle worker looks often; a read that finds nothing due spares the write lock.
+            let next = self.read(|tx| Ok(tx.next_message_due()?))?;
+            let now = self.clock.now();
+            if next.is_some_and(|due| due <= now) {
+                let (pass, claimed, _) = self.courier_pass(&courier, None, stop)?;
+                totals += pass;
+                // A full pass may have left more due; otherwise `once` is done, and a
+                // running worker looks again for the next due time.
+                if claimed == PASS_SIZE || !once {
+                    continue;
+                }
             }
             if once {
                 break;
             }
-            let next = self.read(|tx| Ok(tx.next_message_due()?))?;
-            let now = self.clock.now();
             let wait = next.map_or(IDLE_POLL, |due| {
                 Duration::from_millis(
                     u64::try_from(due.unix_millis() - now.unix_millis()).unwrap_or(0),
@@ -346,13 +351,6 @@ impl Kith {
         stop: &StopSignal,
     ) -> Result<(CourierTotals, usize, HashMap<Uuid, String>)> {
         let now = self.clock.now();
-        // An idle worker looks often; a read that finds nothing due spares the write lock.
-        if only.is_none() {
-            let next = self.read(|tx| Ok(tx.next_message_due()?))?;
-            if next.is_none_or(|due| due > now) {
-                return Ok((CourierTotals::default(), 0, HashMap::new()));
-            }
-        }
         let settings = self.settings()?;
         let courier_settings = self.courier_settings(&settings)?;
         let (claimed, key, grants) = self.commit(|tx| {
