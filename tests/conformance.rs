@@ -223,14 +223,7 @@ fn seed(env: &Env) -> Vec<String> {
     ids.push(inactive["id"].as_str().expect("an id").to_string());
     // Courier messages: one sent (into the outbox), one abandoned with its failed dispatch
     // (an outbox that cannot be made, and no retries).
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("eml-outbox"),
-        "--grant",
-        "outbox:write",
-    ])
-    .ok();
+    env.install_plugin("eml-outbox", "outbox:write", &[]);
     for (email, outbox) in [
         ("seed0@example.org", None),
         ("invitee@example.org", Some("/dev/null/outbox")),

@@ -87,17 +87,6 @@ impl Drop for Relay {
     }
 }
 
-fn install_smtp_invite(env: &Env) {
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("smtp-invite"),
-        "--grant",
-        "email:send",
-    ])
-    .ok();
-}
-
 /// A relay started with `options` in a folder of its own, and a store whose courier sends
 /// to it (plain SMTP, STARTTLS when offered).
 fn relay_and_env(options: &[&str]) -> (tempfile::TempDir, Relay, Env) {
@@ -119,7 +108,7 @@ fn delivery(invitation: &Value) -> (&str, &str) {
 /// A store whose courier sends to `relay_uri`, retrying fast.
 fn courier_env(relay_uri: &str) -> Env {
     let env = Env::new();
-    install_smtp_invite(&env);
+    env.install_plugin("smtp-invite", "email:send", &[]);
     env.run(&["set", "config", "courier.smtp.connection_uri", relay_uri])
         .ok();
     env.run(&["set", "config", "courier.retry_base", "10ms"])
@@ -225,23 +214,7 @@ fn an_invite_reaches_a_real_smtp_relay_and_its_code_redeems() -> TestResult {
         .unwrap_or_else(|| panic!("no 6-digit code in {text}"));
     assert_eq!(code, invitation["recovery_code"]);
     assert!(text.contains(invitation["recovery_link"].as_str().unwrap_or("?")));
-    let flow = kith::flows::link_parameters(invitation["recovery_link"].as_str().unwrap_or(""))
-        .0
-        .map(|flow| flow.to_string())
-        .unwrap_or_default();
-    env.run_with(
-        &[
-            "accept",
-            "invite",
-            "--flow",
-            &flow,
-            "--code",
-            code,
-            "--password-stdin",
-        ],
-        "a mail-borne passphrase\n",
-    )
-    .ok();
+    crate::invite::accept_code(&env, &invitation, code, "a mail-borne passphrase").ok();
     env.run_with(
         &[
             "verify",
@@ -632,17 +605,7 @@ fn webhook_invite_posts_to_an_allowed_url_and_nowhere_else() -> TestResult {
     let (base, bodies) = receiver();
     let env = Env::new();
     let url = format!("{base}/hooks/invites");
-    let config = format!("url={url}");
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("webhook-invite"),
-        "--grant",
-        "http:post",
-        "--config",
-        &config,
-    ])
-    .ok();
+    env.install_plugin("webhook-invite", "http:post", &[&format!("url={url}")]);
     env.run(&[
         "set",
         "config",
@@ -927,18 +890,11 @@ fn a_webhook_reply_that_echoes_the_request_keeps_no_secret() -> TestResult {
     let base = echoing_receiver();
     let env = Env::new();
     let url = format!("{base}/hooks/T0/SECRETPATH");
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("webhook-invite"),
-        "--grant",
+    env.install_plugin(
+        "webhook-invite",
         "http:post",
-        "--config",
-        &format!("url={url}"),
-        "--config",
-        "authorization=Bearer WEBHOOKTOKEN",
-    ])
-    .ok();
+        &[&format!("url={url}"), "authorization=Bearer WEBHOOKTOKEN"],
+    );
     let listed = env.run(&["list", "plugins"]).ok().stdout;
     assert!(!listed.contains("WEBHOOKTOKEN"), "{listed}");
     env.run(&[
@@ -991,16 +947,11 @@ fn bounces_go_to_the_sites_address_whatever_the_plan_says() -> TestResult {
     let scratch = tempfile::tempdir()?;
     let relay = Relay::start(scratch.path(), &[]);
     let env = Env::new();
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("smtp-invite"),
-        "--grant",
+    env.install_plugin(
+        "smtp-invite",
         "email:send",
-        "--config",
-        "sender=Evil <attacker@evil.example>",
-    ])
-    .ok();
+        &["sender=Evil <attacker@evil.example>"],
+    );
     env.run(&[
         "set",
         "config",
@@ -1069,14 +1020,7 @@ fn a_resend_drops_a_message_stranded_mid_send() -> TestResult {
 #[test]
 fn courier_messages_page_by_keyset_with_kratos_link_headers() -> TestResult {
     let env = Env::new();
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("eml-outbox"),
-        "--grant",
-        "outbox:write",
-    ])
-    .ok();
+    env.install_plugin("eml-outbox", "outbox:write", &[]);
     let mut sent = Vec::new();
     for n in 0..3 {
         sent.push(message_id(&invite(&env, &format!("page{n}@example.org"))));

@@ -134,6 +134,17 @@ impl Env {
             .count()
     }
 
+    /// Installs the first-party plugin `name` from plugins/, granting `grant`, with
+    /// `--config KEY=VALUE` for each of `config`.
+    pub fn install_plugin(&self, name: &str, grant: &str, config: &[&str]) {
+        let dir = crate::plugins::plugin_dir(name);
+        let mut args = vec!["install", "plugin", dir.as_str(), "--grant", grant];
+        for pair in config {
+            args.extend(["--config", pair]);
+        }
+        self.run(&args).ok();
+    }
+
     /// Writes `text` into a file in the temporary folder and returns its path.
     pub fn file(&self, name: &str, text: &str) -> String {
         let path = self.dir.path().join(name);

@@ -12,14 +12,7 @@ fn flow_of(link: &str) -> String {
 
 /// Installs the first-party `eml-outbox` delivery plugin with the capability it needs.
 fn install_eml_outbox(env: &Env) {
-    env.run(&[
-        "install",
-        "plugin",
-        &crate::plugins::plugin_dir("eml-outbox"),
-        "--grant",
-        "outbox:write",
-    ])
-    .ok();
+    env.install_plugin("eml-outbox", "outbox:write", &[]);
 }
 
 fn invite(env: &Env, args: &[&str]) -> Value {
@@ -28,7 +21,12 @@ fn invite(env: &Env, args: &[&str]) -> Value {
     env.run(&all).ok().json()
 }
 
-fn accept_code(env: &Env, invitation: &Value, code: &str, password: &str) -> crate::harness::Run {
+pub(crate) fn accept_code(
+    env: &Env,
+    invitation: &Value,
+    code: &str,
+    password: &str,
+) -> crate::harness::Run {
     let flow = flow_of(invitation["recovery_link"].as_str().unwrap_or_default());
     env.run_with(
         &[
