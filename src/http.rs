@@ -10,6 +10,7 @@
 mod admin;
 mod courier;
 mod listen;
+mod log;
 mod page;
 mod public;
 mod reply;
@@ -21,6 +22,7 @@ pub use reply::ApiError;
 use crate::error::{Error, Result};
 use crate::flows::{Kith, StopSignal};
 use axum::extract::Request;
+pub use log::RequestLog;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -45,6 +47,8 @@ pub struct ServeOptions {
     /// Serve the admin API without tokens, as Kratos OSS does, for clients written for it;
     /// refused unless both listeners are on loopback.
     pub no_auth: bool,
+    /// How each request is logged on stderr.
+    pub request_log: RequestLog,
 }
 
 /// The addresses the listeners got (port 0 picks a free one).
@@ -215,8 +219,16 @@ async fn run(options: &ServeOptions, caps: Caps, ready: impl FnOnce(&Bound)) -> 
     };
     let courier_stop = StopSignal::new();
     let courier_finished = start_courier(Arc::clone(&state.kith), courier_stop.clone());
-    let admin = admin::router(state.clone());
-    let public = public::router(state);
+    // Outermost, so every answer is logged, refusals and unknown paths included.
+    let sink = log::LogSink::start(options.request_log);
+    let logged = |router: axum::Router, listener: &'static str| {
+        router.layer(axum::middleware::from_fn_with_state(
+            (listener, sink.clone()),
+            log::log_requests,
+        ))
+    };
+    let admin = logged(admin::router(state.clone()), "admin");
+    let public = logged(public::router(state), "public");
     ready(&Bound {
         admin: format!("http://{admin_address}"),
         public: public_url,

@@ -906,3 +906,94 @@ fn a_bind_failure_names_the_flag_to_change() -> TestResult {
     drop(taken);
     Ok(())
 }
+
+/// `kith serve` logs one line per request on stderr: method, path (never its query, where an
+/// invite link carries its token), status, duration and the token's name as actor; as text
+/// or JSON, and none with `--quiet`.
+#[test]
+fn serve_logs_one_line_per_request_without_secrets() -> TestResult {
+    let env = Env::new();
+    let made = env.run(&["create", "token", "--name", "ops"]).ok().json();
+    let token = made["token"].as_str().expect("a token").to_string();
+    // (global flags, `serve` flags, what the log should be)
+    for (global, serve, format) in [
+        (&[][..], &[][..], "text"),
+        (&["--quiet"][..], &[][..], "quiet"),
+        (&[][..], &["--log-format", "json"][..], "json"),
+    ] {
+        let log = env.dir.path().join(format!("{format}.log"));
+        let mut command = env.std_cmd();
+        command
+            .args(global)
+            .args(SERVE_ON_LOOPBACK)
+            .args(serve)
+            .stderr(std::fs::File::create(&log)?);
+        let (mut child, ready) = spawn_serve(command);
+        let admin = listener(&ready, "admin");
+        let public = listener(&ready, "public");
+        let created = request(
+            &admin,
+            "POST",
+            "/admin/identities",
+            Some(&token),
+            Some(&email_body(&format!("log-{format}@example.org"))),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        let refused = request(&admin, "GET", "/admin/identities", None, None);
+        assert_eq!(refused.status, 401);
+        request(
+            &public,
+            "GET",
+            "/self-service/recovery?flow=00000000-0000-0000-0000-000000000000&token=SECRETTOKEN",
+            None,
+            None,
+        );
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+        child.wait()?;
+        let written = std::fs::read_to_string(&log)?;
+        assert!(!written.contains("SECRETTOKEN"), "{written}");
+        assert!(!written.contains(&token), "{written}");
+        match format {
+            "quiet" => assert!(!written.contains("/admin/identities"), "{written}"),
+            "text" => {
+                assert!(
+                    written
+                        .lines()
+                        .any(|l| l.contains(" admin POST /admin/identities 201 ")
+                            && l.ends_with(" http:ops")),
+                    "{written}"
+                );
+                assert!(
+                    written
+                        .lines()
+                        .any(|l| l.contains(" admin GET /admin/identities 401 ")),
+                    "{written}"
+                );
+                assert!(
+                    written
+                        .lines()
+                        .any(|l| l.contains(" public GET /self-service/recovery ")),
+                    "{written}"
+                );
+            }
+            _ => {
+                let lines: Vec<Value> = written
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect();
+                let create = lines
+                    .iter()
+                    .find(|l| l["method"] == "POST")
+                    .unwrap_or_else(|| panic!("{written}"));
+                assert_eq!(create["path"], "/admin/identities");
+                assert_eq!(create["status"], 201);
+                assert_eq!(create["actor"], "http:ops");
+                assert_eq!(create["listener"], "admin");
+                assert!(create["duration_ms"].is_number(), "{create}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -5,7 +5,7 @@ use super::output::{CliError, Output};
 use clap::Args;
 use kith::Admin as _;
 use kith::Kith;
-use kith::http::{Bound, Limits, ServeOptions};
+use kith::http::{Bound, Limits, RequestLog, ServeOptions};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -39,6 +39,18 @@ pub struct ServeArgs {
     /// clients written for it). Loopback addresses only.
     #[arg(long)]
     no_auth: bool,
+    /// How each request is logged on stderr (method, path without its query, status,
+    /// duration, actor); `--quiet` logs none.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `<time> <listener> <method> <path> <status> <duration> <actor>`
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `500ms`, `10s` or `2m`: the timeouts of `kith serve`.
@@ -84,6 +96,11 @@ pub fn serve(db: &Path, out: &Output, args: ServeArgs, actor: String) -> Result<
             public_per_peer: args.public_per_peer,
         },
         no_auth: args.no_auth,
+        request_log: match (out.quiet, args.log_format) {
+            (true, _) => RequestLog::Off,
+            (false, LogFormat::Text) => RequestLog::Text,
+            (false, LogFormat::Json) => RequestLog::Json,
+        },
     };
     kith::http::serve(&options, |bound: &Bound| {
         if bound.no_auth {

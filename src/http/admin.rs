@@ -74,7 +74,8 @@ pub(super) fn router(state: AppState) -> Router {
 /// checks it again with its flow anyway, so a revocation still holds at the next request.
 #[derive(Default)]
 pub(super) struct SeenTokens {
-    seen: Mutex<HashMap<[u8; 32], Instant>>,
+    /// By the token's SHA-256: when it was last found valid, and its name.
+    seen: Mutex<HashMap<[u8; 32], (Instant, String)>>,
 }
 
 impl SeenTokens {
@@ -89,21 +90,23 @@ impl SeenTokens {
         key
     }
 
-    fn fresh(&self, token: &str) -> bool {
+    /// The token's name, when it was found valid lately.
+    fn fresh(&self, token: &str) -> Option<String> {
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.get(&Self::key(token))
-            .is_some_and(|at| at.elapsed() < Self::FRESH_FOR)
+            .filter(|(at, _)| at.elapsed() < Self::FRESH_FOR)
+            .map(|(_, name)| name.clone())
     }
 
-    fn remember(&self, token: &str) {
+    fn remember(&self, token: &str, name: &str) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if seen.len() >= Self::MAX {
-            seen.retain(|_, at| at.elapsed() < Self::FRESH_FOR);
+            seen.retain(|_, (at, _)| at.elapsed() < Self::FRESH_FOR);
             if seen.len() >= Self::MAX {
                 seen.clear();
             }
         }
-        seen.insert(Self::key(token), Instant::now());
+        seen.insert(Self::key(token), (Instant::now(), name.to_string()));
     }
 }
 
@@ -111,25 +114,36 @@ impl SeenTokens {
 /// answered without polling the body, so hyper never sends `100 Continue` and the upload
 /// is never buffered.
 async fn token_first(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.no_auth {
-        return next.run(request).await;
-    }
-    let presented = match bearer(request.headers()) {
-        Ok(presented) => presented,
-        Err(refused) => return refused.into_response(),
-    };
-    if !state.tokens.fresh(&presented) {
-        let checked = presented.clone();
-        match state
-            .blocking(move |kith| Ok(kith.token_name(&checked)?))
-            .await
-        {
-            Ok(Some(_)) => state.tokens.remember(&presented),
-            Ok(None) => return not_a_token().into_response(),
-            Err(error) => return error.into_response(),
+    let actor = match state.no_auth {
+        true => NO_AUTH_ACTOR.to_string(),
+        false => {
+            let presented = match bearer(request.headers()) {
+                Ok(presented) => presented,
+                Err(refused) => return refused.into_response(),
+            };
+            let name = match state.tokens.fresh(&presented) {
+                Some(name) => name,
+                None => {
+                    let checked = presented.clone();
+                    match state
+                        .blocking(move |kith| Ok(kith.token_name(&checked)?))
+                        .await
+                    {
+                        Ok(Some(name)) => {
+                            state.tokens.remember(&presented, &name);
+                            name
+                        }
+                        Ok(None) => return not_a_token().into_response(),
+                        Err(error) => return error.into_response(),
+                    }
+                }
+            };
+            format!("http:{name}")
         }
-    }
-    next.run(request).await
+    };
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(super::log::Actor(actor));
+    response
 }
 
 /// Whom the audit trail credits for admin calls made without a token (`--no-auth`).
