@@ -90,6 +90,9 @@ pub trait Admin {
     fn get_schema(&self, id: &str) -> Result<SchemaEntry>;
     /// Checks and stores a custom identity schema.
     fn add_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry>;
+    /// Checks a custom identity schema and puts it in place of the stored one (or adds it),
+    /// refused while stored identities of that schema would not match it.
+    fn replace_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry>;
     /// Removes a stored identity schema no identity uses.
     fn remove_schema(&self, id: &str) -> Result<()>;
 
@@ -258,6 +261,9 @@ impl Admin for Kith {
     }
     fn add_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry> {
         Kith::add_schema(self, id, raw)
+    }
+    fn replace_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry> {
+        Kith::replace_schema(self, id, raw)
     }
     fn remove_schema(&self, id: &str) -> Result<()> {
         Kith::remove_schema(self, id)

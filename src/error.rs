@@ -25,6 +25,8 @@ pub enum Error {
         pointer: String,
         line: usize,
         column: usize,
+        /// For an unknown field, the known field it most likely meant.
+        did_you_mean: Option<String>,
     },
     /// The traits break the identity schema.
     #[error("the traits do not match schema `{schema_id}`: {}", violations_text(.violations))]
@@ -42,11 +44,27 @@ pub enum Error {
         problems: Vec<String>,
     },
     /// A schema with this id exists already (presets cannot be replaced).
-    #[error("schema `{0}` exists already; remove it first or pick another id")]
+    #[error(
+        "schema `{0}` exists already; replace it (`kith add schema --replace`), remove it, or pick another id"
+    )]
     SchemaExists(String),
+    /// A schema may not replace a stored one that identities use when they would not match it.
+    #[error(
+        "schema `{schema_id}` was not replaced: {broken} stored {} would not match it",
+        if *.broken == 1 { "identity" } else { "identities" }
+    )]
+    SchemaWouldBreak {
+        schema_id: String,
+        broken: u64,
+        /// The first few, each `<identity id>: <pointer>: <violation>`.
+        examples: Vec<String>,
+    },
     /// A unique identifier, address or external_id is held by another identity.
     #[error("This identity conflicts with another identity that already exists.")]
-    Conflict { field: Option<String> },
+    Conflict {
+        field: Option<String>,
+        clash: Option<Box<crate::model::Clash>>,
+    },
     /// A recovery code or link token that is wrong, expired or unknown (Kratos' 4060006).
     #[error("The recovery code is invalid or has already been used. Please try again.")]
     RecoveryCodeInvalid,
@@ -279,6 +297,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::Conflict { .. }
             | Error::SchemaExists(_)
+            | Error::SchemaWouldBreak { .. }
             | Error::PluginExists(_)
             | Error::TokenExists(_) => 409,
             Error::Unauthorized(_) => 401,
@@ -313,8 +332,12 @@ impl Error {
                 pointer,
                 line,
                 column,
+                did_you_mean,
             } => {
                 let mut body = body.with_message(message.clone());
+                if let Some(field) = did_you_mean {
+                    body = body.with_detail("did_you_mean", field.clone());
+                }
                 if !pointer.is_empty() {
                     body = body.with_detail("pointer", pointer.clone());
                 }
@@ -340,12 +363,26 @@ impl Error {
             Error::InvalidSchema { problems, .. } => body
                 .with_reason(self.to_string())
                 .with_detail("problems", problems.clone()),
-            Error::Conflict { field } => {
-                let body = body.with_reason(self.to_string());
-                match field {
-                    Some(field) => body.with_detail("conflicting_field", field.clone()),
-                    None => body,
+            Error::SchemaWouldBreak {
+                broken, examples, ..
+            } => body
+                .with_reason(self.to_string())
+                .with_detail("violating_identities", *broken)
+                .with_detail("examples", examples.clone()),
+            Error::Conflict { field, clash } => {
+                let mut body = body.with_reason(self.to_string());
+                if let Some(field) = field {
+                    body = body.with_detail("conflicting_field", field.clone());
                 }
+                if let Some(clash) = clash {
+                    body = body
+                        .with_detail("conflicting_value", clash.value.clone())
+                        .with_detail("conflicting_identity", clash.holder.to_string());
+                    if let Some(source) = &clash.holder_source {
+                        body = body.with_detail("conflicting_source", source.clone());
+                    }
+                }
+                body
             }
             Error::NotFound(
                 NotFound::Identity(_) | NotFound::ExternalId(_) | NotFound::Message(_),
@@ -397,11 +434,14 @@ impl Error {
 
 impl From<BodyError> for Error {
     fn from(error: BodyError) -> Self {
+        let field = error.pointer.rsplit('/').next().unwrap_or_default();
+        let did_you_mean = nearest(field, error.known_fields.iter().copied()).map(str::to_string);
         Error::MalformedBody {
             message: error.message,
             pointer: error.pointer,
             line: error.line,
             column: error.column,
+            did_you_mean,
         }
     }
 }
@@ -420,8 +460,9 @@ impl From<Fault> for Error {
 impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict { field } => Error::Conflict {
+            StoreError::Conflict { field, clash } => Error::Conflict {
                 field: Some(field.to_string()),
+                clash,
             },
             StoreError::TooNew { found, supported } => Error::StoreTooNew { found, supported },
             StoreError::Busy => Error::Busy(StoreError::Busy),
@@ -433,11 +474,58 @@ impl From<StoreError> for Error {
     }
 }
 
+/// The candidate closest to `word` by edit distance, if it is close enough to be a slip
+/// (at most a third of the word's length away).
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .filter(|(distance, _)| *distance > 0 && *distance <= word.chars().count().div_ceil(3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance over characters, with transpositions counting as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = (0..=b.len()).collect();
+    let mut previous = before.clone();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let substitution = before[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            row[j] = substitution.min(before[j] + 1).min(row[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(previous[j - 2] + 1);
+            }
+        }
+        previous = std::mem::replace(&mut before, row);
+    }
+    before[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::password::HashFormat;
     use std::path::PathBuf;
+
+    #[test]
+    fn a_slip_finds_the_known_word_and_a_stranger_finds_none() {
+        let known = ["preset://email", "preset://username", "app://users"];
+        assert_eq!(nearest("preset://emial", known), Some("preset://email"));
+        assert_eq!(
+            nearest("preset://usrname", known),
+            Some("preset://username")
+        );
+        assert_eq!(nearest("something-else", known), None);
+        assert_eq!(
+            nearest("preset://email", known),
+            None,
+            "an exact match is no slip"
+        );
+    }
 
     fn id() -> Uuid {
         Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001)
@@ -467,10 +555,11 @@ mod tests {
         ];
         let mut errors = vec![
             Error::MalformedBody {
-                message: "json: unknown field \"schema_url\"".into(),
-                pointer: "/schema_url".into(),
+                message: "json: unknown field \"stat\"".into(),
+                pointer: "/stat".into(),
                 line: 1,
                 column: 40,
+                did_you_mean: Some("state".into()),
             },
             Error::InvalidTraits {
                 schema_id: "preset://email".into(),
@@ -489,8 +578,21 @@ mod tests {
                 problems: vec!["/properties/traits: missing".into()],
             },
             Error::SchemaExists("app://users".into()),
+            Error::SchemaWouldBreak {
+                schema_id: "app://users".into(),
+                broken: 2,
+                examples: vec![format!(
+                    "{}: #/traits/email: \"nope\" is not a \"email\"",
+                    id()
+                )],
+            },
             Error::Conflict {
-                field: Some("identifier".into()),
+                field: Some("credential identifier".into()),
+                clash: Some(Box::new(crate::model::Clash {
+                    value: "ada@example.com".into(),
+                    holder: IdentityId::nil(),
+                    holder_source: Some("more.json[0]".into()),
+                })),
             },
             Error::RecoveryCodeInvalid,
             Error::InvalidState("asleep".into()),
@@ -576,6 +678,7 @@ mod tests {
             Error::UnknownSchema { .. } => "UnknownSchema".into(),
             Error::InvalidSchema { .. } => "InvalidSchema".into(),
             Error::SchemaExists(_) => "SchemaExists".into(),
+            Error::SchemaWouldBreak { .. } => "SchemaWouldBreak".into(),
             Error::Conflict { .. } => "Conflict".into(),
             Error::RecoveryCodeInvalid => "RecoveryCodeInvalid".into(),
             Error::InvalidState(_) => "InvalidState".into(),

@@ -101,6 +101,8 @@ struct Shared {
     pending_inserts: Mutex<Vec<PendingInsert>>,
     /// Compiled schemas, swapped whole when one is added (see `flows::call`).
     schemas: RwLock<Arc<call::Catalog>>,
+    /// Which stored text each compiled custom schema came from (its stamp in the store).
+    schema_stamps: RwLock<std::collections::HashMap<crate::model::SchemaId, String>>,
     plugins: PluginHost,
     /// The enabled trait validators, read when the store opens (see `flows::plugins`).
     validators: RwLock<Arc<plugins::Validators>>,
@@ -161,6 +163,7 @@ impl Kith {
                 reader: None,
                 pending_inserts: Mutex::new(Vec::new()),
                 schemas: RwLock::new(Arc::default()),
+                schema_stamps: RwLock::default(),
                 plugins: PluginHost::default(),
                 validators: RwLock::default(),
                 validators_next_check: std::sync::atomic::AtomicU64::new(0),

@@ -31,5 +31,5 @@ pub use identity::{
     Identity, IdentityState, RecoveryAddress, VerifiableAddress, VerificationStatus, Via,
     schema_url,
 };
-pub use ids::{IdentityId, SchemaId};
+pub use ids::{Clash, IdentityId, SchemaId};
 pub use time::Timestamp;

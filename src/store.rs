@@ -37,9 +37,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// What can go wrong below the flows.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique index refused the row; `field` says which kind of value collided.
+    /// A unique index refused the row; `field` says which kind of value collided, and
+    /// `clash` which value and who holds it, when that could be found.
     #[error("{field} is already taken by another identity")]
-    Conflict { field: &'static str },
+    Conflict {
+        field: &'static str,
+        clash: Option<Box<crate::model::Clash>>,
+    },
     /// The file was written by a newer kith.
     #[error("the store has schema version {found}, newer than this kith's {supported}")]
     TooNew { found: i64, supported: i64 },
@@ -97,6 +101,7 @@ impl From<rusqlite::Error> for StoreError {
         {
             return StoreError::Conflict {
                 field: conflicting_field(message),
+                clash: None,
             };
         }
         if is_busy(&error) {

@@ -391,3 +391,107 @@ fn a_schema_id_without_traits_says_traits_is_missing() -> TestResult {
     assert!(!env.db.exists(), "a refused command line makes no store");
     Ok(())
 }
+
+/// A conflict names the value that collided and the identity holding it: in `details` for
+/// programs (Kratos' reason word for word) and in the terminal's rendering.
+#[test]
+fn a_conflict_names_the_colliding_value_and_its_holder() -> TestResult {
+    let env = Env::new();
+    let holder = env.create_email("taken@example.org");
+    let body = json!({"schema_id": "preset://email", "traits": {"email": "taken@example.org"}});
+    let run = env.run_with(&["create", "identity", "-f", "-"], &body.to_string());
+    assert_eq!(run.code, 1);
+    let error = run.error();
+    assert_eq!(
+        error["reason"],
+        "This identity conflicts with another identity that already exists."
+    );
+    assert_eq!(
+        error["details"]["conflicting_field"],
+        "credential identifier"
+    );
+    assert_eq!(error["details"]["conflicting_value"], "taken@example.org");
+    assert_eq!(error["details"]["conflicting_identity"], holder.as_str());
+    let table = env.run_with(
+        &["--format", "table", "create", "identity", "-f", "-"],
+        &body.to_string(),
+    );
+    assert!(
+        table.stderr.contains(&format!(
+            "the credential identifier `taken@example.org` is held by identity {holder}"
+        )),
+        "{}",
+        table.stderr
+    );
+    // A PUT that takes another identity's address names it the same way.
+    let other = env.create_email("other@example.org");
+    let put = env.run_with(
+        &["update", "identity", &other, "-f", "-"],
+        &json!({"schema_id": "preset://email", "traits": {"email": "taken@example.org"}, "state": "active"}).to_string(),
+    );
+    assert_eq!(put.code, 1, "{}", put.stderr);
+    assert_eq!(
+        put.error()["details"]["conflicting_identity"],
+        holder.as_str()
+    );
+    Ok(())
+}
+
+/// An unknown field suggests the known one it most likely meant, and says where it is
+/// typed (file, line and column); Kratos' message stays word for word.
+#[test]
+fn an_unknown_field_suggests_the_nearest_and_gives_its_line_and_column() -> TestResult {
+    let env = Env::new();
+    let body = env.file(
+        "body.json",
+        "{\n  \"schema_id\": \"preset://email\",\n  \"traits\": {\"email\": \"a@example.org\"},\n  \"stat\": \"active\"\n}\n",
+    );
+    let run = env.run(&["create", "identity", "--file", &body]);
+    assert_eq!(run.code, 1);
+    let error = run.error();
+    assert_eq!(error["message"], "json: unknown field \"stat\"");
+    assert_eq!(error["details"]["did_you_mean"], "state");
+    assert_eq!(error["details"]["line"], 4);
+    assert_eq!(error["details"]["column"], 3);
+    let table = env.run(&["--format", "table", "create", "identity", "--file", &body]);
+    assert!(
+        table
+            .stderr
+            .contains(&format!("{body}:4:3: json: unknown field \"stat\"")),
+        "{}",
+        table.stderr
+    );
+    assert!(
+        table.stderr.contains("did you mean `state`?"),
+        "{}",
+        table.stderr
+    );
+    // Nested: a slip inside the password's config.
+    let nested = env.run_with(
+        &["create", "identity", "-f", "-"],
+        &json!({"schema_id": "preset://email", "traits": {"email": "b@example.org"},
+                "credentials": {"password": {"config": {"pasword": "x"}}}})
+        .to_string(),
+    );
+    assert_eq!(nested.error()["details"]["did_you_mean"], "password");
+    Ok(())
+}
+
+/// On a terminal kith's own errors start with a red `error:`; `NO_COLOR` (and a dumb
+/// terminal) turn the colour off, and a pipe never gets it.
+#[test]
+fn errors_are_coloured_on_a_terminal_unless_no_color_is_set() -> TestResult {
+    let env = Env::new();
+    let args = ["get", "identity", "00000000-0000-0000-0000-000000000001"];
+    let red = "\x1b[1;31merror:\x1b[0m";
+    let coloured = env.on_a_terminal(&args, &[]);
+    assert!(coloured.contains(red), "{coloured:?}");
+    for vars in [[("NO_COLOR", "1")], [("TERM", "dumb")]] {
+        let plain = env.on_a_terminal_with(100, &args, &[], &vars);
+        assert!(plain.contains("error:"), "{plain:?}");
+        assert!(!plain.contains('\x1b'), "{vars:?}: {plain:?}");
+    }
+    let piped = env.run(&["--format", "table", "get", "identity", args[2]]);
+    assert!(piped.stderr.starts_with("error:"), "{}", piped.stderr);
+    Ok(())
+}

@@ -167,6 +167,18 @@ impl Env {
         args: &[&str],
         dialogue: &[(&str, &str)],
     ) -> String {
+        self.on_a_terminal_with(columns, args, dialogue, &[])
+    }
+
+    /// [`Env::on_a_terminal`] with `vars` set in kith's environment (an `xterm`, without
+    /// `NO_COLOR`, unless `vars` say otherwise).
+    pub fn on_a_terminal_with(
+        &self,
+        columns: u16,
+        args: &[&str],
+        dialogue: &[(&str, &str)],
+        vars: &[(&str, &str)],
+    ) -> String {
         let script = r#"
 import json, os, pty, select, sys, time
 dialogue = json.loads(os.environ["KITH_TEST_DIALOGUE"])
@@ -215,6 +227,9 @@ sys.stdout.write(out.decode(errors="replace"))
             .env("KITH_CACHE_DIR", self.dir.path().join("cache"))
             .env("USER", "tester")
             .env("KITH_TEST_COLUMNS", columns.to_string())
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .envs(vars.iter().copied())
             .env(
                 "KITH_TEST_DIALOGUE",
                 serde_json::to_string(&dialogue).expect("JSON"),

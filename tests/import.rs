@@ -485,3 +485,98 @@ fn an_import_from_a_terminal_says_it_reads_stdin() -> TestResult {
     );
     Ok(())
 }
+
+/// A record that collides with an earlier record of the same import is told which one:
+/// its source position and the identity it became, in a real run and in a dry run.
+#[test]
+fn a_conflict_within_one_import_names_the_earlier_record() -> TestResult {
+    let env = Env::new();
+    let file = env.file(
+        "more.json",
+        &json!([
+            {"schema_id": "preset://email", "traits": {"email": "twice@example.org"}},
+            {"schema_id": "preset://email", "traits": {"email": "twice@example.org"}}
+        ])
+        .to_string(),
+    );
+    for dry_run in [true, false] {
+        let mut args = vec!["import", "identities", file.as_str()];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let run = env.run(&args);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let lines: Vec<Value> = run
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        let first = lines[0]["identity"].as_str().expect("the first is created");
+        let details = &lines[1]["error"]["details"];
+        assert_eq!(details["conflicting_value"], "twice@example.org", "{run:?}");
+        assert_eq!(details["conflicting_identity"], first, "{run:?}");
+        assert_eq!(
+            details["conflicting_source"],
+            format!("{file}[0]"),
+            "dry run {dry_run}: {run:?}"
+        );
+    }
+    Ok(())
+}
+
+/// On a terminal an import prints each error for a person and a summary, not a JSON line
+/// per record; `--report FILE` keeps every record's line, readable by its owner only.
+#[test]
+fn an_import_on_a_terminal_prints_errors_and_a_summary_and_report_keeps_all() -> TestResult {
+    let env = Env::new();
+    env.create_email("held@example.org");
+    let records: String = (0..3)
+        .map(|i| {
+            json!({"schema_id": "preset://email", "traits": {"email": format!("new{i}@example.org")}})
+                .to_string()
+                + "\n"
+        })
+        .chain(std::iter::once(
+            json!({"schema_id": "preset://email", "traits": {"email": "held@example.org"}})
+                .to_string()
+                + "\n",
+        ))
+        .collect();
+    let file = env.file("users.ndjson", &records);
+    let report = env.dir.path().join("report.ndjson");
+    let report_arg = report.to_string_lossy().into_owned();
+    let shown = env.on_a_terminal(
+        &["import", "identities", &file, "--report", &report_arg],
+        &[],
+    );
+    assert!(
+        shown.contains(&format!("{file}:4: This identity conflicts")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("the credential identifier `held@example.org` is held by identity"),
+        "{shown}"
+    );
+    assert!(shown.contains("3 created, 0 skipped, 1 failed"), "{shown}");
+    assert!(
+        !shown.contains("{\""),
+        "no JSON lines on a terminal: {shown}"
+    );
+    let written = std::fs::read_to_string(&report)?;
+    let lines: Vec<Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{written}");
+    assert_eq!(lines[0]["action"], "create");
+    assert_eq!(lines[3]["action"], "error");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&report)?.permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    Ok(())
+}

@@ -210,3 +210,99 @@ fn remove_schema_is_refused_while_identities_use_it() -> TestResult {
     server.stop();
     Ok(())
 }
+
+/// JSON Schema ignores a keyword it does not know, so a slip in `ory.sh/kratos` would leave
+/// the trait without its role: it is refused with the right spelling, as are slips inside it.
+#[test]
+fn a_misspelled_extension_keyword_is_refused_with_the_right_spelling() -> TestResult {
+    let env = Env::new();
+    let schema = json!({
+        "type": "object",
+        "properties": {"traits": {"type": "object", "properties": {
+            "email": {"type": "string", "format": "email",
+                "ory.sh/kartos": {"credentials": {"password": {"identifier": true}}}},
+            "login": {"type": "string",
+                "ory.sh/kratos": {"credentials": {"password": {"identfier": true}}}}
+        }}}
+    });
+    let path = env.file("slip.json", &schema.to_string());
+    let run = env.run(&["add", "schema", "slip", &path]);
+    assert_eq!(run.code, 1);
+    let problems = run.error()["details"]["problems"].to_string();
+    assert!(
+        problems.contains("unknown keyword \\\"ory.sh/kartos\\\"; did you mean `ory.sh/kratos`?"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("did you mean `identifier`?"),
+        "{problems}"
+    );
+    Ok(())
+}
+
+/// `add schema --replace` puts a fixed schema in place, refuses one that stored identities
+/// would break (naming them), and a running server validates with the new one at once.
+#[test]
+fn add_schema_replace_refuses_a_schema_stored_identities_would_break() -> TestResult {
+    let env = Env::new();
+    let path = env.file("employee.json", &employee_schema().to_string());
+    env.run(&["add", "schema", "employee", &path]).ok();
+    let server = crate::serve::Server::start(&env);
+    let seven = server.create_identity(&json!({"schema_id": "employee",
+        "traits": {"work_email": "seven@example.org", "employee_no": 7}}));
+
+    // Without --replace the message says how to replace.
+    let again = env.run(&["--format", "table", "add", "schema", "employee", &path]);
+    assert!(
+        again.stderr.contains("kith add schema --replace"),
+        "{}",
+        again.stderr
+    );
+
+    let mut stricter = employee_schema();
+    stricter["properties"]["traits"]["properties"]["employee_no"]["minimum"] = json!(10);
+    let stricter_path = env.file("stricter.json", &stricter.to_string());
+    let refused = env.run(&["add", "schema", "employee", &stricter_path, "--replace"]);
+    assert_eq!(refused.code, 1);
+    let error = refused.error();
+    assert_eq!(error["code"], 409);
+    assert_eq!(error["details"]["violating_identities"], 1);
+    assert!(
+        error["details"]["examples"][0]
+            .as_str()
+            .is_some_and(|e| e.starts_with(&format!("{seven}: #/traits/employee_no"))),
+        "{error}"
+    );
+    assert_eq!(
+        env.run(&["get", "schema", "employee"]).ok().json(),
+        employee_schema(),
+        "nothing changed"
+    );
+
+    // A schema that adds an optional trait fits: in place, and in force in the server.
+    let mut wider = employee_schema();
+    wider["properties"]["traits"]["properties"]["team"] = json!({"type": "string", "maxLength": 3});
+    let wider_path = env.file("wider.json", &wider.to_string());
+    env.run(&["add", "schema", "employee", &wider_path, "--replace"])
+        .ok();
+    assert_eq!(env.run(&["get", "schema", "employee"]).ok().json(), wider);
+    let too_long = server.admin(
+        "POST",
+        "/admin/identities",
+        Some(&json!({"schema_id": "employee", "traits": {"work_email": "t@example.org", "employee_no": 8, "team": "toolong"}}).to_string()),
+    );
+    assert_eq!(
+        too_long.status, 400,
+        "the server uses the new schema: {}",
+        too_long.body
+    );
+    let events = env.run(&["list", "events"]).ok().json();
+    let actions: Vec<&str> = events
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"schema.replaced"), "{actions:?}");
+    Ok(())
+}

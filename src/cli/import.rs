@@ -1,15 +1,13 @@
 //! `import identities`, `export identities` and `delete identities --import-run`.
 
 use super::Format;
-use super::output::{CliError, Output};
+use super::output::{CliError, Output, record_error};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kith::Admin as _;
 use kith::Kith;
 use kith::flows::{ImportOptions, ImportOutcome, ImportSource, OnConflict};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -22,6 +20,9 @@ pub struct ImportArgs {
     /// What to do with a record whose identifiers, addresses or external_id are taken.
     #[arg(long, value_enum, default_value_t = ConflictChoice::Fail)]
     on_conflict: ConflictChoice,
+    /// Also write every record's result, one JSON line each, to FILE (owner-only).
+    #[arg(long, value_name = "FILE")]
+    report: Option<std::path::PathBuf>,
     /// Records per transaction.
     #[arg(long, default_value_t = 1000, hide = true)]
     chunk_size: usize,
@@ -67,24 +68,7 @@ impl<R: Read> Read for StickyEnd<R> {
     }
 }
 
-/// A reader that counts the bytes it hands out, for the progress bar.
-struct Counting<R> {
-    inner: R,
-    read: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-fn open_sources(
-    files: &[String],
-    read: &Arc<AtomicU64>,
-) -> Result<(Vec<ImportSource>, Option<u64>), CliError> {
+fn open_sources(files: &[String]) -> Result<(Vec<ImportSource>, Option<u64>), CliError> {
     let files: Vec<String> = if files.is_empty() {
         vec!["-".into()]
     } else {
@@ -113,12 +97,7 @@ fn open_sources(
             total = total.zip(size).map(|(a, b)| a + b);
             (file.clone(), Box::new(handle))
         };
-        let counted = Counting {
-            inner: reader,
-            read: read.clone(),
-        };
-        let reader: Box<dyn BufRead + Send> =
-            Box::new(BufReader::with_capacity(256 << 10, counted));
+        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(256 << 10, reader));
         sources.push(ImportSource { name, reader });
     }
     Ok((sources, total))
@@ -144,8 +123,7 @@ fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
 }
 
 pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliError> {
-    let read = Arc::new(AtomicU64::new(0));
-    let (sources, total) = open_sources(&args.files, &read)?;
+    let (sources, total) = open_sources(&args.files)?;
     let bar = progress_bar(total, out.quiet);
     let options = ImportOptions {
         dry_run: args.dry_run,
@@ -155,27 +133,81 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
         },
         chunk_size: args.chunk_size,
     };
+    let mut report_file = match &args.report {
+        Some(path) => Some(std::io::BufWriter::with_capacity(
+            64 << 10,
+            create_owner_only(path).map_err(|e| {
+                CliError::usage(format!(
+                    "--report: could not create {}: {e}",
+                    path.display()
+                ))
+            })?,
+        )),
+        None => None,
+    };
+    // A person at a terminal reads the errors and a summary; anything else (a pipe, a file,
+    // an explicit --format json) gets one JSON line per record, a report programs can stream.
+    let for_a_person =
+        out.format == Format::Table || (!out.format_explicit && std::io::stdout().is_terminal());
     let mut handled = 0u64;
+    let mut done_bytes = 0u64;
+    let mut errors_shown = 0u64;
     let started = std::time::Instant::now();
-    // One line per record, whatever the format: a report programs can stream. Buffered, so
-    // a large import is not one write call per record; a reader that goes away does not
-    // stop the import (its summary still reaches stderr).
+    // Buffered, so a large import is not one write call per record; a reader that goes away
+    // does not stop the import (its summary still reaches stderr).
     let mut report = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let summary = kith.import_identities(sources, &options, &mut |result| {
         handled += 1;
-        let is_error = matches!(result.outcome, ImportOutcome::Error { .. });
-        if (!out.quiet || is_error) && serde_json::to_writer(&mut report, result).is_ok() {
-            let _ = report.write_all(b"\n");
+        done_bytes += result.bytes;
+        if let Some(file) = &mut report_file
+            && serde_json::to_writer(&mut *file, result).is_ok()
+        {
+            let _ = file.write_all(b"\n");
+        }
+        match (&result.outcome, for_a_person) {
+            (ImportOutcome::Error { error }, true) => {
+                errors_shown += 1;
+                if errors_shown <= MAX_ERRORS_SHOWN {
+                    bar.suspend(|| {
+                        let _ = writeln!(report, "{}", record_error(&result.source, error));
+                        let _ = report.flush();
+                    });
+                }
+            }
+            (_, true) => {}
+            (outcome, false) => {
+                let is_error = matches!(outcome, ImportOutcome::Error { .. });
+                if (!out.quiet || is_error) && serde_json::to_writer(&mut report, result).is_ok() {
+                    let _ = report.write_all(b"\n");
+                }
+            }
         }
         if handled.is_multiple_of(512) {
-            bar.set_position(read.load(Ordering::Relaxed));
+            // Progress counts the bytes of records done, not of records read ahead, so the
+            // bar and its ETA follow what the store has taken.
+            bar.set_position(done_bytes);
             let rate = handled as f64 / started.elapsed().as_secs_f64().max(0.001);
             bar.set_message(format!("{handled} identities, {rate:.0}/s"));
         }
     })?;
     let _ = report.flush();
     drop(report);
+    if let Some(mut file) = report_file
+        && let Err(e) = file.flush()
+    {
+        eprintln!("warning: the report file is incomplete: {e}");
+    }
     bar.finish_and_clear();
+    if for_a_person && errors_shown > MAX_ERRORS_SHOWN {
+        out.note(&format!(
+            "... and {} more errors{}",
+            errors_shown - MAX_ERRORS_SHOWN,
+            match &args.report {
+                Some(path) => format!(" ({} has them all)", path.display()),
+                None => " (--report FILE keeps them all)".to_string(),
+            }
+        ));
+    }
     let peak = peak_rss_bytes();
     // People watching stderr get a sentence; programs (or an explicit --format json) get JSON.
     let human =
@@ -223,14 +255,25 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
     Ok(())
 }
 
+/// Errors printed on a terminal before the rest are only counted: the report file keeps all.
+const MAX_ERRORS_SHOWN: u64 = 20;
+
+/// A new file only its owner can read: a report names identifiers and addresses.
+fn create_owner_only(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// `kith validate identity`: an import's dry run over `files`, reporting each record as valid
 /// or with its error, by its position (`users.json[3]`, `users.ndjson:17`).
 ///
 /// # Errors
 /// [`CliError::Quiet`] when a record is invalid (each was reported); an unreadable file.
 pub fn check_records(kith: &Kith, out: &Output, files: &[String]) -> Result<(), CliError> {
-    let read = Arc::new(AtomicU64::new(0));
-    let (sources, _) = open_sources(files, &read)?;
+    let (sources, _) = open_sources(files)?;
     let options = ImportOptions {
         dry_run: true,
         ..ImportOptions::default()
@@ -245,11 +288,7 @@ pub fn check_records(kith: &Kith, out: &Output, files: &[String]) -> Result<(), 
         }
         match (out.format, error) {
             (Format::Table, None) => out.emit(&format!("{}: valid", result.source)),
-            (Format::Table, Some(error)) => out.emit(&format!(
-                "{}: {}",
-                result.source,
-                error.reason.as_deref().unwrap_or(&error.message)
-            )),
+            (Format::Table, Some(error)) => out.emit(&record_error(&result.source, error)),
             (_, None) => out.json(&serde_json::json!({"source": result.source, "valid": true})),
             (_, Some(error)) => out.json(
                 &serde_json::json!({"source": result.source, "valid": false, "error": error}),

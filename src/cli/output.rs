@@ -2,7 +2,7 @@
 
 use super::Format;
 use comfy_table::{Table, presets};
-use kith::error::Error;
+use kith::error::{Error, nearest};
 use kith::model::{ErrorBody, ErrorEnvelope, Identity};
 use serde::Serialize;
 use serde_json::Value;
@@ -112,10 +112,22 @@ pub fn report(error: &CliError, format: Option<Format>) -> u8 {
                 .trim_end()
                 .to_string()
         }
-        Format::Table => human_error(error),
+        Format::Table => paint_error_label(human_error(error)),
     };
     let _ = writeln!(std::io::stderr(), "{text}");
     error.exit_code()
+}
+
+/// A red, bold `error:` where stderr is a terminal that shows colour: not when `NO_COLOR` is
+/// set (no-color.org) or the terminal is `dumb`.
+fn paint_error_label(text: String) -> String {
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+        && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
+    match text.strip_prefix("error:") {
+        Some(rest) if colour => format!("\x1b[1;31merror:\x1b[0m{rest}"),
+        _ => text,
+    }
 }
 
 /// `error: <where>: <what>`, then each detail on its own line: read from the error itself,
@@ -139,16 +151,11 @@ fn human_error(error: &CliError) -> String {
     match error {
         Error::InvalidTraits { violations, .. } => {
             text.push_str("the traits do not match the identity schema");
-            // A value can break one rule twice (an e-mail's `format` and the extension's
-            // check of it): each pointer and message is said once.
-            let mut said = Vec::new();
-            for violation in violations {
-                let line = format!("\n  {}: {}", violation.instance_ptr, violation.message);
-                if !said.contains(&line) {
-                    text.push_str(&line);
-                    said.push(line);
-                }
-            }
+            text.push_str(&violation_lines(
+                violations
+                    .iter()
+                    .map(|v| (v.instance_ptr.as_str(), v.message.as_str())),
+            ));
         }
         Error::InvalidSchema {
             schema_id,
@@ -160,6 +167,21 @@ fn human_error(error: &CliError) -> String {
             for problem in problems {
                 text.push_str(&format!("\n  {problem}"));
             }
+        }
+        Error::SchemaWouldBreak {
+            broken, examples, ..
+        } => {
+            text.push_str(&error.to_string());
+            for example in examples {
+                text.push_str(&format!("\n  {example}"));
+            }
+            let unnamed = *broken - examples.len() as u64;
+            if unnamed > 0 {
+                text.push_str(&format!("\n  ... and {unnamed} more"));
+            }
+            text.push_str(
+                "\n  fix or move them (`kith update identity`), or loosen the schema, then try again",
+            );
         }
         Error::UnknownSchema { id, known } => {
             text.push_str(&error.to_string());
@@ -179,20 +201,28 @@ fn human_error(error: &CliError) -> String {
             text.push_str("\n  `kith get config` lists every setting with its value");
         }
         Error::MalformedBody {
-            message, pointer, ..
+            message,
+            pointer,
+            did_you_mean,
+            ..
         } => {
             text.push_str(message);
             if !pointer.is_empty() {
                 text.push_str(&format!("\n  at {pointer}"));
             }
+            if let Some(field) = did_you_mean {
+                text.push_str(&format!("\n  did you mean `{field}`?"));
+            }
         }
         Error::DocumentTooDeep { pointer, .. } | Error::DocumentTooLarge { pointer, .. } => {
             text.push_str(&format!("{error}\n  at {pointer}"));
         }
-        Error::Conflict { field: Some(field) } => {
-            text.push_str(&format!(
-                "{error}\n  the {field} is held by another identity"
-            ));
+        Error::Conflict {
+            field: Some(field),
+            clash,
+        } => {
+            text.push_str(&error.to_string());
+            text.push_str(&conflict_hint(field, clash.as_deref()));
         }
         other => {
             let message = other.to_string();
@@ -205,43 +235,81 @@ fn human_error(error: &CliError) -> String {
     text
 }
 
+/// One record's error for a person: `users.json[3]: <what>`, then what its details say (each
+/// schema violation, the value that collided and who holds it, the field meant).
+pub fn record_error(source: &str, error: &ErrorBody) -> String {
+    let details = &error.details;
+    let text = |key: &str| details.get(key).and_then(Value::as_str);
+    let mut lines = format!("{source}: ");
+    if let Some(Value::Array(violations)) = details.get("violations") {
+        lines.push_str("the traits do not match the identity schema");
+        lines.push_str(&violation_lines(violations.iter().map(|v| {
+            (
+                v["instance_ptr"].as_str().unwrap_or_default(),
+                v["message"].as_str().unwrap_or_default(),
+            )
+        })));
+        return lines;
+    }
+    lines.push_str(error.reason.as_deref().unwrap_or(&error.message));
+    if let Some(field) = text("conflicting_field") {
+        let clash = match (text("conflicting_value"), text("conflicting_identity")) {
+            (Some(value), Some(holder)) => holder.parse().ok().map(|holder| kith::model::Clash {
+                value: value.to_string(),
+                holder,
+                holder_source: text("conflicting_source").map(str::to_string),
+            }),
+            _ => None,
+        };
+        lines.push_str(&conflict_hint(field, clash.as_ref()));
+    }
+    if let Some(pointer) = text("pointer") {
+        lines.push_str(&format!("\n  at {pointer}"));
+        if let (Some(line), Some(column)) = (details.get("line"), details.get("column")) {
+            lines.push_str(&format!(" (line {line}, column {column} of the record)"));
+        }
+    }
+    if let Some(field) = text("did_you_mean") {
+        lines.push_str(&format!("\n  did you mean `{field}`?"));
+    }
+    lines
+}
+
+/// Each violation as `\n  <pointer>: <message>`, each said once: a value can break one rule
+/// twice (an e-mail's `format` and the extension's check of it).
+fn violation_lines<'v>(violations: impl Iterator<Item = (&'v str, &'v str)>) -> String {
+    let mut said: Vec<String> = Vec::new();
+    for (pointer, message) in violations {
+        let line = format!("\n  {pointer}: {message}");
+        if !said.contains(&line) {
+            said.push(line);
+        }
+    }
+    said.concat()
+}
+
+/// Which value collided and who holds it: `the credential identifier `ada@example.com` is
+/// held by identity 0190… (created from more.json[0] in this import)`.
+pub fn conflict_hint(field: &str, clash: Option<&kith::model::Clash>) -> String {
+    let Some(clash) = clash else {
+        return format!("\n  the {field} is held by another identity");
+    };
+    let mut hint = format!(
+        "\n  the {field} `{}` is held by identity {}",
+        clash.value, clash.holder
+    );
+    if let Some(source) = &clash.holder_source {
+        hint.push_str(&format!(" (created from {source} in this import)"));
+    }
+    hint
+}
+
 /// `<where>: `, unless the message names it already (`could not read nope.json: ...`).
 fn location_unless_named(source: Option<&str>, message: &str) -> String {
     match source {
         Some(source) if message.contains(source) => String::new(),
         _ => location(source, None),
     }
-}
-
-/// The candidate closest to `word` by edit distance, if it is close enough to be a slip
-/// (at most a third of the word's length away).
-pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (edit_distance(word, candidate), candidate))
-        .filter(|(distance, _)| *distance > 0 && *distance <= word.chars().count().div_ceil(3))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance over characters, with transpositions counting as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut before: Vec<usize> = (0..=b.len()).collect();
-    let mut previous = before.clone();
-    for i in 1..=a.len() {
-        let mut row = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let substitution = before[j - 1] + usize::from(a[i - 1] != b[j - 1]);
-            row[j] = substitution.min(before[j] + 1).min(row[j - 1] + 1);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                row[j] = row[j].min(previous[j - 2] + 1);
-            }
-        }
-        previous = std::mem::replace(&mut before, row);
-    }
-    before[b.len()]
 }
 
 /// `file:line:column: ` (or as much of it as is known) before a message.
@@ -519,25 +587,4 @@ pub fn read_password(from_stdin: bool, prompt: &str) -> Result<String, CliError>
             "could not read the password from the terminal ({e}); use --password-stdin"
         ))
     })
-}
-
-#[cfg(test)]
-mod suggestion_tests {
-    use super::nearest;
-
-    #[test]
-    fn a_slip_finds_the_known_word_and_a_stranger_finds_none() {
-        let known = ["preset://email", "preset://username", "app://users"];
-        assert_eq!(nearest("preset://emial", known), Some("preset://email"));
-        assert_eq!(
-            nearest("preset://usrname", known),
-            Some("preset://username")
-        );
-        assert_eq!(nearest("something-else", known), None);
-        assert_eq!(
-            nearest("preset://email", known),
-            None,
-            "an exact match is no slip"
-        );
-    }
 }

@@ -14,6 +14,10 @@ pub enum AddCommand {
         id: String,
         /// The schema (JSON Schema draft-07 with ory.sh/kratos keys); `-` reads stdin.
         file: String,
+        /// Put it in place of the stored schema ID; refused while stored identities of that
+        /// schema would not match it (they are listed).
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -24,14 +28,17 @@ pub struct GetSchemaArgs {
 }
 
 pub fn add(kith: &Kith, out: &Output, command: AddCommand) -> Result<(), CliError> {
-    let AddCommand::Schema { id, file } = command;
+    let AddCommand::Schema { id, file, replace } = command;
     let (text, source) = read_input(&file)?;
     let raw = serde_json::from_str(&text)
         .map_err(|e| CliError::input(&source, format!("{source} is not JSON: {e}")))?;
-    let entry = kith
-        .add_schema(&id, raw)
-        .map_err(|e| CliError::from_source(e, &source))?;
+    let entry = match replace {
+        true => kith.replace_schema(&id, raw),
+        false => kith.add_schema(&id, raw),
+    }
+    .map_err(|e| CliError::from_source(e, &source))?;
     match out.format {
+        Format::Table if replace => out.emit(&format!("schema {} in place", entry.id)),
         Format::Table => out.emit(&format!("schema {} added", entry.id)),
         _ => out.json(&entry),
     }

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Compiled schemas by id: the presets asked for so far and every stored schema, or why a
-/// stored one no longer compiles (kept, so it is not compiled again on every call; a schema
-/// never changes under its id).
+/// stored one no longer compiles (kept, so it is not compiled again on every call; a
+/// replaced schema is compiled again, see [`Shared::schema_stamps`]).
 pub(super) type Catalog = HashMap<SchemaId, Result<Arc<IdentitySchema>, String>>;
 
 /// The settings and the identity schemas in force when a call started.
@@ -72,19 +72,23 @@ impl Kith {
                 false => None,
             };
             let known = self.shared.catalog();
-            let stored = tx.schema_ids()?;
+            let stamps = self.shared.schema_stamps();
+            let stored = tx.schema_stamps()?;
             let mut uncompiled = Vec::new();
-            for id in &stored {
-                if !known.contains_key(id)
+            for (id, stamp) in &stored {
+                // New here, or replaced (by this process or another) since it was compiled.
+                if (!known.contains_key(id) || stamps.get(id) != Some(stamp))
                     && let Some(text) = tx.get_schema(id.as_str())?
                 {
-                    uncompiled.push((id.clone(), text));
+                    uncompiled.push((id.clone(), text, stamp.clone()));
                 }
             }
             // Schemas another process removed leave this one's catalog too.
             let removed: Vec<SchemaId> = known
                 .keys()
-                .filter(|id| !schema::is_preset(id.as_str()) && !stored.contains(id))
+                .filter(|id| {
+                    !schema::is_preset(id.as_str()) && !stored.iter().any(|(s, _)| s == *id)
+                })
                 .cloned()
                 .collect();
             Ok((settings, uncompiled, validators, removed))
@@ -97,9 +101,10 @@ impl Kith {
         if let Some(fingerprint) = validators {
             self.refresh_validators(&fingerprint)?;
         }
-        for (id, text) in uncompiled {
+        for (id, text, stamp) in uncompiled {
             // A schema that does not compile is refused only to calls that ask for it.
-            let _ = self.shared.compile_into_catalog(id, &text);
+            let _ = self.shared.compile_into_catalog(id.clone(), &text);
+            self.shared.stamp_schema(id, stamp);
         }
         Ok(Call {
             settings,
@@ -116,6 +121,22 @@ impl Shared {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The stamp of each stored schema as this process compiled it.
+    pub(super) fn schema_stamps(&self) -> HashMap<SchemaId, String> {
+        self.schema_stamps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Notes which stored text of schema `id` the catalog holds.
+    pub(super) fn stamp_schema(&self, id: SchemaId, stamp: String) {
+        self.schema_stamps
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, stamp);
     }
 
     /// Compiles `text` as schema `id` into the shared catalog, or records why it does not

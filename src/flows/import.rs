@@ -17,7 +17,7 @@ use super::commit::Commit;
 use crate::error::{Error, NotFound, Result};
 use crate::model::IdentityId;
 use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
-use crate::store::{DryRunSeen, EventRow, IdentityRows};
+use crate::store::{DryRunSeen, EventRow, IdentityRows, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -78,6 +78,9 @@ pub struct ImportResult {
     #[serde(flatten)]
     pub outcome: ImportOutcome,
     pub source: String,
+    /// Bytes of input the record took, for progress measured in what is done, not read.
+    #[serde(skip)]
+    pub bytes: u64,
 }
 
 /// Totals of an import run.
@@ -104,6 +107,7 @@ fn seconds<S: serde::Serializer>(
 /// A record after preparation: the identity to insert, or why it cannot be.
 struct Prepared {
     position: String,
+    bytes: u64,
     identity: Result<(IdentityRows, EventRow)>,
 }
 
@@ -172,7 +176,6 @@ impl Kith {
         raw: &Receiver<Vec<RawRecord>>,
         ready: &SyncSender<Vec<Prepared>>,
     ) {
-        let detail = json!({ "import_run": run });
         for chunk in raw {
             // Ids are handed out in input order, so the store (ordered by its time-based ids)
             // keeps the input's order however the cores finish.
@@ -181,10 +184,13 @@ impl Kith {
                 .into_par_iter()
                 .zip(ids)
                 .map(|(record, id)| Prepared {
+                    bytes: record.text.as_ref().map_or(0, |text| text.len() as u64),
                     identity: self.prepare_record(call, record.text).map(|mut identity| {
                         identity.id = id;
                         let rows = IdentityRows::from(&identity);
-                        // Rendered here, on all cores, so the one writer only writes.
+                        // Rendered here, on all cores, so the one writer only writes. The
+                        // source lets a later conflict within this run name the record.
+                        let detail = json!({ "import_run": run, "source": record.position });
                         let event = self.event("identity.created", Some(&detail));
                         (rows, event)
                     }),
@@ -207,6 +213,7 @@ impl Kith {
             pointer: String::new(),
             line: 0,
             column: 0,
+            did_you_mean: None,
         })?;
         let body: CreateIdentityBody = parse_body(&text, true)?;
         self.build_identity(call, body)
@@ -321,38 +328,37 @@ impl Kith {
                         None => None,
                     };
                     let inserted = match earlier {
-                        Some((holder, conflict)) => Err((conflict, Some(holder))),
-                        None => tx
-                            .insert_rows(&rows, run, &event)
-                            .map_err(|error| (error, None)),
+                        Some(conflict) => Err(conflict),
+                        None => tx.insert_rows(&rows, run, &event),
                     };
                     match inserted {
                         Ok(()) => {
                             if let Some(seen) = seen {
-                                seen.add(rows.id(), &rows.unique_values())?;
+                                seen.add(rows.id(), &record.position, &rows.unique_values())?;
                             }
                             ImportOutcome::Create {
                                 identity: rows.id(),
                             }
                         }
-                        Err((error, holder)) if error.is_conflict() => match options.on_conflict {
-                            OnConflict::Skip => {
-                                let holder = match holder {
-                                    Some(holder) => Some(holder),
-                                    None => tx.identity_holding(&rows.unique_values())?,
-                                };
-                                match holder {
-                                    Some(holder) => ImportOutcome::Skip { identity: holder },
-                                    None => ImportOutcome::Error {
-                                        error: Box::new(batch_error(&error.into())),
-                                    },
-                                }
+                        Err(StoreError::Conflict { field, mut clash }) => {
+                            if let (Some(clash), Some(run)) = (&mut clash, run)
+                                && clash.holder_source.is_none()
+                            {
+                                clash.holder_source = tx.import_source(clash.holder, run)?;
                             }
-                            OnConflict::Fail => ImportOutcome::Error {
-                                error: Box::new(batch_error(&error.into())),
-                            },
-                        },
-                        Err((error, _)) => return Err(error.into()),
+                            match (options.on_conflict, &clash) {
+                                (OnConflict::Skip, Some(clash)) => ImportOutcome::Skip {
+                                    identity: clash.holder,
+                                },
+                                _ => ImportOutcome::Error {
+                                    error: Box::new(batch_error(&Error::Conflict {
+                                        field: Some(field.to_string()),
+                                        clash,
+                                    })),
+                                },
+                            }
+                        }
+                        Err(error) => return Err(error.into()),
                     }
                 }
             };
@@ -364,6 +370,7 @@ impl Kith {
             results.push(ImportResult {
                 outcome,
                 source: record.position,
+                bytes: record.bytes,
             });
         }
         Ok(())

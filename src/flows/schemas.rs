@@ -7,6 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// How many identities a refused schema replacement names; the count covers the rest.
+const MAX_BROKEN_NAMED: usize = 20;
+
 fn parse_stored(id: &str, text: &str) -> Result<Value> {
     serde_json::from_str(text)
         .map_err(|e| Error::internal(format!("stored schema `{id}` is not JSON"), e))
@@ -74,6 +77,76 @@ impl Kith {
         })?;
         self.shared
             .add_to_catalog(id.into(), Ok(Arc::new(compiled)));
+        self.shared.stamp_schema(id.into(), now.to_string());
+        Ok(SchemaEntry {
+            id: id.to_string(),
+            schema: raw,
+        })
+    }
+
+    /// Checks `raw` and puts it in place of the stored schema `id` (or adds it, when none is
+    /// stored), refusing it while a stored identity of that schema would not match it.
+    /// Identifiers and addresses the new schema derives differently are derived again when
+    /// each identity is next written, as Kratos does when its schema configuration changes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSchema`] listing every problem; [`Error::SchemaWouldBreak`] naming the
+    /// identities the new schema refuses; [`Error::BadRequest`] for a preset.
+    pub(crate) fn replace_schema(&self, id: &str, raw: Value) -> Result<SchemaEntry> {
+        if schema::is_preset(id) {
+            return Err(Error::BadRequest(format!(
+                "schema `{id}` is built into kith and cannot be replaced"
+            )));
+        }
+        let compiled = schema::check_identity_schema(id, raw.clone()).map_err(|problems| {
+            Error::InvalidSchema {
+                schema_id: id.into(),
+                problems,
+            }
+        })?;
+        let now = self.clock.now();
+        self.commit(|tx| {
+            if tx.get_schema(id)?.is_none() {
+                tx.insert_schema(id, &raw.to_string(), &now.to_string())?;
+                return tx.record(
+                    "schema.added",
+                    None,
+                    Some(serde_json::json!({ "schema_id": id })),
+                );
+            }
+            let mut broken = 0u64;
+            let mut examples = Vec::new();
+            tx.each_traits_of_schema(id, &mut |identity, traits| {
+                let traits: Value = serde_json::from_str(traits).unwrap_or(Value::Null);
+                if let Err(violations) = compiled.validate(&traits) {
+                    broken += 1;
+                    if examples.len() < MAX_BROKEN_NAMED
+                        && let Some(first) = violations.first()
+                    {
+                        examples.push(format!(
+                            "{identity}: {}: {}",
+                            first.instance_ptr, first.message
+                        ));
+                    }
+                }
+            })?;
+            if broken > 0 {
+                return Err(Error::SchemaWouldBreak {
+                    schema_id: id.to_string(),
+                    broken,
+                    examples,
+                });
+            }
+            tx.replace_schema(id, &raw.to_string(), &now.to_string())?;
+            tx.record(
+                "schema.replaced",
+                None,
+                Some(serde_json::json!({ "schema_id": id })),
+            )
+        })?;
+        self.shared
+            .add_to_catalog(id.into(), Ok(Arc::new(compiled)));
+        self.shared.stamp_schema(id.into(), now.to_string());
         Ok(SchemaEntry {
             id: id.to_string(),
             schema: raw,

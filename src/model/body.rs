@@ -194,6 +194,8 @@ pub struct BodyError {
     pub pointer: String,
     pub line: usize,
     pub column: usize,
+    /// For an unknown field: the fields its object does know, to suggest the one meant.
+    pub known_fields: &'static [&'static str],
 }
 
 /// Decodes a JSON body into `T`. With `strict`, a field `T` does not know is refused with
@@ -208,6 +210,7 @@ pub fn parse_body<T: DeserializeOwned>(text: &str, strict: bool) -> Result<T, Bo
             pointer: String::new(),
             line: 1,
             column: 0,
+            known_fields: &[],
         });
     }
     let mut unknown: Option<String> = None;
@@ -232,6 +235,7 @@ pub fn parse_body<T: DeserializeOwned>(text: &str, strict: bool) -> Result<T, Bo
                 pointer,
                 line: inner.line(),
                 column: inner.column(),
+                known_fields: &[],
             });
         }
     };
@@ -241,17 +245,13 @@ pub fn parse_body<T: DeserializeOwned>(text: &str, strict: bool) -> Result<T, Bo
             pointer: String::new(),
             line: error.line(),
             column: error.column(),
+            known_fields: &[],
         });
     }
     if strict && let Some(path) = unknown {
         let pointer = path_to_pointer(&path);
-        let field = pointer.rsplit('/').next().unwrap_or_default().to_string();
-        return Err(BodyError {
-            message: format!("json: unknown field \"{field}\""),
-            pointer,
-            line: 0,
-            column: 0,
-        });
+        let (line, column) = key_position(text, &pointer).unwrap_or((0, 0));
+        return Err(unknown_field::<T>(pointer, "", line, column));
     }
     Ok(value)
 }
@@ -286,20 +286,231 @@ pub(crate) fn parse_value<T: DeserializeOwned>(
                 pointer,
                 line: 0,
                 column: 0,
+                known_fields: &[],
             });
         }
     };
     if strict && let Some(path) = unknown {
         let pointer = format!("{base}{}", path_to_pointer(&path));
-        let field = pointer.rsplit('/').next().unwrap_or_default().to_string();
-        return Err(BodyError {
-            message: format!("json: unknown field \"{field}\""),
-            pointer,
-            line: 0,
-            column: 0,
-        });
+        return Err(unknown_field::<T>(pointer, base, 0, 0));
     }
     Ok(value)
+}
+
+/// Kratos' text for an unknown field at `pointer`, with the fields its object knows. `T` is
+/// the type decoded at `base`.
+fn unknown_field<T: DeserializeOwned>(
+    pointer: String,
+    base: &str,
+    line: usize,
+    column: usize,
+) -> BodyError {
+    let (parent, field) = pointer.rsplit_once('/').unwrap_or(("", &pointer));
+    BodyError {
+        message: format!("json: unknown field \"{field}\""),
+        known_fields: match parent == base {
+            true => fields_of::<T>(),
+            false => known_fields_at(parent),
+        },
+        pointer,
+        line,
+        column,
+    }
+}
+
+/// The fields of the body object at `parent` (a pointer from a createIdentityBody,
+/// updateIdentityBody or batch body's root), when it is one of Kratos' body objects.
+fn known_fields_at(parent: &str) -> &'static [&'static str] {
+    let generic: Vec<&str> = parent
+        .split('/')
+        .skip(1)
+        .map(|segment| match segment.parse::<usize>() {
+            Ok(_) => "*",
+            Err(_) => segment,
+        })
+        .collect();
+    let within_identity = match generic.as_slice() {
+        ["identities", "*"] => return fields_of::<IdentityPatch>(),
+        ["identities", "*", "create", rest @ ..] => rest,
+        other => other,
+    };
+    match within_identity {
+        [] => fields_of::<CreateIdentityBody>(),
+        ["credentials"] => fields_of::<CredentialsBody>(),
+        ["credentials", "password"] => fields_of::<PasswordCredentialBody>(),
+        ["credentials", "password", "config"] => fields_of::<PasswordConfigBody>(),
+        ["credentials", "oidc" | "saml"] => fields_of::<OidcCredentialBody>(),
+        ["credentials", "oidc" | "saml", "config"] => fields_of::<OidcConfigBody>(),
+        ["credentials", "oidc" | "saml", "config", "providers", "*"] => {
+            fields_of::<OidcProviderBody>()
+        }
+        ["credentials", "totp"] => fields_of::<TotpCredentialBody>(),
+        ["credentials", "totp", "config"] => fields_of::<TotpConfig>(),
+        ["credentials", "webauthn" | "passkey"] => fields_of::<WebAuthnCredentialBody>(),
+        ["credentials", "webauthn" | "passkey", "config"] => fields_of::<WebAuthnConfig>(),
+        ["credentials", "lookup_secret"] => fields_of::<LookupSecretCredentialBody>(),
+        ["credentials", "lookup_secret", "config"] => fields_of::<LookupSecretBodyConfig>(),
+        ["credentials", "lookup_secret", "config", "codes", "*"] => fields_of::<LookupCode>(),
+        ["verifiable_addresses", "*"] => fields_of::<VerifiableAddressBody>(),
+        ["recovery_addresses", "*"] => fields_of::<RecoveryAddressBody>(),
+        _ => &[],
+    }
+}
+
+/// The field names a struct type decodes (as serde names them), read from the list serde
+/// hands its deserializer; empty for a type that is no plain struct.
+fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldCatcher(&mut fields));
+    fields
+}
+
+/// A deserializer that only notes the field list a struct asks it for, then gives up.
+struct FieldCatcher<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for FieldCatcher<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(serde::de::Error::custom("fields noted"))
+    }
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a struct"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// Where the key at `pointer` sits in the JSON `text`, as a 1-based line and column: found by
+/// walking the text along the pointer, so that an unknown field is reported where it is typed.
+fn key_position(text: &str, pointer: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let segments: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    for (depth, segment) in segments.iter().enumerate() {
+        skip_space(bytes, &mut at);
+        match bytes.get(at)? {
+            b'{' => {
+                at += 1;
+                loop {
+                    skip_space(bytes, &mut at);
+                    let key_start = at;
+                    let key = read_string(text, &mut at)?;
+                    skip_space(bytes, &mut at);
+                    (bytes.get(at)? == &b':').then_some(())?;
+                    at += 1;
+                    if key == *segment {
+                        if depth + 1 == segments.len() {
+                            return Some(line_and_column(text, key_start));
+                        }
+                        break;
+                    }
+                    skip_space(bytes, &mut at);
+                    skip_value(bytes, &mut at)?;
+                    skip_space(bytes, &mut at);
+                    (bytes.get(at)? == &b',').then_some(())?;
+                    at += 1;
+                }
+            }
+            b'[' => {
+                at += 1;
+                for _ in 0..segment.parse::<usize>().ok()? {
+                    skip_space(bytes, &mut at);
+                    skip_value(bytes, &mut at)?;
+                    skip_space(bytes, &mut at);
+                    (bytes.get(at)? == &b',').then_some(())?;
+                    at += 1;
+                }
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn skip_space(bytes: &[u8], at: &mut usize) {
+    while bytes.get(*at).is_some_and(u8::is_ascii_whitespace) {
+        *at += 1;
+    }
+}
+
+/// Reads the JSON string starting at `at` (escapes decoded) and moves past it.
+fn read_string(text: &str, at: &mut usize) -> Option<String> {
+    let bytes = text.as_bytes();
+    (bytes.get(*at)? == &b'"').then_some(())?;
+    let start = *at;
+    *at += 1;
+    loop {
+        match bytes.get(*at)? {
+            b'\\' => *at += 2,
+            b'"' => break,
+            _ => *at += 1,
+        }
+    }
+    *at += 1;
+    serde_json::from_str(text.get(start..*at)?).ok()
+}
+
+/// Moves past one JSON value; strings are skipped whole, so brackets inside them do not count.
+fn skip_value(bytes: &[u8], at: &mut usize) -> Option<()> {
+    let mut depth = 0usize;
+    loop {
+        match bytes.get(*at)? {
+            b'"' => {
+                *at += 1;
+                loop {
+                    match bytes.get(*at)? {
+                        b'\\' => *at += 2,
+                        b'"' => break,
+                        _ => *at += 1,
+                    }
+                }
+                *at += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                *at += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                *at += 1;
+            }
+            b',' if depth == 0 => return Some(()),
+            _ => *at += 1,
+        }
+        if depth == 0
+            && !bytes.get(*at).is_some_and(|b| {
+                b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-' || *b == b'+'
+            })
+        {
+            return Some(());
+        }
+    }
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |at| at + 1);
+    (line, text[line_start..offset].chars().count() + 1)
 }
 
 /// Pointer segments under which a value may be a secret: credentials of any kind, passwords,
@@ -400,6 +611,37 @@ fn strip_location(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_key_is_found_where_it_is_typed() {
+        let text = "{\"a\": \"x}\\\"y\", \"b\": [1, {\"c\": true}, {\"d\":\n  {\"e\": -1.5e3, \"f\": null}}]}";
+        assert_eq!(key_position(text, "/b/2/d/f"), Some((2, 17)));
+        assert_eq!(key_position(text, "/b/1/c"), Some((1, 26)));
+        assert_eq!(key_position(text, "/nope"), None);
+        assert_eq!(key_position("[", "/0/a"), None);
+    }
+
+    #[test]
+    fn an_unknown_field_knows_the_fields_of_its_object() {
+        let error = parse_body::<CreateIdentityBody>(r#"{"schema_id": "x", "stat": 1}"#, true)
+            .expect_err("unknown");
+        assert!(
+            error.known_fields.contains(&"state"),
+            "{:?}",
+            error.known_fields
+        );
+        assert_eq!((error.line, error.column), (1, 20));
+        let nested = parse_body::<CreateIdentityBody>(
+            r#"{"schema_id": "x", "verifiable_addresses": [{"value": "a", "via": "email", "verifed": true}]}"#,
+            true,
+        )
+        .expect_err("unknown");
+        assert!(
+            nested.known_fields.contains(&"verified"),
+            "{:?}",
+            nested.known_fields
+        );
+    }
 
     #[test]
     fn strict_decoding_refuses_unknown_fields_with_gos_text() {

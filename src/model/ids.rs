@@ -147,3 +147,15 @@ mod tests {
         );
     }
 }
+
+/// The identity already holding a unique value that another one asked for: what a conflict
+/// names, so that the operator can see which value collided and with whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Clash {
+    /// The value itself: a credential identifier, an address or an external_id.
+    pub value: String,
+    /// The identity holding it.
+    pub holder: IdentityId,
+    /// Where the holder came from, when the same import created it (`more.json[0]`).
+    pub holder_source: Option<String>,
+}

@@ -2,6 +2,7 @@
 //! object with properties, and `ory.sh/kratos` keywords of the shape Kratos' meta-schema allows.
 
 use super::validate::IdentitySchema;
+use crate::error::nearest;
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -69,6 +70,24 @@ fn extension_validator() -> &'static jsonschema::Validator {
     })
 }
 
+/// The keywords the extension allows in its object at `path` (a pointer into the extension).
+fn extension_keywords_at(path: &str) -> Vec<String> {
+    let raw: Value =
+        serde_json::from_str(include_str!("../../schemas/kratos-extension.schema.json"))
+            .unwrap_or_default();
+    let mut node = &raw;
+    for segment in path.split('/').skip(1) {
+        match node.get("properties").and_then(|p| p.get(segment)) {
+            Some(next) => node = next,
+            None => return Vec::new(),
+        }
+    }
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Finds every `ory.sh/kratos` keyword, wherever it sits, and checks its shape.
 fn check_extensions(node: &Value, at: String, problems: &mut Vec<String>, depth: usize) {
     if depth > 128 {
@@ -80,7 +99,19 @@ fn check_extensions(node: &Value, at: String, problems: &mut Vec<String>, depth:
             if let Some(extension) = object.get(EXTENSION_KEY) {
                 let ext_at = format!("{at}/ory.sh~1kratos");
                 for error in extension_validator().iter_errors(extension) {
-                    problems.push(format!("#{ext_at}{}: {error}", error.instance_path()));
+                    let mut problem = format!("#{ext_at}{}: {error}", error.instance_path());
+                    if let jsonschema::error::ValidationErrorKind::AdditionalProperties {
+                        unexpected,
+                    } = error.kind()
+                    {
+                        let allowed = extension_keywords_at(&error.instance_path().to_string());
+                        for word in unexpected {
+                            if let Some(meant) = nearest(word, allowed.iter().map(String::as_str)) {
+                                problem.push_str(&format!("; did you mean `{meant}`?"));
+                            }
+                        }
+                    }
+                    problems.push(problem);
                 }
                 if extension.get("verification").is_some()
                     && let Some(format) = object.get("format").and_then(Value::as_str)
@@ -95,6 +126,16 @@ fn check_extensions(node: &Value, at: String, problems: &mut Vec<String>, depth:
             for (key, child) in object {
                 if key == EXTENSION_KEY {
                     continue;
+                }
+                // JSON Schema ignores a keyword it does not know: a slip in this one would
+                // silently leave the trait without its login, verification or recovery role.
+                if key.trim().eq_ignore_ascii_case(EXTENSION_KEY)
+                    || nearest(key, [EXTENSION_KEY]).is_some()
+                {
+                    let escaped = key.replace('~', "~0").replace('/', "~1");
+                    problems.push(format!(
+                        "#{at}/{escaped}: unknown keyword {key:?}; did you mean `{EXTENSION_KEY}`?"
+                    ));
                 }
                 let escaped = key.replace('~', "~0").replace('/', "~1");
                 check_extensions(child, format!("{at}/{escaped}"), problems, depth + 1);

@@ -507,12 +507,15 @@ impl<'t> IdentityWriter<'t> {
         event: Option<&EventRow>,
     ) -> Result<()> {
         let result = self.insert_rows(rows, import_run, event);
-        if let Err(StoreError::Conflict { field }) = &result
+        if let Err(StoreError::Conflict { field, .. }) = &result
             && *field != "id"
         {
             // Each failed INSERT undid itself; the identity's earlier rows go with their parent.
             // (A clash on the id itself would mean the row belongs to someone else: left alone.)
             self.tx.delete_identity(rows.id)?;
+            if let Some(named) = self.tx.clash(&rows.unique_values(), rows.id)? {
+                return Err(named);
+            }
         }
         result
     }
@@ -628,7 +631,14 @@ impl Tx<'_> {
     /// [`StoreError::Conflict`] as for inserts; `Ok(false)` when no such identity exists.
     pub fn replace_identity(&self, rows: &IdentityRows) -> Result<bool> {
         // The replaced traits and credentials (an old password hash) are overwritten.
-        self.overwriting_freed_space(|| self.replace_identity_rows(rows))
+        let result = self.overwriting_freed_space(|| self.replace_identity_rows(rows));
+        if let Err(StoreError::Conflict { .. }) = &result
+            && let Some(named) = self.clash(&rows.unique_values(), rows.id)?
+        {
+            // The failed statement undid itself; the caller rolls the rest back.
+            return Err(named);
+        }
+        result
     }
 
     fn replace_identity_rows(&self, rows: &IdentityRows) -> Result<bool> {

@@ -1,8 +1,8 @@
 //! Import runs, and the lookups an import needs to report a skip.
 
 use super::{Result, StoreError, Tx};
-use crate::model::IdentityId;
 use crate::model::Timestamp;
+use crate::model::{Clash, IdentityId};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
@@ -42,7 +42,8 @@ impl DryRunSeen {
         conn.execute_batch(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
              CREATE TABLE seen (kind INTEGER NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
-                                holder BLOB NOT NULL, PRIMARY KEY (kind, a, b)) WITHOUT ROWID;",
+                                holder BLOB NOT NULL, source TEXT NOT NULL,
+                                PRIMARY KEY (kind, a, b)) WITHOUT ROWID;",
         )?;
         Ok(Self { conn })
     }
@@ -57,36 +58,46 @@ impl DryRunSeen {
             .chain(values.external_id.map(|id| (3, id, "")))
     }
 
-    /// The earlier record holding one of `values`, and the conflict it makes, if any.
+    /// The conflict with the earlier record holding one of `values`, if any.
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn holder(&self, values: &UniqueValues<'_>) -> Result<Option<(IdentityId, StoreError)>> {
-        let mut query = self
-            .conn
-            .prepare_cached("SELECT holder FROM seen WHERE kind = ?1 AND a = ?2 AND b = ?3")?;
+    pub fn holder(&self, values: &UniqueValues<'_>) -> Result<Option<StoreError>> {
+        let mut query = self.conn.prepare_cached(
+            "SELECT holder, source FROM seen WHERE kind = ?1 AND a = ?2 AND b = ?3",
+        )?;
         for (kind, a, b) in Self::each(values) {
-            let found: Option<IdentityId> = query
-                .query_row(params![kind as i64, a, b], |row| row.get(0))
+            let found: Option<(IdentityId, String)> = query
+                .query_row(params![kind as i64, a, b], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
                 .optional()?;
-            if let Some(holder) = found {
-                let field = SEEN_KINDS[kind];
-                return Ok(Some((holder, StoreError::Conflict { field })));
+            if let Some((holder, source)) = found {
+                let value = if kind == 3 { a } else { b };
+                return Ok(Some(StoreError::Conflict {
+                    field: SEEN_KINDS[kind],
+                    clash: Some(Box::new(Clash {
+                        value: value.to_string(),
+                        holder,
+                        holder_source: Some(source),
+                    })),
+                }));
             }
         }
         Ok(None)
     }
 
-    /// Records that `holder` (a record the dry run let through) holds `values`.
+    /// Records that `holder` (a record the dry run let through, found at `source`) holds
+    /// `values`.
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn add(&self, holder: IdentityId, values: &UniqueValues<'_>) -> Result<()> {
+    pub fn add(&self, holder: IdentityId, source: &str, values: &UniqueValues<'_>) -> Result<()> {
         let mut insert = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO seen (kind, a, b, holder) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO seen (kind, a, b, holder, source) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for (kind, a, b) in Self::each(values) {
-            insert.execute(params![kind as i64, a, b, holder])?;
+            insert.execute(params![kind as i64, a, b, holder, source])?;
         }
         Ok(())
     }
@@ -181,42 +192,84 @@ impl Tx<'_> {
         Ok(ids)
     }
 
-    /// The stored identity holding any of `values`, if one does: whom a conflicting record
-    /// collided with.
+    /// The conflict of `values` with a stored identity other than `asking`, if one holds
+    /// any of them: whom a conflicting record collided with, and on which value.
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn identity_holding(&self, values: &UniqueValues<'_>) -> Result<Option<IdentityId>> {
+    pub fn clash(
+        &self,
+        values: &UniqueValues<'_>,
+        asking: IdentityId,
+    ) -> Result<Option<StoreError>> {
+        let conflict =
+            |field: &'static str, value: &str, holder: IdentityId| StoreError::Conflict {
+                field,
+                clash: Some(Box::new(Clash {
+                    value: value.to_string(),
+                    holder,
+                    holder_source: None,
+                })),
+            };
         for (kind, identifier) in &values.identifiers {
-            let found = self
-                .tx
-                .prepare_cached("SELECT identity_id FROM credential_identifiers WHERE type = ?1 AND identifier = ?2")?
-                .query_row(params![kind, identifier], |row| row.get(0))
-                .optional()?;
-            if found.is_some() {
-                return Ok(found);
-            }
-        }
-        for (via, value) in values.verifiable.iter().chain(&values.recovery) {
-            let found = self
+            let found: Option<IdentityId> = self
                 .tx
                 .prepare_cached(
-                    "SELECT identity_id FROM verifiable_addresses WHERE via = ?1 AND value = ?2 \
-                     UNION ALL SELECT identity_id FROM recovery_addresses WHERE via = ?1 AND value = ?2 LIMIT 1",
+                    "SELECT identity_id FROM credential_identifiers \
+                     WHERE type = ?1 AND identifier = ?2 AND identity_id <> ?3",
                 )?
-                .query_row(params![via, value], |row| row.get(0))
+                .query_row(params![kind, identifier, asking], |row| row.get(0))
                 .optional()?;
-            if found.is_some() {
-                return Ok(found);
+            if let Some(holder) = found {
+                return Ok(Some(conflict(SEEN_KINDS[0], identifier, holder)));
+            }
+        }
+        for (table, kind, addresses) in [
+            ("verifiable_addresses", 1, &values.verifiable),
+            ("recovery_addresses", 2, &values.recovery),
+        ] {
+            for (via, value) in addresses {
+                let found: Option<IdentityId> = self
+                    .tx
+                    .prepare_cached(&format!(
+                        "SELECT identity_id FROM {table} \
+                         WHERE via = ?1 AND value = ?2 AND identity_id <> ?3"
+                    ))?
+                    .query_row(params![via, value, asking], |row| row.get(0))
+                    .optional()?;
+                if let Some(holder) = found {
+                    return Ok(Some(conflict(SEEN_KINDS[kind], value, holder)));
+                }
             }
         }
         if let Some(external_id) = values.external_id {
-            return Ok(self
+            let found: Option<IdentityId> = self
                 .tx
-                .prepare_cached("SELECT id FROM identities WHERE external_id = ?1")?
-                .query_row([external_id], |row| row.get(0))
-                .optional()?);
+                .prepare_cached("SELECT id FROM identities WHERE external_id = ?1 AND id <> ?2")?
+                .query_row(params![external_id, asking], |row| row.get(0))
+                .optional()?;
+            if let Some(holder) = found {
+                return Ok(Some(conflict(SEEN_KINDS[3], external_id, holder)));
+            }
         }
         Ok(None)
+    }
+
+    /// Where in its input import run `run` found the record that became `identity`, if that
+    /// run created it (the source its `identity.created` event recorded).
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn import_source(&self, identity: IdentityId, run: Uuid) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT json_extract(detail, '$.source') FROM audit_events \
+                 WHERE identity_id = ?1 AND action = 'identity.created' \
+                 AND json_extract(detail, '$.import_run') = ?2",
+            )?
+            .query_row(params![identity, run.to_string()], |row| row.get(0))
+            .optional()?
+            .flatten())
     }
 }

@@ -27,17 +27,50 @@ impl Tx<'_> {
             .optional()?)
     }
 
-    /// The ids of every stored schema, by id.
+    /// Every stored schema's id with its stamp (when its text was stored: a replace
+    /// restamps it, so a process that compiled the old text sees it changed), by id.
     ///
     /// # Errors
     /// Only if SQLite fails.
-    pub fn schema_ids(&self) -> Result<Vec<crate::model::SchemaId>> {
+    pub fn schema_stamps(&self) -> Result<Vec<(crate::model::SchemaId, String)>> {
         let rows = self
             .tx
-            .prepare_cached("SELECT id FROM schemas ORDER BY id")?
-            .query_map([], |row| row.get(0))?
-            .collect::<rusqlite::Result<Vec<crate::model::SchemaId>>>()?;
+            .prepare_cached("SELECT id, created_at FROM schemas ORDER BY id")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Replaces the text of the stored schema `id` and restamps it; whether there was one.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn replace_schema(&self, id: &str, schema: &str, stamp: &str) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached("UPDATE schemas SET schema = ?2, created_at = ?3 WHERE id = ?1")?
+            .execute(params![id, schema, stamp])?;
+        Ok(changed > 0)
+    }
+
+    /// Calls `each` with the id and traits (JSON text) of every identity of schema `id`.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn each_traits_of_schema(
+        &self,
+        id: &str,
+        each: &mut dyn FnMut(crate::model::IdentityId, &str),
+    ) -> Result<()> {
+        let mut query = self
+            .tx
+            .prepare_cached("SELECT id, traits FROM identities WHERE schema_id = ?1 ORDER BY id")?;
+        let mut rows = query.query([id])?;
+        while let Some(row) = rows.next()? {
+            let traits: String = row.get(1)?;
+            each(row.get(0)?, &traits);
+        }
+        Ok(())
     }
 
     /// Every stored schema as `(id, JSON text)`, by id.
