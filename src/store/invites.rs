@@ -24,6 +24,9 @@ pub struct InviteRow {
     pub revoked_at: Option<Timestamp>,
     pub revoked_why: Option<String>,
     pub created_by: String,
+    /// Where the redemption page sends the invitee once the password is set (Kratos'
+    /// `return_to`), checked against `selfservice.allowed_return_urls` when the flow opened.
+    pub return_to: Option<String>,
 }
 
 /// One plugin's delivery of one invite.
@@ -39,7 +42,7 @@ pub struct DeliveryRow {
 }
 
 const INVITE_COLUMNS: &str = "id, flow_id, identity_id, kind, address, code_hash, token_hash, created_at, \
-     expires_at, submissions, used_at, revoked_at, revoked_why, created_by";
+     expires_at, submissions, used_at, revoked_at, revoked_why, created_by, return_to";
 
 fn time(text: &str) -> Result<Timestamp> {
     Timestamp::parse(text).map_err(StoreError::Corrupt)
@@ -61,6 +64,7 @@ struct RawInvite {
     revoked_at: Option<String>,
     revoked_why: Option<String>,
     created_by: String,
+    return_to: Option<String>,
 }
 
 fn invite_from_row(row: &Row<'_>) -> rusqlite::Result<RawInvite> {
@@ -79,6 +83,7 @@ fn invite_from_row(row: &Row<'_>) -> rusqlite::Result<RawInvite> {
         revoked_at: row.get(11)?,
         revoked_why: row.get(12)?,
         created_by: row.get(13)?,
+        return_to: row.get(14)?,
     })
 }
 
@@ -98,6 +103,7 @@ fn complete(raw: RawInvite) -> Result<InviteRow> {
         revoked_at: raw.revoked_at.as_deref().map(time).transpose()?,
         revoked_why: raw.revoked_why,
         created_by: raw.created_by,
+        return_to: raw.return_to,
     })
 }
 
@@ -109,7 +115,7 @@ impl Tx<'_> {
     pub fn insert_invite(&self, invite: &InviteRow) -> Result<()> {
         self.tx
             .prepare_cached(&format!(
-                "INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                "INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
             ))?
             .execute(params![
                 invite.id,
@@ -126,6 +132,7 @@ impl Tx<'_> {
                 invite.revoked_at.map(|t| t.to_string()),
                 invite.revoked_why,
                 invite.created_by,
+                invite.return_to,
             ])?;
         Ok(())
     }

@@ -231,6 +231,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX IF NOT EXISTS courier_dispatches_message ON courier_dispatches (message_id, created_ms);
     "#,
+    // 10: where the redemption page sends the invitee after the password is set (Kratos'
+    // `return_to`), checked against the allow-list when the flow was opened. SQLite has no
+    // `ADD COLUMN IF NOT EXISTS`; `migrate` runs this once, under the version check.
+    "ALTER TABLE invites ADD COLUMN return_to TEXT;",
 ];
 
 /// The schema version this kith writes.
