@@ -42,7 +42,11 @@ pub struct DeliveryRow {
 }
 
 const INVITE_COLUMNS: &str = "id, flow_id, identity_id, kind, address, code_hash, token_hash, created_at, \
-     expires_at, submissions, used_at, revoked_at, revoked_why, created_by, return_to";
+     expires_at, submissions, used_at, revoked_at, revoked_why, created_by";
+
+/// The invites with their `return_to`, which lives in a table of its own (migration 10).
+const INVITES: &str =
+    "invites LEFT JOIN invite_return_to ON invite_return_to.invite_id = invites.id";
 
 fn time(text: &str) -> Result<Timestamp> {
     Timestamp::parse(text).map_err(StoreError::Corrupt)
@@ -115,7 +119,7 @@ impl Tx<'_> {
     pub fn insert_invite(&self, invite: &InviteRow) -> Result<()> {
         self.tx
             .prepare_cached(&format!(
-                "INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                "INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             ))?
             .execute(params![
                 invite.id,
@@ -132,8 +136,14 @@ impl Tx<'_> {
                 invite.revoked_at.map(|t| t.to_string()),
                 invite.revoked_why,
                 invite.created_by,
-                invite.return_to,
             ])?;
+        if let Some(return_to) = &invite.return_to {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO invite_return_to (invite_id, return_to) VALUES (?1, ?2)",
+                )?
+                .execute(params![invite.id, return_to])?;
+        }
         Ok(())
     }
 
@@ -144,7 +154,7 @@ impl Tx<'_> {
     pub fn get_invite(&self, id_or_flow: Uuid) -> Result<Option<InviteRow>> {
         self.tx
             .prepare_cached(&format!(
-                "SELECT {INVITE_COLUMNS} FROM invites WHERE id = ?1 OR flow_id = ?1"
+                "SELECT {INVITE_COLUMNS}, return_to FROM {INVITES} WHERE id = ?1 OR flow_id = ?1"
             ))?
             .query_row([id_or_flow], invite_from_row)
             .optional()?
@@ -160,7 +170,7 @@ impl Tx<'_> {
         let rows = self
             .tx
             .prepare_cached(&format!(
-                "SELECT {INVITE_COLUMNS} FROM invites ORDER BY id DESC"
+                "SELECT {INVITE_COLUMNS}, return_to FROM {INVITES} ORDER BY id DESC"
             ))?
             .query_map([], invite_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
