@@ -69,17 +69,21 @@ pub trait Admin {
 
     // Recovery, as Kratos' admin API.
 
-    /// Issues an admin recovery code (`POST /admin/recovery/code`).
+    /// Issues an admin recovery code (`POST /admin/recovery/code`); `return_to` (Kratos'
+    /// `?return_to=`) must match `selfservice.allowed_return_urls`.
     fn create_recovery_code(
         &self,
         identity_id: IdentityId,
         expires_in: Option<&str>,
+        return_to: Option<&str>,
     ) -> Result<RecoveryCode>;
-    /// Issues an admin recovery link (`POST /admin/recovery/link`).
+    /// Issues an admin recovery link (`POST /admin/recovery/link`); `return_to` (Kratos'
+    /// `?return_to=`) must match `selfservice.allowed_return_urls`.
     fn create_recovery_link(
         &self,
         identity_id: IdentityId,
         expires_in: Option<&str>,
+        return_to: Option<&str>,
     ) -> Result<RecoveryLink>;
 
     // Schemas.
@@ -243,15 +247,17 @@ impl Admin for Kith {
         &self,
         identity_id: IdentityId,
         expires_in: Option<&str>,
+        return_to: Option<&str>,
     ) -> Result<RecoveryCode> {
-        Kith::create_recovery_code(self, identity_id, expires_in)
+        Kith::create_recovery_code(self, identity_id, expires_in, return_to)
     }
     fn create_recovery_link(
         &self,
         identity_id: IdentityId,
         expires_in: Option<&str>,
+        return_to: Option<&str>,
     ) -> Result<RecoveryLink> {
-        Kith::create_recovery_link(self, identity_id, expires_in)
+        Kith::create_recovery_link(self, identity_id, expires_in, return_to)
     }
     fn list_schemas(&self) -> Result<Vec<SchemaEntry>> {
         Kith::list_schemas(self)

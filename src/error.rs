@@ -94,6 +94,9 @@ pub enum Error {
     /// The identity is inactive.
     #[error("identity is disabled")]
     IdentityDisabled(IdentityId),
+
+    #[error("Requested return_to URL \"{url}\" is not allowed.")]
+    ReturnToForbidden { url: String },
     /// A settings key kith does not know, or a value it cannot use.
     #[error("setting `{key}`: {problem}")]
     InvalidSetting { key: String, problem: String },
@@ -399,6 +402,13 @@ impl Error {
                 .with_reason("This account was disabled.")
                 .with_message("identity is disabled")
                 .with_detail("identity_id", identity_id.to_string()),
+            Error::ReturnToForbidden { .. } => body
+                .with_id("self_service_flow_return_to_forbidden")
+                .with_reason(self.to_string())
+                .with_detail(
+                    "hint",
+                    "allow it (or a URL above it) first: kith set config selfservice.allowed_return_urls URL",
+                ),
             Error::PluginRejected {
                 plugin,
                 version,
@@ -606,6 +616,9 @@ mod tests {
             Error::BadRequest("You cannot remove the last first factor credential.".into()),
             Error::InvalidCredentials,
             Error::IdentityDisabled(id().into()),
+            Error::ReturnToForbidden {
+                url: "https://evil.example/".into(),
+            },
             Error::InvalidSetting {
                 key: "hasher".into(),
                 problem: "must be argon2 or bcrypt".into(),
@@ -689,6 +702,7 @@ mod tests {
             Error::BadRequest(_) => "BadRequest".into(),
             Error::InvalidCredentials => "InvalidCredentials".into(),
             Error::IdentityDisabled(_) => "IdentityDisabled".into(),
+            Error::ReturnToForbidden { .. } => "ReturnToForbidden".into(),
             Error::InvalidSetting { .. } => "InvalidSetting".into(),
             Error::UnknownSetting { .. } => "UnknownSetting".into(),
             Error::StoreTooNew { .. } => "StoreTooNew".into(),

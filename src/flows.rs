@@ -22,6 +22,7 @@ mod import;
 mod invite;
 mod patch;
 pub(crate) mod plugins;
+mod return_to;
 mod schemas;
 mod settings;
 mod tokens;
@@ -38,11 +39,12 @@ pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
 };
 pub use invite::{
-    DeliveryReport, FlowKind, FlowState, Invitation, InviteRequest, InviteStatus, InviteSummary,
-    MIN_PASSWORD_LENGTH, RecoveryCode, RecoveryLink, Redeemed, Redemption, SUBMITTED_TOO_OFTEN,
-    link_parameters,
+    DeliveryReport, FlowKind, FlowPage, FlowState, Invitation, InviteRequest, InviteStatus,
+    InviteSummary, MIN_PASSWORD_LENGTH, RecoveryCode, RecoveryLink, Redeemed, Redemption,
+    SUBMITTED_TOO_OFTEN, link_parameters,
 };
 pub use plugins::{InstalledPlugin, RunReport};
+pub use return_to::{ALLOWED_RETURN_URLS, return_origin};
 pub use schemas::SchemaEntry;
 pub use settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, Setting, Settings};
 pub use tokens::NewToken;

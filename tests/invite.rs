@@ -112,7 +112,7 @@ fn the_whole_story_invite_accept_verify() -> TestResult {
     // Said before the password is read, in the redemption page's words.
     assert_eq!(
         reused.error()["reason"],
-        "This link was used already. Please request another code."
+        "This link was used already. If you set your password with it, sign in with that password; otherwise please ask whoever invited you for a new one."
     );
     let listed = env
         .run(&["list", "invites", "--status", "redeemed"])
@@ -183,7 +183,7 @@ fn a_new_invite_revokes_the_older_and_revoke_stops_a_code() -> TestResult {
     // Checked before any password is asked for, in the redemption page's words.
     assert_eq!(
         old.error()["reason"],
-        "This link is no longer valid: it was replaced by a newer one or revoked. Please request another code."
+        "This link is no longer valid: it was replaced by a newer one or revoked. Please ask whoever invited you for a new one."
     );
 
     let invite_id = second["invite_id"].as_str().unwrap_or_default();

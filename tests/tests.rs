@@ -13,6 +13,7 @@ mod import;
 mod invite;
 mod library;
 mod manage;
+mod page;
 mod plugins;
 mod schema;
 mod serve;

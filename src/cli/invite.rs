@@ -29,6 +29,10 @@ pub struct InviteArgs {
     /// Do not hand the invite to delivery plugins: you pass on the code and link yourself.
     #[arg(long)]
     no_deliver: bool,
+    /// Where the redemption page sends the invitee once the password is set; it must match
+    /// the selfservice.allowed_return_urls setting (Kratos' return_to).
+    #[arg(long, value_name = "URL")]
+    return_to: Option<String>,
     /// Also print the link as a QR code (on stderr).
     #[arg(long)]
     qr: bool,
@@ -66,6 +70,10 @@ pub struct RecoveryArgs {
     /// Lifetime, Go duration syntax (default 1h, as in Kratos).
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     expires_in: Option<String>,
+    /// Where the redemption page sends the user once the password is set; it must match
+    /// the selfservice.allowed_return_urls setting (Kratos' return_to).
+    #[arg(long, value_name = "URL")]
+    return_to: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +116,7 @@ pub fn invite(kith: &Kith, out: &Output, args: InviteArgs) -> Result<(), CliErro
         traits,
         expires_in: args.expires_in,
         skip_delivery: args.no_deliver,
+        return_to: args.return_to,
     };
     let invitation = kith.invite(&request)?;
     print_invitation(out, &invitation, args.no_deliver);
@@ -271,7 +280,8 @@ fn secret_value(value: String, what: &str, prompt: &str) -> Result<String, CliEr
 
 pub fn recovery_code(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {
     let id = parse_uuid(&args.id, "an identity id")?;
-    let code = kith.create_recovery_code(id, args.expires_in.as_deref())?;
+    let code =
+        kith.create_recovery_code(id, args.expires_in.as_deref(), args.return_to.as_deref())?;
     match out.format {
         Format::Table => out.pairs(vec![
             ("RECOVERY LINK", code.recovery_link),
@@ -285,7 +295,8 @@ pub fn recovery_code(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<()
 
 pub fn recovery_link(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {
     let id = parse_uuid(&args.id, "an identity id")?;
-    let link = kith.create_recovery_link(id, args.expires_in.as_deref())?;
+    let link =
+        kith.create_recovery_link(id, args.expires_in.as_deref(), args.return_to.as_deref())?;
     match out.format {
         Format::Table => out.pairs(vec![
             ("RECOVERY LINK", link.recovery_link),

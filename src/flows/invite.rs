@@ -13,7 +13,7 @@ mod issue;
 mod redeem;
 pub(super) mod secrets;
 
-pub use redeem::link_parameters;
+pub use redeem::{FlowPage, link_parameters};
 
 use super::Kith;
 use crate::error::{Error, NotFound, Result};
@@ -56,6 +56,9 @@ pub struct InviteRequest {
     /// Store the invite without handing it to the delivery plugins (`kith invite
     /// --no-deliver`): the caller passes the code and link on itself.
     pub skip_delivery: bool,
+    /// Where the redemption page sends the invitee once the password is set (Kratos'
+    /// `return_to`); it must match `selfservice.allowed_return_urls`.
+    pub return_to: Option<String>,
 }
 
 /// An issued invite, with its secrets: the only time they exist outside the invitee's hands.
@@ -120,6 +123,9 @@ pub struct Redeemed {
     /// The address now verified, for invites (Kratos' admin codes verify nothing: kratos#4090).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified_address: Option<String>,
+    /// Where the invitee goes next (the flow's `return_to`, still allowed), if anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 /// Where an invite is in its life, as `kith list invites` shows it.
@@ -278,12 +284,14 @@ impl FlowState {
     pub fn closed_message(self) -> Option<&'static str> {
         match self {
             FlowState::Open => None,
-            FlowState::Used => Some("This link was used already. Please request another code."),
+            FlowState::Used => Some(
+                "This link was used already. If you set your password with it, sign in with that password; otherwise please ask whoever invited you for a new one.",
+            ),
             FlowState::Expired => {
                 Some("This link has expired. Please ask whoever invited you for a new one.")
             }
             FlowState::Revoked => Some(
-                "This link is no longer valid: it was replaced by a newer one or revoked. Please request another code.",
+                "This link is no longer valid: it was replaced by a newer one or revoked. Please ask whoever invited you for a new one.",
             ),
             FlowState::TooManyAttempts => Some(SUBMITTED_TOO_OFTEN),
             FlowState::Unknown => Some(

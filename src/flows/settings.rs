@@ -149,6 +149,12 @@ const KEYS: &[Key] = &[
         check: check_bool,
     },
     Key {
+        name: super::return_to::ALLOWED_RETURN_URLS,
+        default: "",
+        description: "URLs (separated by spaces; a host may start with *. for its subdomains) a recovery link or invite's return_to may point to, below which the redemption page sends the invitee once the password is set (Kratos' selfservice.allowed_return_urls; empty: none)",
+        check: super::return_to::check_allowed_return_urls,
+    },
+    Key {
         name: "admin_url",
         default: "",
         description: "base of the Location and Link headers kith serve sends (empty: the admin listener's address)",
@@ -363,6 +369,8 @@ pub struct Settings {
     pub courier_retry_max: std::time::Duration,
     pub courier_expose_bodies: bool,
     pub courier_send_deadline: std::time::Duration,
+    /// Where `return_to` may point (`selfservice.allowed_return_urls`), separated by spaces.
+    pub allowed_return_urls: String,
 }
 
 impl Settings {
@@ -421,6 +429,7 @@ impl Settings {
             courier_retry_max: delay("courier.retry_max")?,
             courier_expose_bodies: get("courier.expose_bodies") == "true",
             courier_send_deadline: delay("courier.send_deadline")?,
+            allowed_return_urls: get(super::return_to::ALLOWED_RETURN_URLS),
         })
     }
 }

@@ -639,15 +639,27 @@ fn recovery_body(body: Result<Bytes, BytesRejection>) -> Result<RecoveryBody, Ap
     }
 }
 
+/// Kratos' `?return_to=`, which both recovery routes take (the code route reads it too,
+/// though Kratos' spec lists it only for links).
+pub(super) fn return_to(query: Option<String>) -> Option<String> {
+    Query::parse(query).one("return_to").map(str::to_string)
+}
+
 async fn create_recovery_code(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let return_to = return_to(query);
     let code = state
         .admin(&headers, move |kith| {
             let body = recovery_body(body)?;
-            Ok(kith.create_recovery_code(body.identity_id, body.expires_in.as_deref())?)
+            Ok(kith.create_recovery_code(
+                body.identity_id,
+                body.expires_in.as_deref(),
+                return_to.as_deref(),
+            )?)
         })
         .await?;
     Ok(json(StatusCode::CREATED, &code))
@@ -656,12 +668,18 @@ async fn create_recovery_code(
 async fn create_recovery_link(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let return_to = return_to(query);
     let link = state
         .admin(&headers, move |kith| {
             let body = recovery_body(body)?;
-            Ok(kith.create_recovery_link(body.identity_id, body.expires_in.as_deref())?)
+            Ok(kith.create_recovery_link(
+                body.identity_id,
+                body.expires_in.as_deref(),
+                return_to.as_deref(),
+            )?)
         })
         .await?;
     Ok(json(StatusCode::OK, &link))

@@ -109,6 +109,9 @@ struct InviteBody {
     /// False stores the invite without handing it to the delivery plugins.
     #[serde(default = "deliver_by_default")]
     deliver: bool,
+    /// Where the redemption page sends the invitee once the password is set; also taken
+    /// from `?return_to=`, as Kratos' recovery routes take it.
+    return_to: Option<String>,
 }
 
 fn deliver_by_default() -> bool {
@@ -118,11 +121,21 @@ fn deliver_by_default() -> bool {
 async fn create_invite(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let query_return_to = super::admin::return_to(query).filter(|r| !r.is_empty());
     let invitation = state
         .admin(&headers, move |kith| {
             let body: InviteBody = parse_body(&body_text(body)?, true).map_err(Error::from)?;
+            let return_to = match (body.return_to, query_return_to) {
+                (Some(body), Some(query)) if body != query => {
+                    return Err(ApiError::bad_request(
+                        "return_to is given twice, in the body and the query, with different values; give it once.",
+                    ));
+                }
+                (body, query) => body.or(query),
+            };
             Ok(kith.invite(&InviteRequest {
                 email: body.email,
                 identity_id: body.identity_id,
@@ -130,6 +143,7 @@ async fn create_invite(
                 traits: body.traits,
                 expires_in: body.expires_in,
                 skip_delivery: !body.deliver,
+                return_to,
             })?)
         })
         .await?;

@@ -1,7 +1,7 @@
 //! The public listener: the invite redemption page, `/schemas` and health. Nothing here
 //! needs a token; the page needs the invite's own secret.
 
-use super::page::{self, CSRF_COOKIE, Page};
+use super::page::{self, CSRF_COOKIE, FormContext, Page};
 use super::reply::{ApiError, json, no_store_on_get};
 use super::{AppState, version};
 use crate::error::Error;
@@ -121,27 +121,39 @@ fn link_params(raw: Option<String>) -> (Option<Uuid>, Option<String>) {
     (flow, token.filter(|t| !t.is_empty()))
 }
 
+/// The closed page for a flow that cannot be redeemed, in the words `kith accept invite`
+/// uses too.
+fn closed_page(state: FlowState) -> Response {
+    let status = match state {
+        FlowState::Unknown => StatusCode::NOT_FOUND,
+        _ => StatusCode::GONE,
+    };
+    page::render(Page::closed(
+        status,
+        state.closed_message().unwrap_or_default(),
+    ))
+}
+
 async fn show_redemption(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let (flow, token) = link_params(raw);
     let Some(flow) = flow else {
-        return page::render(Page::closed(
-            StatusCode::NOT_FOUND,
-            FlowState::Unknown.closed_message().unwrap_or_default(),
-        ));
+        return closed_page(FlowState::Unknown);
     };
-    let flow_state = state
-        .blocking(move |kith| Ok(kith.recovery_flow_state(flow)?))
+    let view = state
+        .blocking(move |kith| Ok(kith.recovery_flow_page(flow)?))
         .await;
-    match flow_state {
-        Ok(FlowState::Open) => page::render(Page::form(flow, token, None)),
-        Ok(closed) => page::render(Page::closed(
-            if closed == FlowState::Unknown {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::GONE
+    match view {
+        Ok(view) if view.state == FlowState::Open => page::render(Page::form(
+            flow,
+            token,
+            FormContext {
+                account: view.account.as_deref(),
+                return_to: view.return_to.as_deref(),
+                error: None,
+                code: None,
             },
-            closed.closed_message().unwrap_or_default(),
         )),
+        Ok(view) => closed_page(view.state),
         Err(_) => page::render(Page::closed(
             StatusCode::SERVICE_UNAVAILABLE,
             "The service cannot check this link right now. Please try again in a moment.",
@@ -156,6 +168,7 @@ struct RedeemForm {
     code: Option<String>,
     token: Option<String>,
     password: String,
+    password_confirm: Option<String>,
 }
 
 impl RedeemForm {
@@ -167,6 +180,7 @@ impl RedeemForm {
                 "code" => form.code = Some(value.into_owned()),
                 "token" if !value.is_empty() => form.token = Some(value.into_owned()),
                 "password" => form.password = value.into_owned(),
+                "password_confirm" => form.password_confirm = Some(value.into_owned()),
                 _ => {}
             }
         }
@@ -208,10 +222,7 @@ async fn redeem(
     let form = RedeemForm::parse(&body);
     let (flow, link_token) = link_params(raw);
     let Some(flow) = flow else {
-        return page::render(Page::closed(
-            StatusCode::NOT_FOUND,
-            FlowState::Unknown.closed_message().unwrap_or_default(),
-        ));
+        return closed_page(FlowState::Unknown);
     };
     let token = form.token.clone().or(link_token);
     if !csrf_ok(&headers, &form) {
@@ -219,6 +230,30 @@ async fn redeem(
             StatusCode::FORBIDDEN,
             "This form could not be verified: it was sent from another page or has expired. Please open your link again.",
         ));
+    }
+    // What the form showed: its account and return_to, for a form shown again.
+    let before = state
+        .blocking(move |kith| Ok(kith.recovery_flow_page(flow)?))
+        .await;
+    let Ok(before) = before else {
+        return unavailable();
+    };
+    // A refusal that is not about the code keeps the code the invitee typed.
+    let typed_code = form.code.clone();
+    let again = |token: Option<String>, error: &str, keep_code: bool| {
+        Page::form(
+            flow,
+            token,
+            FormContext {
+                account: before.account.as_deref(),
+                return_to: before.return_to.as_deref(),
+                error: Some(error),
+                code: typed_code.as_deref().filter(|_| keep_code),
+            },
+        )
+    };
+    if before.state != FlowState::Open {
+        return closed_page(before.state);
     }
     let redemption = match (&token, &form.code) {
         (Some(token), _) => Redemption::Token {
@@ -230,48 +265,79 @@ async fn redeem(
             code: code.clone(),
         },
         (None, None) => {
-            return page::render(Page::form(
-                flow,
+            return page::render(again(
                 None,
-                Some("Please enter the recovery code you were sent."),
+                "Please enter the recovery code you were sent.",
+                false,
             ));
         }
     };
+    // Refused before the code is looked at: a typing slip costs no attempt and sets nothing.
+    // A post without the field (a script, not this form) is not refused for lacking it.
+    if form
+        .password_confirm
+        .as_ref()
+        .is_some_and(|confirm| *confirm != form.password)
+    {
+        return page::render(
+            again(
+                token,
+                "The two passwords do not match. Please type the same new password in both fields.",
+                true,
+            )
+            .with_status(StatusCode::BAD_REQUEST),
+        );
+    }
     let password = form.password;
     let outcome = state
         .blocking(move |kith| {
             let redeemed = kith.acting_as("http:redemption-page", |kith| {
                 kith.redeem(&redemption, &password)
             });
-            // A refusal leaves the form up while the flow can take another submission. As in
-            // Kratos, the wrong code that uses up the last attempt still shows the form; the
-            // next submission is the one refused as too frequent.
-            let still_open = match &redeemed {
-                Ok(_) => false,
-                Err(Error::RecoveryCodeInvalid) => matches!(
-                    kith.recovery_flow_state(flow)?,
-                    FlowState::Open | FlowState::TooManyAttempts
-                ),
-                Err(_) => kith.recovery_flow_state(flow)? == FlowState::Open,
+            let after = match &redeemed {
+                Ok(_) => FlowState::Used,
+                Err(_) => kith.recovery_flow_state(flow)?,
             };
-            Ok((redeemed, still_open))
+            Ok((redeemed, after))
         })
         .await;
     match outcome {
-        Ok((Ok(_), _)) => page::render(Page::done()),
+        Ok((Ok(redeemed), _)) => match redeemed.return_to {
+            Some(location) => page::see_other(&location),
+            None => page::render(Page::done()),
+        },
         Ok((Err(Error::IdentityDisabled(_)), _)) => page::render(Page::closed(
             StatusCode::BAD_REQUEST,
             "This account has been disabled. Please contact support for assistance.",
         )),
-        Ok((Err(error), true)) => page::render(
-            Page::form(flow, token, Some(&error.to_string())).with_status(StatusCode::BAD_REQUEST),
+        // A refusal leaves the form up while the flow can take another submission. As in
+        // Kratos, the wrong code that uses up the last attempt still shows the form; the
+        // next submission is the one refused as too frequent.
+        Ok((
+            Err(error @ Error::RecoveryCodeInvalid),
+            FlowState::Open | FlowState::TooManyAttempts,
+        )) => page::render(
+            again(token, &error.to_string(), false).with_status(StatusCode::BAD_REQUEST),
         ),
-        Ok((Err(error), false)) => {
-            page::render(Page::closed(StatusCode::BAD_REQUEST, &error.to_string()))
-        }
-        Err(_) => page::render(Page::closed(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The service cannot complete this right now. Please try again in a moment.",
+        Ok((Err(error), FlowState::Open)) => page::render(
+            again(token, &error.to_string(), true).with_status(StatusCode::BAD_REQUEST),
+        ),
+        // A flow closed meanwhile (used, revoked, expired) is explained as the page explains
+        // it when opened, not in the API's words.
+        Ok((Err(error), after)) => page::render(Page::closed(
+            StatusCode::BAD_REQUEST,
+            after
+                .closed_message()
+                .map_or_else(|| error.to_string(), str::to_string)
+                .as_str(),
         )),
+        Err(_) => unavailable(),
     }
+}
+
+fn unavailable() -> Response {
+    page::render(Page::closed(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service cannot complete this right now. Please try again in a moment.",
+    ))
 }

@@ -24,6 +24,9 @@ pub struct InviteRow {
     pub revoked_at: Option<Timestamp>,
     pub revoked_why: Option<String>,
     pub created_by: String,
+    /// Where the redemption page sends the invitee once the password is set (Kratos'
+    /// `return_to`), checked against `selfservice.allowed_return_urls` when the flow opened.
+    pub return_to: Option<String>,
 }
 
 /// One plugin's delivery of one invite.
@@ -40,6 +43,10 @@ pub struct DeliveryRow {
 
 const INVITE_COLUMNS: &str = "id, flow_id, identity_id, kind, address, code_hash, token_hash, created_at, \
      expires_at, submissions, used_at, revoked_at, revoked_why, created_by";
+
+/// The invites with their `return_to`, which lives in a table of its own (migration 10).
+const INVITES: &str =
+    "invites LEFT JOIN invite_return_to ON invite_return_to.invite_id = invites.id";
 
 fn time(text: &str) -> Result<Timestamp> {
     Timestamp::parse(text).map_err(StoreError::Corrupt)
@@ -61,6 +68,7 @@ struct RawInvite {
     revoked_at: Option<String>,
     revoked_why: Option<String>,
     created_by: String,
+    return_to: Option<String>,
 }
 
 fn invite_from_row(row: &Row<'_>) -> rusqlite::Result<RawInvite> {
@@ -79,6 +87,7 @@ fn invite_from_row(row: &Row<'_>) -> rusqlite::Result<RawInvite> {
         revoked_at: row.get(11)?,
         revoked_why: row.get(12)?,
         created_by: row.get(13)?,
+        return_to: row.get(14)?,
     })
 }
 
@@ -98,6 +107,7 @@ fn complete(raw: RawInvite) -> Result<InviteRow> {
         revoked_at: raw.revoked_at.as_deref().map(time).transpose()?,
         revoked_why: raw.revoked_why,
         created_by: raw.created_by,
+        return_to: raw.return_to,
     })
 }
 
@@ -127,6 +137,13 @@ impl Tx<'_> {
                 invite.revoked_why,
                 invite.created_by,
             ])?;
+        if let Some(return_to) = &invite.return_to {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO invite_return_to (invite_id, return_to) VALUES (?1, ?2)",
+                )?
+                .execute(params![invite.id, return_to])?;
+        }
         Ok(())
     }
 
@@ -137,7 +154,7 @@ impl Tx<'_> {
     pub fn get_invite(&self, id_or_flow: Uuid) -> Result<Option<InviteRow>> {
         self.tx
             .prepare_cached(&format!(
-                "SELECT {INVITE_COLUMNS} FROM invites WHERE id = ?1 OR flow_id = ?1"
+                "SELECT {INVITE_COLUMNS}, return_to FROM {INVITES} WHERE id = ?1 OR flow_id = ?1"
             ))?
             .query_row([id_or_flow], invite_from_row)
             .optional()?
@@ -153,7 +170,7 @@ impl Tx<'_> {
         let rows = self
             .tx
             .prepare_cached(&format!(
-                "SELECT {INVITE_COLUMNS} FROM invites ORDER BY id DESC"
+                "SELECT {INVITE_COLUMNS}, return_to FROM {INVITES} ORDER BY id DESC"
             ))?
             .query_map([], invite_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -231,6 +231,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX IF NOT EXISTS courier_dispatches_message ON courier_dispatches (message_id, created_ms);
     "#,
+    // 10: where the redemption page sends the invitee after the password is set (Kratos'
+    // `return_to`), checked against the allow-list when the flow was opened. A table of its
+    // own rather than a column: SQLite has no `ADD COLUMN IF NOT EXISTS`, and this must be
+    // safe to run again on a file whose version was set back.
+    r#"
+    CREATE TABLE IF NOT EXISTS invite_return_to (
+        invite_id BLOB PRIMARY KEY REFERENCES invites (id) ON DELETE CASCADE,
+        return_to TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this kith writes.

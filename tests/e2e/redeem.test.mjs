@@ -4,8 +4,17 @@
 
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServer, identityApi, passwordMatches, email } from './lib.mjs';
+import { startServer, identityApi, passwordMatches, email, kith, adminFetch } from './lib.mjs';
+
+// axe-core from npm, injected from the local file: the check needs no network.
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+// One screenshot per page state, kept for a person to look at (git ignores the folder).
+const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
 
 const CHROMIUM = '/usr/bin/chromium'; // Debian's package; scripts/test installs it
 const INVALID_CODE = 'The recovery code is invalid or has already been used. Please try again.';
@@ -24,21 +33,25 @@ before(async () => {
 });
 after(() => browser?.close());
 
-/** A server, an identity without a password, and a fresh browser context (no cookies). */
-async function setup(t) {
+/**
+ * A server, an identity without a password, and a fresh browser context (no cookies).
+ * `origins` may be requested besides the public listener's; `bypassCSP` lets axe's script in.
+ */
+async function setup(t, { origins = [], bypassCSP = false } = {}) {
   const srv = await startServer(t);
   const api = identityApi(srv);
   const address = email('invitee');
   const { data: who } = await api.createIdentity({
     createIdentityBody: { schema_id: 'preset://email', traits: { email: address } },
   });
-  const context = await browser.newContext();
+  const context = await browser.newContext({ bypassCSP });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   // The page works offline: it loads nothing from anywhere but the public listener.
   const foreign = [];
   page.on('request', (r) => {
-    if (!r.url().startsWith(`${srv.public}/`)) foreign.push(r.url());
+    const url = r.url();
+    if (![srv.public, ...origins].some((o) => url.startsWith(`${o}/`))) foreign.push(url);
   });
   t.after(async () => {
     await context.close();
@@ -63,11 +76,28 @@ function otherCode(code) {
   return String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 }
 
-/** Fill the form and submit it with the button; resolves once the next page has loaded. */
-async function submit(page, { code, password }) {
+/**
+ * Fill the form and submit it with the button; resolves once the next page has loaded.
+ * The password is confirmed as typed unless `confirm` says otherwise.
+ */
+async function submit(page, { code, password, confirm = password }) {
   if (code !== undefined) await page.getByLabel('Recovery code').fill(code);
   await page.getByLabel('New password').fill(password);
+  await page.getByLabel('Confirm password').fill(confirm);
   await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Set password' }).click()]);
+}
+
+/** Keeps a screenshot of the page as `state`, and asserts axe finds no violation on it. */
+async function audit(page, state) {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: `${SCREENSHOTS}${state}.png`, fullPage: true });
+  await page.addScriptTag({ path: AXE });
+  const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  assert.deepEqual(
+    violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    [],
+    `axe on the ${state} page`,
+  );
 }
 
 async function alertText(page) {
@@ -342,4 +372,137 @@ test('a password the policy refuses keeps the form and the link', async (t) => {
   await submit(page, { code: recovery_code, password: PASSWORD });
   await page.getByRole('heading', { level: 1, name: 'Password set' }).waitFor();
   assert.equal(await passwordMatches(srv, address, PASSWORD), true);
+});
+
+test('the form names the account and carries it, hidden, for password managers', async (t) => {
+  const { address, api, who, page } = await setup(t);
+  const { recovery_link } = await tokenLink(api, who.id);
+
+  await page.goto(recovery_link);
+  assert.equal(
+    await page.locator('#account').innerText(),
+    `Choose a new password for the account ${address}.`,
+  );
+  const username = page.locator('input[autocomplete=username]');
+  assert.equal(await username.count(), 1);
+  assert.equal(await username.inputValue(), address);
+  assert.equal(await username.getAttribute('name'), 'username');
+  assert.equal(await username.isVisible(), true, 'in the layout (password managers skip display:none)');
+  const box = await username.boundingBox();
+  assert.ok(box && box.width <= 1 && box.height <= 1, `visually hidden: ${JSON.stringify(box)}`);
+  // The account field is out of the tab order: Tab goes from the page to the password.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'password');
+  for (const label of ['New password', 'Confirm password']) {
+    assert.equal(await page.getByLabel(label).getAttribute('autocomplete'), 'new-password', label);
+    assert.equal(await page.getByLabel(label).getAttribute('type'), 'password', label);
+  }
+});
+
+test('passwords that differ are refused and set nothing; the link still works', async (t) => {
+  const { srv, address, api, who, page } = await setup(t);
+  const { recovery_link, recovery_code } = await codeLink(api, who.id);
+
+  await page.goto(recovery_link);
+  await submit(page, { code: recovery_code, password: PASSWORD, confirm: `${PASSWORD}.` });
+  assert.equal(
+    await alertText(page),
+    'The two passwords do not match. Please type the same new password in both fields.',
+  );
+  assert.equal(await succeeded(page), false);
+  assert.equal(await passwordMatches(srv, address, PASSWORD), false, 'nothing was set');
+  assert.equal(await page.getByLabel('Confirm password').count(), 1, 'the form is shown again');
+  assert.equal(await page.getByLabel('Recovery code').inputValue(), recovery_code, 'the typed code is kept');
+  assert.equal(await page.getByLabel('New password').inputValue(), '', 'passwords are never sent back');
+
+  await submit(page, { code: recovery_code, password: PASSWORD });
+  await page.getByRole('heading', { level: 1, name: 'Password set' }).waitFor();
+  assert.equal(await passwordMatches(srv, address, PASSWORD), true);
+});
+
+/** A stand-in for the application an invitee returns to, on its own loopback origin. */
+async function appServer(t) {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html lang="en"><title>App</title><h1>Welcome back</h1><p>${req.url}</p></html>`);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
+test('after the password is set, an allowed return_to of the link is followed', async (t) => {
+  const app = await appServer(t);
+  const { srv, address, api, who, page } = await setup(t, { origins: [app] });
+  const set = await kith(srv, ['set', 'config', 'selfservice.allowed_return_urls', `${app}/welcome`]);
+  assert.equal(set.code, 0, set.stderr);
+
+  // Not allowed: refused when the link is made, with Kratos' error.
+  const refused = await fetch(`${srv.admin}/admin/recovery/link?return_to=${encodeURIComponent(`${app}/elsewhere`)}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ identity_id: who.id }),
+  });
+  assert.equal(refused.status, 400);
+  assert.equal((await refused.json()).error.id, 'self_service_flow_return_to_forbidden');
+
+  const res = await api.createRecoveryLinkForIdentity({
+    returnTo: `${app}/welcome?from=invite`,
+    createRecoveryLinkForIdentityBody: { identity_id: who.id },
+  });
+  assert.equal(res.status, 200);
+  // A return_to added to the page's own address is never followed.
+  await page.goto(`${res.data.recovery_link}&return_to=${encodeURIComponent(`${app}/welcome/evil`)}`);
+  await submit(page, { password: PASSWORD });
+  await page.getByRole('heading', { level: 1, name: 'Welcome back' }).waitFor();
+  assert.equal(page.url(), `${app}/welcome?from=invite`);
+  assert.equal(await passwordMatches(srv, address, PASSWORD), true);
+});
+
+test('every page state passes axe with no violation, and is kept as a screenshot', async (t) => {
+  const { srv, api, who, page } = await setup(t, { bypassCSP: true });
+
+  const code = await codeLink(api, who.id);
+  await page.goto(code.recovery_link);
+  await audit(page, 'form-code');
+  await submit(page, { code: otherCode(code.recovery_code), password: PASSWORD });
+  assert.equal(await alertText(page), INVALID_CODE);
+  await audit(page, 'error-wrong-code');
+  await submit(page, { code: code.recovery_code, password: PASSWORD, confirm: 'something else' });
+  await audit(page, 'error-mismatch');
+  await submit(page, { code: code.recovery_code, password: PASSWORD });
+  await page.getByRole('heading', { level: 1, name: 'Password set' }).waitFor();
+  await audit(page, 'success');
+
+  await page.goto(code.recovery_link);
+  assert.match(await alertText(page), /ask whoever invited you/);
+  await audit(page, 'used');
+
+  // An invite (kith's own route): its form names the account; a newer invite revokes it.
+  const invite = async () => {
+    const res = await adminFetch(srv, '/admin/invites', {
+      method: 'POST',
+      body: { identity_id: who.id, deliver: false },
+    });
+    assert.equal(res.status, 201);
+    return res.json();
+  };
+  const first = await invite();
+  await page.goto(first.recovery_link);
+  await audit(page, 'form-link');
+  await invite();
+  await page.goto(first.recovery_link);
+  assert.match(await alertText(page), /ask whoever invited you/);
+  await audit(page, 'revoked');
+
+  const expiring = await api.createRecoveryLinkForIdentity({
+    createRecoveryLinkForIdentityBody: { identity_id: who.id, expires_in: '1s' },
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  await page.goto(expiring.data.recovery_link);
+  assert.match(await alertText(page), /expired/);
+  await audit(page, 'expired');
+
+  await page.goto(`${srv.public}/self-service/recovery?flow=00000000-0000-7000-8000-000000000000`);
+  await audit(page, 'unknown');
 });

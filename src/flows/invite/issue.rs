@@ -6,7 +6,8 @@ use super::*;
 use crate::flows::call::Call;
 use crate::flows::commit::Commit;
 use crate::flows::duration::positive_duration;
-use crate::flows::settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN};
+use crate::flows::return_to::allowed_return_to;
+use crate::flows::settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, Settings};
 use crate::model::{IdentityId, SchemaId};
 
 fn lifespan(
@@ -24,6 +25,18 @@ fn lifespan(
         )));
     }
     Ok(duration)
+}
+
+/// The `return_to` a new flow stores: checked against the allow-list now, when the admin
+/// asks for it, so a refused one is reported to them and never reaches an invitee.
+fn checked_return_to(settings: &Settings, return_to: Option<&str>) -> Result<Option<String>> {
+    match return_to.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(return_to) => Ok(Some(allowed_return_to(
+            return_to,
+            &settings.allowed_return_urls,
+        )?)),
+        None => Ok(None),
+    }
 }
 
 fn expiry(now: Timestamp, lifespan: Duration) -> Result<Timestamp> {
@@ -112,6 +125,7 @@ impl Kith {
             &settings.invite_lifespan,
             Some((MIN_INVITE_LIFESPAN, MAX_INVITE_LIFESPAN)),
         )?;
+        let return_to = checked_return_to(settings, request.return_to.as_deref())?;
         let email = request.email.as_deref().map(normalize_email);
         let invitation = self.commit(|tx| {
             let now = self.clock.now();
@@ -156,8 +170,14 @@ impl Kith {
             // Messages of older invites still queued carry secrets this revokes.
             tx.overwriting_freed_space(|| tx.drop_queued_messages(None, Some(identity.id)))?;
             tx.revoke_invites(Some(identity.id), None, "replaced by a newer invite", now)?;
-            let (invite, secrets) =
-                self.open_flow(tx, identity.id, FlowKind::Invite, address, lifespan)?;
+            let (invite, secrets) = self.open_flow(
+                tx,
+                identity.id,
+                FlowKind::Invite,
+                address,
+                lifespan,
+                return_to.clone(),
+            )?;
             let invitation = self.invitation(&settings.public_url, &invite, secrets);
             let queued = match request.skip_delivery {
                 true => Vec::new(),
@@ -214,14 +234,22 @@ impl Kith {
         &self,
         identity_id: IdentityId,
         expires_in: Option<&str>,
+        return_to: Option<&str>,
     ) -> Result<RecoveryCode> {
         let settings = self.settings()?;
         let lifespan = lifespan(expires_in, ADMIN_RECOVERY_LIFESPAN, None)?;
+        let return_to = checked_return_to(&settings, return_to)?;
         self.commit(|tx| {
             tx.get_identity(identity_id, false)?
                 .ok_or(Error::NotFound(NotFound::RecoveryIdentity(identity_id)))?;
-            let (invite, secrets) =
-                self.open_flow(tx, identity_id, FlowKind::RecoveryCode, None, lifespan)?;
+            let (invite, secrets) = self.open_flow(
+                tx,
+                identity_id,
+                FlowKind::RecoveryCode,
+                None,
+                lifespan,
+                return_to,
+            )?;
             Ok(RecoveryCode {
                 recovery_link: format!(
                     "{}?flow={}",
@@ -242,17 +270,25 @@ impl Kith {
         &self,
         identity_id: IdentityId,
         expires_in: Option<&str>,
+        return_to: Option<&str>,
     ) -> Result<RecoveryLink> {
         let settings = self.settings()?;
         let lifespan = lifespan(expires_in, ADMIN_RECOVERY_LIFESPAN, None)?;
+        let return_to = checked_return_to(&settings, return_to)?;
         self.commit(|tx| {
             if tx.get_identity(identity_id, false)?.is_none() {
                 return Err(Error::BadRequest(
                     "The requested identity id does not exist.".into(),
                 ));
             }
-            let (invite, secrets) =
-                self.open_flow(tx, identity_id, FlowKind::RecoveryLink, None, lifespan)?;
+            let (invite, secrets) = self.open_flow(
+                tx,
+                identity_id,
+                FlowKind::RecoveryLink,
+                None,
+                lifespan,
+                return_to,
+            )?;
             Ok(RecoveryLink {
                 recovery_link: format!(
                     "{}?token={}&flow={}",
@@ -275,6 +311,7 @@ impl Kith {
         kind: FlowKind,
         address: Option<String>,
         lifespan: Duration,
+        return_to: Option<String>,
     ) -> Result<(InviteRow, Secrets)> {
         let now = self.clock.now();
         let secrets = self.new_secrets(tx)?;
@@ -293,6 +330,7 @@ impl Kith {
             revoked_at: None,
             revoked_why: None,
             created_by: self.actor.clone(),
+            return_to,
         };
         tx.insert_invite(&invite)?;
         tx.record(kind.issued_action(),

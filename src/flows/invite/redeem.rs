@@ -3,6 +3,8 @@
 
 use super::secrets::{hashes_match, keyed_hash};
 use super::*;
+use crate::flows::Settings;
+use crate::flows::return_to::allowed_return_to;
 
 impl Kith {
     /// Redeems an invite (or an admin recovery code or link): checks the secret, sets the
@@ -94,6 +96,7 @@ impl Kith {
             Ok(Ok(Redeemed {
                 identity_id: identity.id,
                 verified_address,
+                return_to: still_allowed(invite.return_to, &settings),
             }))
         })?
     }
@@ -223,18 +226,80 @@ impl Kith {
     pub fn recovery_flow_state(&self, flow: Uuid) -> Result<FlowState> {
         let now = self.clock.now();
         self.read(|tx| {
-            Ok(match tx.get_invite(flow)?.filter(|i| i.flow_id == flow) {
-                None => FlowState::Unknown,
-                Some(invite) if invite.used_at.is_some() => FlowState::Used,
-                Some(invite) if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) => {
-                    FlowState::TooManyAttempts
-                }
-                Some(invite) if invite.revoked_at.is_some() => FlowState::Revoked,
-                Some(invite) if now > invite.expires_at => FlowState::Expired,
-                Some(_) => FlowState::Open,
+            Ok(flow_state(
+                tx.get_invite(flow)?.filter(|i| i.flow_id == flow).as_ref(),
+                now,
+            ))
+        })
+    }
+
+    /// What the redemption page shows before anything is submitted: the flow's state and,
+    /// while it is open, the account the password is for and where the page goes after.
+    ///
+    /// The account is shown on the flow id alone: the id is as unguessable as a token, is
+    /// only ever sent to the invitee, and the account name is what they sign in with, not a
+    /// secret. The code or token is still needed to set anything.
+    ///
+    /// # Errors
+    /// Only if the store fails.
+    pub fn recovery_flow_page(&self, flow: Uuid) -> Result<FlowPage> {
+        let now = self.clock.now();
+        let settings = self.settings()?;
+        self.read(|tx| {
+            let invite = tx.get_invite(flow)?.filter(|i| i.flow_id == flow);
+            let state = flow_state(invite.as_ref(), now);
+            let Some(invite) = invite.filter(|_| state == FlowState::Open) else {
+                return Ok(FlowPage {
+                    state,
+                    account: None,
+                    return_to: None,
+                });
+            };
+            // Credentials are needed for their identifiers; their configs are not shown.
+            let identity = tx.get_identity(invite.identity_id, true)?;
+            let account = identity
+                .as_ref()
+                .and_then(|identity| identity.credentials.as_ref())
+                .and_then(|credentials| credentials.get(&CredentialKind::Password))
+                .and_then(|password| password.identifiers.first().cloned())
+                .or(invite.address);
+            Ok(FlowPage {
+                state,
+                account,
+                return_to: still_allowed(invite.return_to, &settings),
             })
         })
     }
+}
+
+/// What the redemption page shows of a flow before anything is submitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowPage {
+    pub state: FlowState,
+    /// The identifier the new password signs in with (the schema's password identifier, or
+    /// else the invited address), for an open flow.
+    pub account: Option<String>,
+    /// Where the page sends the invitee once the password is set, for an open flow.
+    pub return_to: Option<String>,
+}
+
+fn flow_state(invite: Option<&InviteRow>, now: Timestamp) -> FlowState {
+    match invite {
+        None => FlowState::Unknown,
+        Some(invite) if invite.used_at.is_some() => FlowState::Used,
+        Some(invite) if invite.revoked_why.as_deref() == Some(REVOKED_FOR_ATTEMPTS) => {
+            FlowState::TooManyAttempts
+        }
+        Some(invite) if invite.revoked_at.is_some() => FlowState::Revoked,
+        Some(invite) if now > invite.expires_at => FlowState::Expired,
+        Some(_) => FlowState::Open,
+    }
+}
+
+/// A stored `return_to`, if the allow-list still lets it through: one removed from the list
+/// since the flow opened is no longer followed.
+fn still_allowed(return_to: Option<String>, settings: &Settings) -> Option<String> {
+    return_to.filter(|url| allowed_return_to(url, &settings.allowed_return_urls).is_ok())
 }
 
 #[cfg(test)]
