@@ -14,6 +14,7 @@ mod invite;
 mod library;
 mod manage;
 mod plugins;
+mod readme;
 mod schema;
 mod serve;
 mod store;
