@@ -15,6 +15,7 @@ mod library;
 mod manage;
 mod page;
 mod plugins;
+mod readme;
 mod schema;
 mod serve;
 mod store;
