@@ -117,6 +117,20 @@ impl Env {
     }
 
     /// How many identities the store holds, by listing them all.
+    /// `kith verify password` for `identifier`, the password given on stdin.
+    pub fn verify_password(&self, identifier: &str, password: &str) -> Run {
+        self.run_with(
+            &[
+                "verify",
+                "password",
+                "--identifier",
+                identifier,
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        )
+    }
+
     pub fn count(&self) -> usize {
         self.run(&["list", "identities", "--page-size", "500"])
             .ok()

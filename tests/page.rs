@@ -2,46 +2,21 @@
 //! The browser's view of it (and its accessibility check) is in tests/e2e/redeem.test.mjs.
 
 use crate::harness::{Env, TestResult};
-use crate::serve::{Reply, Server};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use crate::serve::{Reply, Server, exchange};
 
 /// One request to the public listener as a browser sends it: a cookie and a form body.
 fn browser(host: &str, method: &str, path: &str, cookie: Option<&str>, form: &str) -> Reply {
-    let mut stream = TcpStream::connect(host).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    if let Some(cookie) = cookie {
-        head.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
-        form.len()
-    ));
-    stream.write_all(head.as_bytes()).expect("send head");
-    stream.write_all(form.as_bytes()).expect("send body");
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    let headers = cookie
+        .map(|cookie| format!("Cookie: {cookie}\r\n"))
+        .unwrap_or_default();
+    exchange(
+        host,
+        method,
+        path,
+        &headers,
+        "application/x-www-form-urlencoded",
+        form,
+    )
 }
 
 /// The path and query of a link kith printed.
@@ -81,18 +56,7 @@ fn invite(env: &Env, args: &[&str]) -> serde_json::Value {
 }
 
 fn password_works(env: &Env, identifier: &str, password: &str) -> bool {
-    env.run_with(
-        &[
-            "verify",
-            "password",
-            "--identifier",
-            identifier,
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    )
-    .code
-        == 0
+    env.verify_password(identifier, password).code == 0
 }
 
 const PASSWORD: &str = "correct horse battery";

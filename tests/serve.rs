@@ -129,19 +129,38 @@ pub fn request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Reply {
+    let headers = token
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    exchange(
+        host,
+        method,
+        path,
+        &headers,
+        "application/json",
+        body.unwrap_or_default(),
+    )
+}
+
+/// One HTTP/1.1 request on its own connection, with `headers` (each line ending in CRLF)
+/// and a body of `content_type`; the answer, read to the connection's end.
+pub fn exchange(
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    content_type: &str,
+    body: &str,
+) -> Reply {
     let mut stream = TcpStream::connect(host).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    let body = body.unwrap_or_default();
-    head.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{headers}\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
-    ));
+    );
     stream.write_all(head.as_bytes()).expect("send head");
     // A refused body may close the connection early; what counts is the answer.
     let _ = stream.write_all(body.as_bytes());

@@ -107,18 +107,7 @@ fn an_inactive_identity_is_refused_as_disabled() -> TestResult {
 
 /// `kith verify password` for `identifier` with `password` on stdin; must succeed.
 fn verified(env: &Env, identifier: &str, password: &str) -> serde_json::Value {
-    env.run_with(
-        &[
-            "verify",
-            "password",
-            "--identifier",
-            identifier,
-            "--password-stdin",
-        ],
-        &format!("{password}\n"),
-    )
-    .ok()
-    .json()
+    env.verify_password(identifier, password).ok().json()
 }
 
 /// The stored password hash of an identity.

@@ -21,6 +21,14 @@ pub(super) fn compile_stored(id: &str, text: &str) -> std::result::Result<Identi
     IdentitySchema::compile(id, raw).map_err(|e| e.to_string())
 }
 
+/// Checks `raw` as identity schema `id` and compiles it.
+fn checked(id: &str, raw: &Value) -> Result<IdentitySchema> {
+    schema::check_identity_schema(id, raw.clone()).map_err(|problems| Error::InvalidSchema {
+        schema_id: id.into(),
+        problems,
+    })
+}
+
 /// A schema as `GET /schemas` lists it: `{"id", "schema"}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SchemaEntry {
@@ -36,6 +44,18 @@ impl SchemaEntry {
 }
 
 impl Kith {
+    /// Puts a schema just stored under `stamp` in force in this process at once (other
+    /// processes see the new stamp on their next call), and answers it.
+    fn in_force(&self, id: &str, compiled: IdentitySchema, stamp: &str, raw: Value) -> SchemaEntry {
+        self.shared
+            .add_to_catalog(id.into(), Ok(Arc::new(compiled)));
+        self.shared.stamp_schema(id.into(), stamp.to_string());
+        SchemaEntry {
+            id: id.to_string(),
+            schema: raw,
+        }
+    }
+
     fn raw_schema(&self, id: &str) -> Result<Option<Value>> {
         let text = match schema::preset(id) {
             Some(text) => Some(text.to_string()),
@@ -53,12 +73,7 @@ impl Kith {
         if schema::is_preset(id) {
             return Err(Error::SchemaExists(id.to_string()));
         }
-        let compiled = schema::check_identity_schema(id, raw.clone()).map_err(|problems| {
-            Error::InvalidSchema {
-                schema_id: id.into(),
-                problems,
-            }
-        })?;
+        let compiled = checked(id, &raw)?;
         let now = self.clock.now();
         self.commit(|tx| {
             tx.insert_schema(id, &raw.to_string(), &now.to_string())
@@ -75,13 +90,7 @@ impl Kith {
                 Some(serde_json::json!({ "schema_id": id })),
             )
         })?;
-        self.shared
-            .add_to_catalog(id.into(), Ok(Arc::new(compiled)));
-        self.shared.stamp_schema(id.into(), now.to_string());
-        Ok(SchemaEntry {
-            id: id.to_string(),
-            schema: raw,
-        })
+        Ok(self.in_force(id, compiled, &now.to_string(), raw))
     }
 
     /// Checks `raw` and puts it in place of the stored schema `id` (or adds it, when none is
@@ -98,12 +107,7 @@ impl Kith {
                 "schema `{id}` is built into kith and cannot be replaced"
             )));
         }
-        let compiled = schema::check_identity_schema(id, raw.clone()).map_err(|problems| {
-            Error::InvalidSchema {
-                schema_id: id.into(),
-                problems,
-            }
-        })?;
+        let compiled = checked(id, &raw)?;
         let now = self.clock.now();
         self.commit(|tx| {
             if tx.get_schema(id)?.is_none() {
@@ -144,13 +148,7 @@ impl Kith {
                 Some(serde_json::json!({ "schema_id": id })),
             )
         })?;
-        self.shared
-            .add_to_catalog(id.into(), Ok(Arc::new(compiled)));
-        self.shared.stamp_schema(id.into(), now.to_string());
-        Ok(SchemaEntry {
-            id: id.to_string(),
-            schema: raw,
-        })
+        Ok(self.in_force(id, compiled, &now.to_string(), raw))
     }
 
     /// The schema `id` as JSON. `id` may also be its base64url form, as in `schema_url`.

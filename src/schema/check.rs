@@ -60,22 +60,26 @@ pub fn check_identity_schema(id: &str, raw: Value) -> Result<IdentitySchema, Vec
     IdentitySchema::compile(id, raw).map_err(|e| vec![format!("the schema does not compile: {e}")])
 }
 
+/// The shape of the `ory.sh/kratos` keyword, embedded.
+fn extension_meta_schema() -> &'static Value {
+    static RAW: OnceLock<Value> = OnceLock::new();
+    RAW.get_or_init(|| {
+        serde_json::from_str(include_str!("../../schemas/kratos-extension.schema.json"))
+            .expect("the embedded extension meta-schema is valid JSON")
+    })
+}
+
 fn extension_validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let raw: Value =
-            serde_json::from_str(include_str!("../../schemas/kratos-extension.schema.json"))
-                .expect("the embedded extension meta-schema is valid JSON");
-        jsonschema::draft7::new(&raw).expect("the embedded extension meta-schema compiles")
+        jsonschema::draft7::new(extension_meta_schema())
+            .expect("the embedded extension meta-schema compiles")
     })
 }
 
 /// The keywords the extension allows in its object at `path` (a pointer into the extension).
 fn extension_keywords_at(path: &str) -> Vec<String> {
-    let raw: Value =
-        serde_json::from_str(include_str!("../../schemas/kratos-extension.schema.json"))
-            .unwrap_or_default();
-    let mut node = &raw;
+    let mut node = extension_meta_schema();
     for segment in path.split('/').skip(1) {
         match node.get("properties").and_then(|p| p.get(segment)) {
             Some(next) => node = next,

@@ -31,6 +31,19 @@ const SEEN_KINDS: [&str; 4] = [
     "external_id",
 ];
 
+/// The conflict over a value of kind `kind` (an index into [`SEEN_KINDS`]) that `holder`
+/// holds.
+fn clashing(kind: usize, value: &str, holder: IdentityId, source: Option<String>) -> StoreError {
+    StoreError::Conflict {
+        field: SEEN_KINDS[kind],
+        clash: Some(Box::new(Clash {
+            value: value.to_string(),
+            holder,
+            holder_source: source,
+        })),
+    }
+}
+
 impl DryRunSeen {
     /// An empty set, in a new temporary database.
     ///
@@ -74,14 +87,7 @@ impl DryRunSeen {
                 .optional()?;
             if let Some((holder, source)) = found {
                 let value = if kind == 3 { a } else { b };
-                return Ok(Some(StoreError::Conflict {
-                    field: SEEN_KINDS[kind],
-                    clash: Some(Box::new(Clash {
-                        value: value.to_string(),
-                        holder,
-                        holder_source: Some(source),
-                    })),
-                }));
+                return Ok(Some(clashing(kind, value, holder, Some(source))));
             }
         }
         Ok(None)
@@ -202,15 +208,6 @@ impl Tx<'_> {
         values: &UniqueValues<'_>,
         asking: IdentityId,
     ) -> Result<Option<StoreError>> {
-        let conflict =
-            |field: &'static str, value: &str, holder: IdentityId| StoreError::Conflict {
-                field,
-                clash: Some(Box::new(Clash {
-                    value: value.to_string(),
-                    holder,
-                    holder_source: None,
-                })),
-            };
         for (kind, identifier) in &values.identifiers {
             let found: Option<IdentityId> = self
                 .tx
@@ -221,7 +218,7 @@ impl Tx<'_> {
                 .query_row(params![kind, identifier, asking], |row| row.get(0))
                 .optional()?;
             if let Some(holder) = found {
-                return Ok(Some(conflict(SEEN_KINDS[0], identifier, holder)));
+                return Ok(Some(clashing(0, identifier, holder, None)));
             }
         }
         for (table, kind, addresses) in [
@@ -238,7 +235,7 @@ impl Tx<'_> {
                     .query_row(params![via, value, asking], |row| row.get(0))
                     .optional()?;
                 if let Some(holder) = found {
-                    return Ok(Some(conflict(SEEN_KINDS[kind], value, holder)));
+                    return Ok(Some(clashing(kind, value, holder, None)));
                 }
             }
         }
@@ -249,7 +246,7 @@ impl Tx<'_> {
                 .query_row(params![external_id, asking], |row| row.get(0))
                 .optional()?;
             if let Some(holder) = found {
-                return Ok(Some(conflict(SEEN_KINDS[3], external_id, holder)));
+                return Ok(Some(clashing(3, external_id, holder, None)));
             }
         }
         Ok(None)
