@@ -111,11 +111,11 @@ pub trait Admin {
     ) -> Result<ImportSummary>;
     /// Deletes exactly the identities one import run created.
     fn delete_import_run(&self, run: Uuid) -> Result<Vec<IdentityId>>;
-    /// Calls `emit` with every identity as a createIdentityBody until it returns `false`.
+    /// Calls `emit` with every identity's id and createIdentityBody until it returns `false`.
     fn export_identities(
         &self,
         include_credentials: bool,
-        emit: &mut dyn FnMut(&CreateIdentityBody) -> bool,
+        emit: &mut dyn FnMut(IdentityId, &CreateIdentityBody) -> bool,
     ) -> Result<u64>;
 
     // Passwords and invites.
@@ -288,7 +288,7 @@ impl Admin for Kith {
     fn export_identities(
         &self,
         include_credentials: bool,
-        emit: &mut dyn FnMut(&CreateIdentityBody) -> bool,
+        emit: &mut dyn FnMut(IdentityId, &CreateIdentityBody) -> bool,
     ) -> Result<u64> {
         Kith::export_identities(self, include_credentials, emit)
     }

@@ -448,6 +448,29 @@ impl Tx<'_> {
         result
     }
 
+    /// Runs `work` inside a savepoint: when it fails, what it wrote is undone and the rest of
+    /// the transaction stays, so one record of a chunk can fail without its neighbours.
+    ///
+    /// # Errors
+    /// `work`'s error, or SQLite's when the savepoint cannot be set or released.
+    pub fn within_savepoint<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let sql = |text: &str| self.tx.execute_batch(text).map_err(StoreError::from);
+        sql("SAVEPOINT record")?;
+        match work() {
+            Ok(value) => {
+                sql("RELEASE record")?;
+                Ok(value)
+            }
+            Err(error) => {
+                sql("ROLLBACK TO record; RELEASE record")?;
+                Err(error)
+            }
+        }
+    }
+
     /// Makes every change of this transaction durable at once.
     ///
     /// # Errors

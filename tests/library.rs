@@ -12,7 +12,7 @@ const BCRYPT_TEST: &str = "$2b$04$yDMIRw1fzieqnevtX.tfjOITRFkWEuWfYne2rDTBk10D/j
 
 fn export(kith: &Kith) -> Vec<String> {
     let mut lines = Vec::new();
-    kith.export_identities(true, &mut |body| {
+    kith.export_identities(true, &mut |_, body| {
         lines.push(serde_json::to_string(body).expect("a body serializes"));
         true
     })

@@ -19,4 +19,5 @@ mod readme;
 mod schema;
 mod serve;
 mod store;
+mod upsert;
 mod verify;

@@ -20,6 +20,11 @@ pub struct ImportArgs {
     /// What to do with a record whose identifiers, addresses or external_id are taken.
     #[arg(long, value_enum, default_value_t = ConflictChoice::Fail)]
     on_conflict: ConflictChoice,
+    /// Take each record's `id` as its identity's id (Kratos' body has none; `export
+    /// --with-ids` writes it). A taken id is a conflict; with `--on-conflict update` the
+    /// record updates the identity of that id.
+    #[arg(long)]
+    keep_ids: bool,
     /// Also write every record's result, one JSON line each, to FILE (owner-only).
     #[arg(long, value_name = "FILE")]
     report: Option<std::path::PathBuf>,
@@ -34,6 +39,10 @@ pub enum ConflictChoice {
     Fail,
     /// Report the record as skipped: re-running an import completes it.
     Skip,
+    /// Update the identity the record matches (by its id under --keep-ids, else its
+    /// external_id, else a credential identifier) with PUT semantics; a record that changes
+    /// nothing is reported unchanged. Re-applying a fixture file changes nothing.
+    Update,
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +50,9 @@ pub struct ExportArgs {
     /// Include password hashes and social-login links.
     #[arg(long)]
     include_credentials: bool,
+    /// Write each identity's id (`id`, which only `import --keep-ids` takes back).
+    #[arg(long)]
+    with_ids: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,7 +142,9 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
         on_conflict: match args.on_conflict {
             ConflictChoice::Fail => OnConflict::Fail,
             ConflictChoice::Skip => OnConflict::Skip,
+            ConflictChoice::Update => OnConflict::Update,
         },
+        keep_ids: args.keep_ids,
         chunk_size: args.chunk_size,
     };
     let mut report_file = match &args.report {
@@ -212,22 +226,30 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
     // People watching stderr get a sentence; programs (or an explicit --format json) get JSON.
     let human =
         out.format == Format::Table || (!out.format_explicit && std::io::stderr().is_terminal());
-    let handled = summary.created + summary.skipped + summary.failed;
+    let handled =
+        summary.created + summary.updated + summary.unchanged + summary.skipped + summary.failed;
+    let counts = match args.on_conflict {
+        ConflictChoice::Update => format!(
+            "{} created, {} updated, {} unchanged, {} failed",
+            summary.created, summary.updated, summary.unchanged, summary.failed
+        ),
+        _ => format!(
+            "{} created, {} skipped, {} failed",
+            summary.created, summary.skipped, summary.failed
+        ),
+    };
     match human {
         true if handled == 0 => {
             out.note("no records in the input: nothing imported, no import run recorded")
         }
         true => out.note(&format!(
-            "{} {}: {} created, {} skipped, {} failed in {:.2}s ({:.0} records/s{}){}",
+            "{} {}: {counts} in {:.2}s ({:.0} records/s{}){}",
             if summary.dry_run {
                 "dry run"
             } else {
                 "import run"
             },
             summary.import_run,
-            summary.created,
-            summary.skipped,
-            summary.failed,
             summary.elapsed.as_secs_f64(),
             summary.rate,
             peak.map(|p| format!(", peak memory {} MiB", p >> 20))
@@ -236,8 +258,12 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
                 (true, _) => "; nothing was written".to_string(),
                 (false, 0) => String::new(),
                 (false, _) => format!(
-                    "\n  undo: kith delete identities --import-run {}",
-                    summary.import_run
+                    "\n  undo: kith delete identities --import-run {}{}",
+                    summary.import_run,
+                    match summary.updated {
+                        0 => "",
+                        _ => " (deletes what it created; updates stay)",
+                    }
                 ),
             },
         )),
@@ -309,9 +335,21 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// An exported record with its identity's id first, for `--with-ids`.
+#[derive(serde::Serialize)]
+struct WithId<'a> {
+    id: kith::model::IdentityId,
+    #[serde(flatten)]
+    body: &'a kith::model::CreateIdentityBody,
+}
+
 pub fn export(kith: &Kith, out: &Output, args: ExportArgs) -> Result<(), CliError> {
-    kith.export_identities(args.include_credentials, &mut |body| {
-        out.emit(&serde_json::to_string(body).unwrap_or_default());
+    kith.export_identities(args.include_credentials, &mut |id, body| {
+        let line = match args.with_ids {
+            true => serde_json::to_string(&WithId { id, body }),
+            false => serde_json::to_string(body),
+        };
+        out.emit(&line.unwrap_or_default());
         // Nobody reads the rest (`kith export identities | head`): stop reading the store.
         !out.is_closed()
     })?;

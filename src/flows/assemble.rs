@@ -58,6 +58,8 @@ impl PasswordChange {
 /// The desired state of an identity, whatever body it came from.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Draft {
+    /// The id a new identity gets; a new one when `None`. An update keeps the stored id.
+    pub id: Option<IdentityId>,
     pub schema_id: SchemaId,
     pub traits: Value,
     pub state: Option<String>,
@@ -171,7 +173,10 @@ impl Kith {
             Some(existing) if existing.state == state => existing.state_changed_at.or(Some(now)),
             _ => Some(now),
         };
-        let id = existing.map_or_else(|| IdentityId::from(self.ids.new_id()), |e| e.id);
+        let id = match existing {
+            Some(existing) => existing.id,
+            None => draft.id.unwrap_or_else(|| self.ids.new_id().into()),
+        };
         let password_config = password_config(&call.settings, draft.password, existing)?;
         let imported = Imported {
             password: password_config,
@@ -248,6 +253,9 @@ impl Kith {
                     .iter()
                     .find(|b| is_derived(*via, value, &b.via, &b.value))
                 {
+                    // A re-applied body that says "verified" without a time keeps the time the
+                    // address was verified at, so applying the same record twice changes nothing.
+                    let verified_at = address.verified_at.filter(|_| address.verified);
                     address.verified = body.verified;
                     address.status = body
                         .status
@@ -259,7 +267,7 @@ impl Kith {
                             VerificationStatus::Pending
                         });
                     address.verified_at = if body.verified {
-                        body.verified_at.or(Some(now))
+                        body.verified_at.or(verified_at).or(Some(now))
                     } else {
                         None
                     };

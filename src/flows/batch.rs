@@ -92,7 +92,7 @@ impl Kith {
                 let patch_id = entry.patch_id;
                 entry
                     .create
-                    .map(|body| (patch_id, self.build_identity(&call, body)))
+                    .map(|body| (patch_id, self.build_identity(&call, body, None)))
             })
             .collect();
         if let Some(index) = built

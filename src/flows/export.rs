@@ -28,7 +28,7 @@ impl Kith {
     pub(crate) fn export_identities(
         &self,
         include_credentials: bool,
-        emit: &mut dyn FnMut(&CreateIdentityBody) -> bool,
+        emit: &mut dyn FnMut(IdentityId, &CreateIdentityBody) -> bool,
     ) -> Result<u64> {
         self.read(|tx| {
             let mut after = IdentityId::nil();
@@ -48,7 +48,7 @@ impl Kith {
                 after = last.id;
                 for identity in &page {
                     count += 1;
-                    if !emit(&export_body(identity, include_credentials)) {
+                    if !emit(identity.id, &export_body(identity, include_credentials)) {
                         return Ok(count);
                     }
                 }

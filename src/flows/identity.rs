@@ -120,39 +120,26 @@ impl Kith {
     /// (400), or a conflict with a stored identity (409). Nothing is written on error.
     pub(crate) fn create_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let call = self.call()?;
-        let mut identity = self.build_identity(&call, body)?;
+        let mut identity = self.build_identity(&call, body, None)?;
         let event = self.event("identity.created", None);
         self.insert_grouped(IdentityRows::from(&identity), event)?;
         self.present(&call.settings, &mut identity, &[]);
         Ok(identity)
     }
 
-    /// Turns a create body into a complete identity without writing it.
-    pub(super) fn build_identity(&self, call: &Call, body: CreateIdentityBody) -> Result<Identity> {
-        let mut draft = Draft {
-            schema_id: body.schema_id,
-            traits: body.traits.unwrap_or(Value::Null),
-            state: body.state,
-            metadata_public: body.metadata_public.unwrap_or(Value::Null),
-            metadata_admin: body.metadata_admin.unwrap_or(Value::Null),
-            external_id: body.external_id,
-            organization_id: body.organization_id,
-            verifiable_addresses: body.verifiable_addresses.unwrap_or_default(),
-            recovery_addresses: body.recovery_addresses.unwrap_or_default(),
-            ..Draft::default()
-        };
-        draft.set_credentials(body.credentials)?;
+    /// Turns a create body into a complete identity without writing it; `id` is the id it
+    /// gets (a new one when `None`).
+    pub(super) fn build_identity(
+        &self,
+        call: &Call,
+        body: CreateIdentityBody,
+        id: Option<IdentityId>,
+    ) -> Result<Identity> {
+        let mut draft = draft_from_create(body)?;
         if draft.schema_id.is_empty() {
             draft.schema_id = call.settings.default_schema_id.clone();
         }
-        // Ory Network's data regions: Kratos checks the value and keeps nothing of it.
-        if let Some(region) = body.region.as_deref()
-            && !KRATOS_REGIONS.contains(&region)
-        {
-            return Err(Error::BadRequest(
-                "the provided region is not a valid Ory region".into(),
-            ));
-        }
+        draft.id = id;
         self.assemble(call, draft, None)
     }
 
@@ -407,6 +394,35 @@ impl Kith {
     }
 }
 
+/// The draft a createIdentityBody describes; its schema id stays empty when the body has none.
+///
+/// # Errors
+/// An unknown Ory region; an oidc or saml link without a provider or subject.
+pub(super) fn draft_from_create(body: CreateIdentityBody) -> Result<Draft> {
+    // Ory Network's data regions: Kratos checks the value and keeps nothing of it.
+    if let Some(region) = body.region.as_deref()
+        && !KRATOS_REGIONS.contains(&region)
+    {
+        return Err(Error::BadRequest(
+            "the provided region is not a valid Ory region".into(),
+        ));
+    }
+    let mut draft = Draft {
+        schema_id: body.schema_id,
+        traits: body.traits.unwrap_or(Value::Null),
+        state: body.state,
+        metadata_public: body.metadata_public.unwrap_or(Value::Null),
+        metadata_admin: body.metadata_admin.unwrap_or(Value::Null),
+        external_id: body.external_id,
+        organization_id: body.organization_id,
+        verifiable_addresses: body.verifiable_addresses.unwrap_or_default(),
+        recovery_addresses: body.recovery_addresses.unwrap_or_default(),
+        ..Draft::default()
+    };
+    draft.set_credentials(body.credentials)?;
+    Ok(draft)
+}
+
 /// Kratos' denied patch paths: identity ids, the state timestamp, and social links.
 fn check_patch_path(operation: &Operation) -> Result<()> {
     for path in operation.paths() {
@@ -513,7 +529,7 @@ impl Kith {
     /// Exactly what `create_identity` would refuse the body with.
     pub(crate) fn validate_identity(&self, body: CreateIdentityBody) -> Result<Identity> {
         let call = self.call()?;
-        let mut identity = self.build_identity(&call, body)?;
+        let mut identity = self.build_identity(&call, body, None)?;
         // Insert in a transaction that is never committed: the unique indexes are the
         // authority on conflicts, and dropping the transaction rolls it back.
         let mut store = self.store();

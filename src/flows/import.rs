@@ -1,5 +1,11 @@
 //! Import: streams createIdentityBody records from files or stdin into the store, with a
-//! result for every record, chunked transactions, a dry run and idempotent re-runs.
+//! result for every record, chunked transactions, a dry run, idempotent re-runs and upserts.
+//!
+//! An upsert (`OnConflict::Update`) matches a record to a stored identity by its kept id
+//! (`keep_ids`), else its external_id, else a credential identifier, and replaces that
+//! identity with PUT semantics. It is built to be re-applied: a cleartext password that
+//! already verifies keeps its hash, lookup codes already stored are not appended again, and
+//! a record that would change nothing is reported `unchanged` and writes nothing.
 //!
 //! Three stages overlap: a reader thread cuts the inputs into chunks of raw records; a
 //! preparing thread decodes, validates and hashes each chunk on all cores; the calling
@@ -12,12 +18,17 @@ mod reader;
 pub use reader::{RawRecord, read_records};
 
 use super::Kith;
+use super::assemble::PasswordChange;
 use super::call::Call;
 use super::commit::Commit;
+use super::identity::draft_from_create;
 use crate::error::{Error, NotFound, Result};
-use crate::model::IdentityId;
-use crate::model::{CreateIdentityBody, ErrorBody, Identity, parse_body};
-use crate::store::{DryRunSeen, EventRow, IdentityRows, StoreError};
+use crate::model::{Clash, IdentityId};
+use crate::model::{
+    CreateIdentityBody, Credential, CredentialKind, ErrorBody, Identity, LookupSecretConfig,
+    PasswordConfig, parse_body, parse_value,
+};
+use crate::store::{DryRunSeen, EventRow, IdentityRows, StoreError, Tx, UniqueValues};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -35,6 +46,8 @@ pub enum OnConflict {
     Fail,
     /// Report it as skipped, naming the identity that holds the value: re-runs are idempotent.
     Skip,
+    /// Update the stored identity the record matches, with PUT semantics: fixtures re-apply.
+    Update,
 }
 
 /// How an import runs.
@@ -43,6 +56,8 @@ pub struct ImportOptions {
     /// Check everything, conflicts included, and write nothing.
     pub dry_run: bool,
     pub on_conflict: OnConflict,
+    /// Take each record's `id` (which Kratos' body does not have) as its identity's id.
+    pub keep_ids: bool,
     /// Records per transaction.
     pub chunk_size: usize,
 }
@@ -52,6 +67,7 @@ impl Default for ImportOptions {
         Self {
             dry_run: false,
             on_conflict: OnConflict::Fail,
+            keep_ids: false,
             chunk_size: 1000,
         }
     }
@@ -67,9 +83,23 @@ pub struct ImportSource {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum ImportOutcome {
-    Create { identity: IdentityId },
-    Skip { identity: IdentityId },
-    Error { error: Box<ErrorBody> },
+    Create {
+        identity: IdentityId,
+    },
+    Skip {
+        identity: IdentityId,
+    },
+    /// An upsert changed the identity the record matched.
+    Update {
+        identity: IdentityId,
+    },
+    /// An upsert found the identity the record matched already as the record describes it.
+    Unchanged {
+        identity: IdentityId,
+    },
+    Error {
+        error: Box<ErrorBody>,
+    },
 }
 
 /// A record's outcome and where the record was.
@@ -89,6 +119,8 @@ pub struct ImportSummary {
     pub import_run: Uuid,
     pub dry_run: bool,
     pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
     pub skipped: u64,
     pub failed: u64,
     #[serde(serialize_with = "seconds")]
@@ -108,7 +140,17 @@ fn seconds<S: serde::Serializer>(
 struct Prepared {
     position: String,
     bytes: u64,
-    identity: Result<(IdentityRows, EventRow)>,
+    identity: Result<Ready>,
+}
+
+/// A record ready to write: the identity a create inserts, and what an upsert needs.
+struct Ready {
+    rows: IdentityRows,
+    event: EventRow,
+    /// The record's own id, under `keep_ids`.
+    kept_id: Option<IdentityId>,
+    /// The body again, when the record may turn out to update a stored identity.
+    body: Option<Box<CreateIdentityBody>>,
 }
 
 /// Chunks in flight between stages; small, so memory stays flat.
@@ -139,28 +181,32 @@ impl Kith {
             let (ready_tx, ready_rx) = sync_channel::<Vec<Prepared>>(CHANNEL_DEPTH);
             scope.spawn(move || read_chunks(sources, chunk_size, &raw_tx));
             let call = &call;
-            scope.spawn(move || self.prepare_chunks(call, run, &raw_rx, &ready_tx));
-            self.write_chunks(run, &names, options, &ready_rx, &mut totals, on_result)
+            scope.spawn(move || self.prepare_chunks(call, run, options, &raw_rx, &ready_tx));
+            let writing = Writing { call, run, options };
+            self.write_chunks(&writing, &names, &ready_rx, &mut totals, on_result)
             // Returning drops the receivers, which stops the other stages early on error.
         })?;
         // An input without records recorded no run (the first chunk records it).
-        let recorded = !options.dry_run && totals.created + totals.skipped + totals.failed > 0;
+        let recorded = !options.dry_run && totals.handled() > 0;
         if recorded {
             self.commit(|tx| {
                 tx.record(
                     "import.finished",
                     None,
                     Some(json!({"import_run": run, "created": totals.created,
+                                "updated": totals.updated, "unchanged": totals.unchanged,
                                 "skipped": totals.skipped, "failed": totals.failed})),
                 )
             })?;
         }
         let elapsed = started.elapsed();
-        let handled = totals.created + totals.skipped + totals.failed;
+        let handled = totals.handled();
         Ok(ImportSummary {
             import_run: run,
             dry_run: options.dry_run,
             created: totals.created,
+            updated: totals.updated,
+            unchanged: totals.unchanged,
             skipped: totals.skipped,
             failed: totals.failed,
             elapsed,
@@ -173,6 +219,7 @@ impl Kith {
         &self,
         call: &Call,
         run: Uuid,
+        options: &ImportOptions,
         raw: &Receiver<Vec<RawRecord>>,
         ready: &SyncSender<Vec<Prepared>>,
     ) {
@@ -185,15 +232,21 @@ impl Kith {
                 .zip(ids)
                 .map(|(record, id)| Prepared {
                     bytes: record.text.as_ref().map_or(0, |text| text.len() as u64),
-                    identity: self.prepare_record(call, record.text).map(|mut identity| {
-                        identity.id = id;
-                        let rows = IdentityRows::from(&identity);
-                        // Rendered here, on all cores, so the one writer only writes. The
-                        // source lets a later conflict within this run name the record.
-                        let detail = json!({ "import_run": run, "source": record.position });
-                        let event = self.event("identity.created", Some(&detail));
-                        (rows, event)
-                    }),
+                    identity: self.prepare_record(call, options, record.text, id).map(
+                        |(identity, kept_id, body)| {
+                            let rows = IdentityRows::from(&identity);
+                            // Rendered here, on all cores, so the one writer only writes. The
+                            // source lets a later conflict within this run name the record.
+                            let detail = json!({ "import_run": run, "source": record.position });
+                            let event = self.event("identity.created", Some(&detail));
+                            Ready {
+                                rows,
+                                event,
+                                kept_id,
+                                body,
+                            }
+                        },
+                    ),
                     position: record.position,
                 })
                 .collect();
@@ -203,11 +256,20 @@ impl Kith {
         }
     }
 
+    /// The identity a record creates (with id `id`, or its own under `keep_ids`), its own id,
+    /// and its body when an upsert may need it.
+    #[allow(clippy::type_complexity)]
     fn prepare_record(
         &self,
         call: &Call,
+        options: &ImportOptions,
         text: std::result::Result<String, String>,
-    ) -> Result<Identity> {
+        id: IdentityId,
+    ) -> Result<(
+        Identity,
+        Option<IdentityId>,
+        Option<Box<CreateIdentityBody>>,
+    )> {
         let text = text.map_err(|message| Error::MalformedBody {
             message,
             pointer: String::new(),
@@ -215,8 +277,10 @@ impl Kith {
             column: 0,
             did_you_mean: None,
         })?;
-        let body: CreateIdentityBody = parse_body(&text, true)?;
-        self.build_identity(call, body)
+        let (body, kept_id) = parse_record(&text, options.keep_ids)?;
+        let kept_body = (options.on_conflict == OnConflict::Update).then(|| Box::new(body.clone()));
+        let identity = self.build_identity(call, body, Some(kept_id.unwrap_or(id)))?;
+        Ok((identity, kept_id, kept_body))
     }
 
     /// Writes each prepared chunk in one transaction, and reports its records once it is
@@ -226,13 +290,14 @@ impl Kith {
     /// ([`DryRunSeen`]) so conflicts within the input are still found.
     fn write_chunks(
         &self,
-        run: Uuid,
+        writing: &Writing<'_>,
         names: &[String],
-        options: &ImportOptions,
         ready: &Receiver<Vec<Prepared>>,
         totals: &mut Totals,
         on_result: &mut dyn FnMut(&ImportResult),
     ) -> Result<()> {
+        let options = writing.options;
+        let run = writing.run;
         let seen = match options.dry_run {
             true => Some(DryRunSeen::new()?),
             false => None,
@@ -248,16 +313,15 @@ impl Kith {
                 let tx = store.write()?;
                 if let Some(seen) = &seen {
                     seen.begin()?;
-                    self.write_chunk(
-                        &mut Commit::new(&tx, self),
-                        None,
-                        options,
-                        Some(seen),
-                        chunk,
-                        totals,
-                        &mut results,
-                    )?;
+                    let mut commit = Commit::new(&tx, self);
+                    for record in chunk {
+                        let outcome =
+                            self.write_record(writing, &mut commit, Some(seen), &record)?;
+                        totals.count(&outcome);
+                        results.push(record.result(outcome));
+                    }
                     seen.end()?;
+                    drop(commit);
                     // Dropping the transaction rolls the chunk back.
                     drop(tx);
                 } else {
@@ -274,19 +338,17 @@ impl Kith {
                         commit.record(
                             "import.started",
                             None,
-                            Some(json!({"import_run": run, "sources": names, "on_conflict": options.on_conflict})),
+                            Some(json!({"import_run": run, "sources": names,
+                                        "on_conflict": options.on_conflict,
+                                        "keep_ids": options.keep_ids})),
                         )?;
                         run_recorded = true;
                     }
-                    self.write_chunk(
-                        &mut commit,
-                        Some(run),
-                        options,
-                        None,
-                        chunk,
-                        totals,
-                        &mut results,
-                    )?;
+                    for record in chunk {
+                        let outcome = self.write_record(writing, &mut commit, None, &record)?;
+                        totals.count(&outcome);
+                        results.push(record.result(outcome));
+                    }
                     drop(commit);
                     let now = self.clock.now();
                     tx.add_to_import_run(
@@ -306,74 +368,182 @@ impl Kith {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write_chunk(
+    /// Writes one record: inserts it, or (upserting) updates the identity it matches.
+    ///
+    /// # Errors
+    /// Only a failure of the transaction; the record's own problems are its outcome.
+    fn write_record(
         &self,
+        writing: &Writing<'_>,
         tx: &mut Commit<'_>,
-        run: Option<Uuid>,
-        options: &ImportOptions,
         seen: Option<&DryRunSeen>,
-        chunk: Vec<Prepared>,
-        totals: &mut Totals,
-        results: &mut Vec<ImportResult>,
-    ) -> Result<()> {
-        for record in chunk {
-            let outcome = match record.identity {
-                Err(error) => ImportOutcome::Error {
-                    error: Box::new(batch_error(&error)),
-                },
-                Ok((rows, event)) => {
-                    let earlier = match seen {
-                        Some(seen) => seen.holder(&rows.unique_values())?,
-                        None => None,
-                    };
-                    let inserted = match earlier {
-                        Some(conflict) => Err(conflict),
-                        None => tx.insert_rows(&rows, run, &event),
-                    };
-                    match inserted {
-                        Ok(()) => {
-                            if let Some(seen) = seen {
-                                seen.add(rows.id(), &record.position, &rows.unique_values())?;
-                            }
-                            ImportOutcome::Create {
-                                identity: rows.id(),
-                            }
-                        }
-                        Err(StoreError::Conflict { field, mut clash }) => {
-                            if let (Some(clash), Some(run)) = (&mut clash, run)
-                                && clash.holder_source.is_none()
-                            {
-                                clash.holder_source = tx.import_source(clash.holder, run)?;
-                            }
-                            match (options.on_conflict, &clash) {
-                                (OnConflict::Skip, Some(clash)) => ImportOutcome::Skip {
-                                    identity: clash.holder,
-                                },
-                                _ => ImportOutcome::Error {
-                                    error: Box::new(batch_error(&Error::Conflict {
-                                        field: Some(field.to_string()),
-                                        clash,
-                                    })),
-                                },
-                            }
-                        }
-                        Err(error) => return Err(error.into()),
-                    }
-                }
-            };
-            match &outcome {
-                ImportOutcome::Create { .. } => totals.created += 1,
-                ImportOutcome::Skip { .. } => totals.skipped += 1,
-                ImportOutcome::Error { .. } => totals.failed += 1,
+        record: &Prepared,
+    ) -> Result<ImportOutcome> {
+        let Writing { run, options, .. } = *writing;
+        let ready = match &record.identity {
+            Err(error) => return Ok(failed(error)),
+            Ok(ready) => ready,
+        };
+        let rows = &ready.rows;
+        let upsert = options.on_conflict == OnConflict::Update;
+        // A dry run rolls each chunk back: a value an earlier chunk took is only in `seen`.
+        let earlier = match seen {
+            Some(seen) => match ready.kept_id.map(|id| seen.holder_of_id(id)).transpose()? {
+                Some(Some(clash)) => Some(clash),
+                _ => seen.holder(&rows.unique_values())?,
+            },
+            None => None,
+        };
+        let target = match (earlier, upsert) {
+            // What a real run would have created by now, it would update now.
+            (
+                Some(StoreError::Conflict {
+                    clash: Some(clash), ..
+                }),
+                true,
+            ) => {
+                return Ok(ImportOutcome::Update {
+                    identity: clash.holder,
+                });
             }
-            results.push(ImportResult {
-                outcome,
-                source: record.position,
-                bytes: record.bytes,
-            });
+            (Some(conflict), _) => return self.conflict_outcome(tx, conflict, writing),
+            (None, true) => match upsert_target(tx, rows, ready.kept_id)? {
+                Ok(target) => target,
+                Err(conflict) => return self.conflict_outcome(tx, conflict, writing),
+            },
+            (None, false) => None,
+        };
+        let outcome = match (target, &ready.body) {
+            (Some(target), Some(body)) => {
+                let detail = json!({ "import_run": run, "source": record.position });
+                match self.update_record(writing.call, tx, target, body, detail)? {
+                    Ok(outcome) => outcome,
+                    Err(error) => return Ok(failed(&error)),
+                }
+            }
+            _ => {
+                let run = (!options.dry_run).then_some(run);
+                match tx.insert_rows(rows, run, &ready.event) {
+                    Ok(()) => ImportOutcome::Create {
+                        identity: rows.id(),
+                    },
+                    // The kept id is the identity's: whoever has it holds the record's place.
+                    Err(StoreError::Conflict {
+                        field: "id",
+                        clash: None,
+                    }) => {
+                        let conflict = StoreError::Conflict {
+                            field: "id",
+                            clash: Some(Box::new(Clash {
+                                value: rows.id().to_string(),
+                                holder: rows.id(),
+                                holder_source: None,
+                            })),
+                        };
+                        return self.conflict_outcome(tx, conflict, writing);
+                    }
+                    Err(conflict @ StoreError::Conflict { .. }) => {
+                        return self.conflict_outcome(tx, conflict, writing);
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        };
+        if let (
+            Some(seen),
+            ImportOutcome::Create { identity } | ImportOutcome::Update { identity },
+        ) = (seen, &outcome)
+        {
+            seen.add(*identity, &record.position, &rows.unique_values())?;
+            if ready.kept_id.is_some() {
+                seen.add_id(*identity, &record.position)?;
+            }
         }
-        Ok(())
+        Ok(outcome)
+    }
+
+    /// What becomes of a record whose value another identity holds: a skip, or a 409.
+    fn conflict_outcome(
+        &self,
+        tx: &Tx<'_>,
+        conflict: StoreError,
+        writing: &Writing<'_>,
+    ) -> Result<ImportOutcome> {
+        let StoreError::Conflict { field, mut clash } = conflict else {
+            return Err(conflict.into());
+        };
+        if let Some(clash) = &mut clash
+            && clash.holder_source.is_none()
+            && !writing.options.dry_run
+        {
+            clash.holder_source = tx.import_source(clash.holder, writing.run)?;
+        }
+        Ok(match (writing.options.on_conflict, &clash) {
+            (OnConflict::Skip, Some(clash)) => ImportOutcome::Skip {
+                identity: clash.holder,
+            },
+            _ => failed(&Error::Conflict {
+                field: Some(field.to_string()),
+                clash,
+            }),
+        })
+    }
+
+    /// Replaces `target` with what `body` describes, with PUT semantics, unless that would
+    /// change nothing. The inner error is the record's own problem (invalid, a conflict).
+    fn update_record(
+        &self,
+        call: &Call,
+        tx: &mut Commit<'_>,
+        target: IdentityId,
+        body: &CreateIdentityBody,
+        detail: serde_json::Value,
+    ) -> Result<Result<ImportOutcome>> {
+        let existing = tx
+            .get_identity(target, true)?
+            .ok_or(Error::NotFound(NotFound::Identity(target)))?;
+        let mut draft = match draft_from_create(body.clone()) {
+            Ok(draft) => draft,
+            Err(error) => return Ok(Err(error)),
+        };
+        if draft.schema_id.is_empty() {
+            draft.schema_id = existing.schema_id.clone();
+        }
+        draft.organization_id = draft.organization_id.or(existing.organization_id);
+        // Re-applying a fixture must not re-hash a password the stored hash already takes.
+        if let PasswordChange::Cleartext(cleartext) = &draft.password
+            && existing
+                .credential(CredentialKind::Password)
+                .and_then(Credential::config_as::<PasswordConfig>)
+                .is_some_and(|config| {
+                    crate::password::verify_password(cleartext.as_bytes(), &config.hashed_password)
+                        .unwrap_or(false)
+                })
+        {
+            draft.password = PasswordChange::Keep;
+        }
+        // PUT appends lookup codes; codes already stored are not appended twice.
+        if let Some(codes) = &mut draft.lookup_codes {
+            let stored = existing
+                .credential(CredentialKind::LookupSecret)
+                .and_then(Credential::config_as::<LookupSecretConfig>)
+                .unwrap_or_default();
+            codes.retain(|code| !stored.recovery_codes.iter().any(|s| s.code == code.code));
+        }
+        let identity = match self.assemble(call, draft, Some(&existing)) {
+            Ok(identity) => identity,
+            Err(error) => return Ok(Err(error)),
+        };
+        if same_content(&existing, &identity) {
+            return Ok(Ok(ImportOutcome::Unchanged { identity: target }));
+        }
+        // A failed replace leaves part of its work behind: the savepoint takes it back, and
+        // the rest of the chunk stays.
+        match tx.within_savepoint(|| tx.replace(&identity, "identity.updated", Some(detail))) {
+            Ok(_) => Ok(Ok(ImportOutcome::Update { identity: target })),
+            Err(error @ Error::Conflict { .. }) => Ok(Err(error)),
+            Err(error) => Err(error),
+        }
     }
 
     /// Deletes exactly the identities import run `run` created, in one transaction.
@@ -400,11 +570,144 @@ impl Kith {
     }
 }
 
+/// What every record's write needs: the call's snapshot, the run, its options.
+struct Writing<'a> {
+    call: &'a Call,
+    run: Uuid,
+    options: &'a ImportOptions,
+}
+
+impl Prepared {
+    fn result(self, outcome: ImportOutcome) -> ImportResult {
+        ImportResult {
+            outcome,
+            source: self.position,
+            bytes: self.bytes,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Totals {
     created: u64,
+    updated: u64,
+    unchanged: u64,
     skipped: u64,
     failed: u64,
+}
+
+impl Totals {
+    fn count(&mut self, outcome: &ImportOutcome) {
+        match outcome {
+            ImportOutcome::Create { .. } => self.created += 1,
+            ImportOutcome::Update { .. } => self.updated += 1,
+            ImportOutcome::Unchanged { .. } => self.unchanged += 1,
+            ImportOutcome::Skip { .. } => self.skipped += 1,
+            ImportOutcome::Error { .. } => self.failed += 1,
+        }
+    }
+
+    fn handled(&self) -> u64 {
+        self.created + self.updated + self.unchanged + self.skipped + self.failed
+    }
+}
+
+/// A record's error as its outcome.
+fn failed(error: &Error) -> ImportOutcome {
+    ImportOutcome::Error {
+        error: Box::new(batch_error(error)),
+    }
+}
+
+/// Decodes a record. Under `keep_ids` its `id` is taken out first (Kratos' body has none);
+/// without, an `id` is the unknown field Kratos reports.
+fn parse_record(text: &str, keep_ids: bool) -> Result<(CreateIdentityBody, Option<IdentityId>)> {
+    match parse_body::<CreateIdentityBody>(text, true) {
+        Err(error) if keep_ids && error.pointer == "/id" => {
+            let mut record: serde_json::Value = parse_body(text, false)?;
+            let id = record
+                .as_object_mut()
+                .and_then(|fields| fields.remove("id"))
+                .unwrap_or_default();
+            let id: IdentityId = parse_value(id, true, "/id")?;
+            if id.as_uuid().is_nil() {
+                return Err(Error::BadRequest("id must not be the nil UUID".into()));
+            }
+            Ok((parse_value(record, true, "")?, Some(id)))
+        }
+        parsed => Ok((parsed?, None)),
+    }
+}
+
+/// The stored identity an upserted record updates: the one with its kept id; else the one
+/// with its external_id; else the one holding its credential identifiers, unless that one
+/// has another external_id. `Ok(Err(..))` is the record's conflict: its identifiers are held
+/// by two identities.
+///
+/// A kept id that no identity has means a create, never an update of another identity.
+fn upsert_target(
+    tx: &Tx<'_>,
+    rows: &IdentityRows,
+    kept_id: Option<IdentityId>,
+) -> Result<std::result::Result<Option<IdentityId>, StoreError>> {
+    if let Some(id) = kept_id {
+        return Ok(Ok(tx.get_identity(id, false)?.map(|_| id)));
+    }
+    let values = rows.unique_values();
+    let nobody = IdentityId::nil();
+    if let Some(external_id) = values.external_id {
+        let by_external_id = UniqueValues {
+            external_id: Some(external_id),
+            ..UniqueValues::default()
+        };
+        if let Some(StoreError::Conflict {
+            clash: Some(clash), ..
+        }) = tx.clash(&by_external_id, nobody)?
+        {
+            return Ok(Ok(Some(clash.holder)));
+        }
+    }
+    let by_identifier = UniqueValues {
+        identifiers: values.identifiers.clone(),
+        ..UniqueValues::default()
+    };
+    let Some(StoreError::Conflict {
+        clash: Some(clash), ..
+    }) = tx.clash(&by_identifier, nobody)?
+    else {
+        return Ok(Ok(None));
+    };
+    // Identifiers of two identities: updating either would take the other's.
+    if let Some(second) = tx.clash(&by_identifier, clash.holder)? {
+        return Ok(Err(second));
+    }
+    let holder = tx
+        .get_identity(clash.holder, false)?
+        .ok_or(Error::NotFound(NotFound::Identity(clash.holder)))?;
+    Ok(Ok(match (&holder.external_id, values.external_id) {
+        // Someone else in the system the record comes from: the create's conflict says so.
+        (Some(theirs), Some(ours)) if theirs != ours => None,
+        _ => Some(clash.holder),
+    }))
+}
+
+/// Whether `updated` holds what `stored` holds, the write's own timestamps aside.
+fn same_content(stored: &Identity, updated: &Identity) -> bool {
+    let settled = |identity: &Identity| {
+        let mut identity = identity.clone();
+        identity.updated_at = stored.updated_at;
+        for credential in identity.credentials.iter_mut().flat_map(|c| c.values_mut()) {
+            credential.updated_at = stored.updated_at;
+        }
+        for address in &mut identity.verifiable_addresses {
+            address.updated_at = stored.updated_at;
+        }
+        for address in &mut identity.recovery_addresses {
+            address.updated_at = stored.updated_at;
+        }
+        identity
+    };
+    settled(stored) == settled(updated)
 }
 
 /// Bytes of record text in one chunk at most: with records up to [`reader::MAX_RECORD_BYTES`], a

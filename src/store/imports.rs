@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 /// The unique values of an identity that a conflict can be about.
+#[derive(Default)]
 pub struct UniqueValues<'a> {
     pub identifiers: Vec<(&'a str, &'a str)>,
     pub verifiable: Vec<(&'a str, &'a str)>,
@@ -24,12 +25,16 @@ pub struct DryRunSeen {
 }
 
 /// The kinds of unique value, as [`StoreError::Conflict`] names them.
-const SEEN_KINDS: [&str; 4] = [
+const SEEN_KINDS: [&str; 5] = [
     "credential identifier",
     "verifiable address",
     "recovery address",
     "external_id",
+    "id",
 ];
+
+/// The index of kept ids in [`SEEN_KINDS`].
+const SEEN_ID: usize = 4;
 
 /// The conflict over a value of kind `kind` (an index into [`SEEN_KINDS`]) that `holder`
 /// holds.
@@ -91,6 +96,33 @@ impl DryRunSeen {
             }
         }
         Ok(None)
+    }
+
+    /// The conflict with the earlier record that kept the id `id`, if any.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn holder_of_id(&self, id: IdentityId) -> Result<Option<StoreError>> {
+        let value = id.to_string();
+        let found: Option<String> = self
+            .conn
+            .prepare_cached("SELECT source FROM seen WHERE kind = ?1 AND a = ?2 AND b = ''")?
+            .query_row(params![SEEN_ID as i64, value], |row| row.get(0))
+            .optional()?;
+        Ok(found.map(|source| clashing(SEEN_ID, &value, id, Some(source))))
+    }
+
+    /// Records that a record the dry run let through, found at `source`, kept the id `id`.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn add_id(&self, id: IdentityId, source: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO seen (kind, a, b, holder, source) VALUES (?1, ?2, '', ?3, ?4)",
+            )?
+            .execute(params![SEEN_ID as i64, id.to_string(), id, source])?;
+        Ok(())
     }
 
     /// Records that `holder` (a record the dry run let through, found at `source`) holds

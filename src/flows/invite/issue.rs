@@ -211,7 +211,7 @@ impl Kith {
             ),
             ..CreateIdentityBody::default()
         };
-        let identity = self.build_identity(call, body)?;
+        let identity = self.build_identity(call, body, None)?;
         let reachable = identity.recovery_addresses.iter().any(|a| a.value == email)
             || identity
                 .verifiable_addresses
