@@ -277,10 +277,85 @@ impl Kith {
             column: 0,
             did_you_mean: None,
         })?;
-        let (body, kept_id) = parse_record(&text, options.keep_ids)?;
+        let (mut body, kept_id) = parse_record(&text, options.keep_ids)?;
+        if options.on_conflict == OnConflict::Update {
+            self.reuse_verified_hash(call, &mut body, kept_id)?;
+        }
         let kept_body = (options.on_conflict == OnConflict::Update).then(|| Box::new(body.clone()));
         let identity = self.build_identity(call, body, Some(kept_id.unwrap_or(id)))?;
         Ok((identity, kept_id, kept_body))
+    }
+
+    /// Re-applying a fixture must not re-hash a password: when the identity the record
+    /// probably updates has a hash that takes the record's cleartext password, the record
+    /// carries that hash instead. Checked here, on all cores, so the one writer never hashes;
+    /// and whichever identity the record ends up creating or updating, the hash is one of its
+    /// own password.
+    fn reuse_verified_hash(
+        &self,
+        call: &Call,
+        body: &mut CreateIdentityBody,
+        kept_id: Option<IdentityId>,
+    ) -> Result<()> {
+        let Some(config) = body
+            .credentials
+            .as_mut()
+            .and_then(|c| c.password.as_mut())
+            .map(|p| &mut p.config)
+            .filter(|c| c.use_password_migration_hook != Some(true))
+        else {
+            return Ok(());
+        };
+        let Some(cleartext) = config.password.as_deref().filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        let schema_id = match body.schema_id.is_empty() {
+            true => &call.settings.default_schema_id,
+            false => &body.schema_id,
+        };
+        // An invalid record is reported by the build that follows.
+        let identifiers = call
+            .schema(schema_id)
+            .ok()
+            .and_then(|schema| schema.validate(body.traits.as_ref()?).ok())
+            .map(|derived| derived.password_identifiers)
+            .unwrap_or_default();
+        let stored = self.read(|tx| {
+            let by_identifier = UniqueValues {
+                identifiers: identifiers
+                    .iter()
+                    .map(|i| (CredentialKind::Password.as_str(), i.as_str()))
+                    .collect(),
+                external_id: body.external_id.as_deref(),
+                ..UniqueValues::default()
+            };
+            let holder = match kept_id {
+                Some(id) => Some(id),
+                None => match tx.clash(&by_identifier, IdentityId::nil())? {
+                    Some(StoreError::Conflict {
+                        clash: Some(clash), ..
+                    }) => Some(clash.holder),
+                    _ => None,
+                },
+            };
+            Ok(match holder {
+                Some(holder) => tx.get_identity(holder, true)?,
+                None => None,
+            })
+        })?;
+        let hash = stored
+            .as_ref()
+            .and_then(|identity| identity.credential(CredentialKind::Password))
+            .and_then(Credential::config_as::<PasswordConfig>)
+            .map(|config| config.hashed_password)
+            .filter(|hash| {
+                crate::password::verify_password(cleartext.as_bytes(), hash).unwrap_or(false)
+            });
+        if let Some(hash) = hash {
+            config.password = None;
+            config.hashed_password = Some(hash);
+        }
+        Ok(())
     }
 
     /// Writes each prepared chunk in one transaction, and reports its records once it is
