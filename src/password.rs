@@ -26,6 +26,7 @@ mod bcrypt;
 mod crypt;
 mod encoding;
 mod error;
+mod foreign;
 mod gate;
 mod hmac;
 pub mod limits;
@@ -39,6 +40,7 @@ mod tests;
 use std::fmt;
 
 pub use self::error::HashError;
+pub use self::foreign::to_kratos_format;
 pub use self::gate::bounds as gate_bounds;
 
 /// What kith hashes new passwords with.

@@ -580,3 +580,53 @@ fn an_import_on_a_terminal_prints_errors_and_a_summary_and_report_keeps_all() ->
     }
     Ok(())
 }
+
+#[test]
+fn foreign_spellings_of_kratos_hashes_are_imported_as_kratos_spells_them() -> TestResult {
+    let env = Env::new();
+    // Django, a Linux shadow file, OpenLDAP: each a Kratos format under another spelling.
+    let cases = [
+        (
+            "django@example.org",
+            "pbkdf2_sha256$10000$seasalt$CWWFdHOWwPnki7HvkcqN9iA2T3KLW1cf2uZ5kvArtVY=",
+            "lètmein",
+            "$pbkdf2-sha256$i=10000,l=32$c2Vhc2FsdA$",
+        ),
+        (
+            "shadow@example.org",
+            "$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0",
+            "correct horse",
+            "$sha512-crypt$rounds=5000$saltsalt$",
+        ),
+        (
+            "ldap@example.org",
+            "{PBKDF2-SHA256}10000$henZGfPWw79Cs8ORDeVNrQ$1dTJy73v6n3bnTmTZFghxHXHLsAzKaAy8SksDfZBPIw",
+            "password",
+            "$pbkdf2-sha256$i=10000,l=32$henZGfPWw79Cs8ORDeVNrQ$",
+        ),
+    ];
+    let records: String = cases
+        .iter()
+        .map(|(email, hash, _, _)| {
+            json!({"schema_id": "preset://email", "traits": {"email": email},
+                   "credentials": {"password": {"config": {"hashed_password": hash}}}})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let path = env.file("foreign.ndjson", &records);
+    let run = env.run(&["import", "identities", &path]).ok();
+    for (line, (email, _, password, kratos_prefix)) in lines(&run).iter().zip(cases) {
+        let id = line["identity"].as_str().unwrap_or_default();
+        let shown = env
+            .run(&["get", "identity", id, "--include-credential", "password"])
+            .ok()
+            .json();
+        let stored = shown["credentials"]["password"]["config"]["hashed_password"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(stored.starts_with(kratos_prefix), "{email}: {stored}");
+        assert_eq!(env.verify_password(email, password).code, 0, "{email}");
+    }
+    Ok(())
+}

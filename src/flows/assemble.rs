@@ -388,6 +388,9 @@ fn password_config(
             &settings.hasher,
         )?)),
         PasswordChange::Hashed(hash) => {
+            // Another system's spelling of a Kratos format (Django, crypt(3), LDAP) is stored
+            // as Kratos spells it, so the hash also carries over to Kratos itself.
+            let hash = password::to_kratos_format(&hash).unwrap_or(hash);
             password::check_hash(&hash)?;
             Some(hashed(hash))
         }

@@ -4,7 +4,8 @@
 //! go-crypt. That decoder wants, after the identifier, `salt$key` (md5-crypt,
 //! exactly) or `[rounds=N$]salt$key` (sha-crypt); the key must not be empty; an
 //! empty salt is allowed. The bare `$1$`/`$5$`/`$6$` prefixes are *not* accepted
-//! by Kratos, and `HashFormat::detect` does not recognise them either.
+//! by Kratos, and `HashFormat::detect` does not recognise them either: a body that
+//! brings one has it rewritten first (`foreign.rs`).
 //!
 //! The computation is `pwhash`'s. Where it would silently differ from go-crypt,
 //! the hash is refused as unparsable instead: salts longer than crypt(3)'s 8
