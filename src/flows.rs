@@ -10,6 +10,7 @@
 //! (`commit.rs`), the only code that writes identities and audit events.
 
 mod assemble;
+mod backup;
 mod batch;
 mod call;
 mod commit;
@@ -29,7 +30,9 @@ mod tokens;
 mod verify;
 
 pub use crate::plugin_host::{Kind as PluginKind, LogLine};
+pub use crate::store::Counts;
 pub use crate::store::{AuditEvent, MessageStatus, TokenRecord};
+pub use backup::{BackupOptions, BackupReport, KeyHandling, Problem, RestoreReport};
 pub use batch::{BatchOutcome, MAX_BATCH, MAX_BATCH_CLEARTEXT};
 pub use courier::{
     CourierMessage, CourierTotals, ListMessages, MessageDispatch, MessagePage, StopSignal,
