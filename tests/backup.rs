@@ -2,7 +2,7 @@
 
 use crate::harness::{Env, TestResult};
 use crate::invite::accept_code;
-use crate::serve::{Server, request};
+use crate::serve::{SERVE_ON_LOOPBACK, Server, request, spawn_serve};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::Path;
@@ -341,6 +341,39 @@ fn restore_refuses_while_kith_serve_has_the_store_open() -> TestResult {
     assert_eq!(env.count(), 2, "the refused restore changed nothing");
     env.run(&["restore", path_str(&backups.db), "--force"]).ok();
     assert_eq!(env.count(), 1);
+    Ok(())
+}
+
+#[test]
+fn a_restore_over_a_store_whose_writer_was_killed_never_replays_its_log_onto_the_backup()
+-> TestResult {
+    let (env, backups) = backed_up(&["ada@example.org"]);
+    let mut serve = env.std_cmd();
+    serve
+        .args(SERVE_ON_LOOPBACK)
+        .stderr(std::process::Stdio::null());
+    let (mut server, _) = spawn_serve(serve);
+    // Written while the server keeps the store open, so nobody folds the log into the file.
+    env.create_email("grace@example.org");
+    env.create_email("alan@example.org");
+    server.kill()?;
+    server.wait()?;
+    let log = Path::new(&format!("{}-wal", env.db.display())).to_path_buf();
+    assert!(
+        std::fs::metadata(&log).is_ok_and(|m| m.len() > 0),
+        "the killed server left no log: the test proves nothing"
+    );
+    let restored = env
+        .run(&["restore", path_str(&backups.db), "--force"])
+        .ok()
+        .json();
+    assert_eq!(check(&env), (0, vec![]));
+    assert_eq!(env.count(), 1);
+    assert!(!log.exists());
+    assert_eq!(
+        restored["replaced_identities"], 3,
+        "the log's identities counted"
+    );
     Ok(())
 }
 
