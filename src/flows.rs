@@ -8,6 +8,11 @@
 //! Each call has two halves: it prepares (validates, derives, hashes) from a snapshot taken
 //! once (`call.rs`: settings and compiled schemas), then writes through one commit context
 //! (`commit.rs`), the only code that writes identities and audit events.
+//!
+//! A [`Kith`] on a file holds the store's shared lock (`kith.db.lock`, see `store::backup`)
+//! for as long as it is open, so [`Kith::restore`], which works on paths rather than on an
+//! open store, refuses while any kith process uses the store; `backup.rs` holds the backup,
+//! restore and check flows.
 
 mod assemble;
 mod backup;

@@ -1,4 +1,9 @@
 //! `backup FILE`, `restore FILE`, `check`: consistent copies of the store and its key file.
+//!
+//! `restore` runs on the store's path, never on an open store: it takes the store's lock
+//! (`kith.db.lock`) exclusively, which every kith process holds shared while it has the store
+//! open, so it is refused while `kith serve` or any other kith command uses the store.
+//! `check` opens the store read-only and changes nothing.
 
 use super::Format;
 use super::output::{CliError, Output};
