@@ -327,6 +327,18 @@ fn restore_refuses_a_file_that_is_not_a_kith_store() -> TestResult {
 }
 
 #[test]
+fn restore_refuses_a_key_file_beside_the_backup_that_holds_no_key_and_replaces_nothing()
+-> TestResult {
+    let (_, backups) = backed_up(&["ada@example.org"]);
+    std::fs::write(format!("{}.key", backups.db.display()), "not a key\n")?;
+    let (target, _) = backed_up(&["grace@example.org", "alan@example.org"]);
+    let reason = refusal(&target, &["restore", path_str(&backups.db), "--force"]);
+    assert!(reason.contains("kith.db.key does not belong"), "{reason}");
+    assert_eq!(target.count(), 2, "the store was replaced all the same");
+    Ok(())
+}
+
+#[test]
 fn restore_refuses_while_kith_serve_has_the_store_open() -> TestResult {
     let (env, backups) = backed_up(&["ada@example.org"]);
     let mut server = Server::start(&env);

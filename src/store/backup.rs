@@ -369,9 +369,21 @@ impl super::Store {
             None => None,
         };
         put_in_place(&mut temporary, to, replace)?;
-        if let (Some(key_to), Some(key)) = (key_to, key)
-            && let Err(error) = write_owner_only(key_to, format!("{key}\n").as_bytes(), replace)
-        {
+        let written = match (key_to, key) {
+            (Some(key_to), Some(key)) => {
+                write_owner_only(key_to, format!("{key}\n").as_bytes(), replace)
+            }
+            // The store has no key file: an older FILE.key replaced along with FILE must not
+            // stay beside it, or a restore would take it for this store's.
+            (Some(key_to), None) => match std::fs::remove_file(key_to) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    Err(io_error(key_to, error))
+                }
+                _ => Ok(()),
+            },
+            (None, _) => Ok(()),
+        };
+        if let Err(error) = written {
             // All or nothing: a backup asked for with its key is not left without it.
             let _ = std::fs::remove_file(to);
             return Err(error);
@@ -433,6 +445,9 @@ pub fn restore(from: &Path, to: &Path, replace: bool) -> Result<Restored> {
     File::open(&temporary.path)
         .and_then(|file| file.sync_all())
         .map_err(|e| io_error(&temporary.path, e))?;
+    // Read before anything is replaced: a key file that holds no key refuses the restore.
+    let key_file = beside(to, key::KEY_FILE_SUFFIX);
+    let key_from_backup = key::read_key_file(&beside(from, key::KEY_FILE_SUFFIX))?;
     let replaced_identities = retire(to, replace)?;
     std::fs::rename(&temporary.path, to).map_err(|source| io_error(to, source))?;
     temporary.keep = true;
@@ -440,9 +455,7 @@ pub fn restore(from: &Path, to: &Path, replace: bool) -> Result<Restored> {
     // After the store, never before: a kill between the two leaves the new store with the
     // old key (refused with a clear message, and put right by restoring again), never the
     // old store with its key gone.
-    let key_file = beside(to, key::KEY_FILE_SUFFIX);
-    let key_backup = beside(from, key::KEY_FILE_SUFFIX);
-    let key_copied = match key::read_key_file(&key_backup)? {
+    let key_copied = match key_from_backup {
         Some(key) => {
             write_owner_only(&key_file, format!("{key}\n").as_bytes(), true)?;
             Some(key_file.clone())
