@@ -108,12 +108,6 @@ pub enum Error {
         "the store was written by a newer kith (schema version {found}, this kith knows up to {supported}); upgrade kith to open it"
     )]
     StoreTooNew { found: i64, supported: i64 },
-    /// A command that must not change the store (`kith check`) met a store of an older
-    /// version, which only an upgrade (a change) would let it read.
-    #[error(
-        "the store has schema version {found}, older than this kith's {supported}; any command that opens it for writing (such as kith list identities) upgrades it, then check it again"
-    )]
-    StoreTooOld { found: i64, supported: i64 },
     /// A restore was refused: another kith process has the store open.
     #[error(
         "another kith process (kith serve, kith courier run, or a command still running) has the store {} open; stop it, then restore again",
@@ -349,7 +343,7 @@ impl Error {
             | Error::CourierBusy
             | Error::StoreInUse { .. } => 503,
             Error::PluginFault { .. } => 500,
-            Error::StoreTooNew { .. } | Error::StoreTooOld { .. } | Error::Internal { .. } => 500,
+            Error::StoreTooNew { .. } | Error::Internal { .. } => 500,
             Error::RecoveryKeyMissing { .. } | Error::RecoveryKeyMismatch { .. } => 500,
             Error::Store(_) => 500,
             _ => 400,
@@ -361,7 +355,6 @@ impl Error {
         matches!(
             self,
             Error::StoreTooNew { .. }
-                | Error::StoreTooOld { .. }
                 | Error::StoreInUse { .. }
                 | Error::RecoveryKeyMissing { .. }
                 | Error::RecoveryKeyMismatch { .. }
@@ -520,7 +513,6 @@ impl From<StoreError> for Error {
                 clash,
             },
             StoreError::TooNew { found, supported } => Error::StoreTooNew { found, supported },
-            StoreError::TooOld { found, supported } => Error::StoreTooOld { found, supported },
             StoreError::InUse { path } => Error::StoreInUse { path },
             StoreError::NotAStore { path, problem } => Error::NotAStore { path, problem },
             StoreError::Exists { path } => Error::FileExists { path },
@@ -731,10 +723,6 @@ mod tests {
                 problem: "Address already in use (os error 98)".into(),
             },
             Error::CourierBusy,
-            Error::StoreTooOld {
-                found: 9,
-                supported: 10,
-            },
             Error::StoreInUse {
                 path: PathBuf::from("/srv/kith/kith.db"),
             },
@@ -787,7 +775,6 @@ mod tests {
             Error::Busy(_) => "Busy".into(),
             Error::CannotListen { .. } => "CannotListen".into(),
             Error::CourierBusy => "CourierBusy".into(),
-            Error::StoreTooOld { .. } => "StoreTooOld".into(),
             Error::StoreInUse { .. } => "StoreInUse".into(),
             Error::NotAStore { .. } => "NotAStore".into(),
             Error::FileExists { .. } => "FileExists".into(),

@@ -123,7 +123,8 @@ pub enum StoreError {
         path: PathBuf,
         identities: Option<u64>,
     },
-    /// The store is older than this kith and was opened read-only, so it cannot be upgraded.
+    /// The store is older than this kith and was opened read-only, so it cannot be upgraded
+    /// (a reader then reads an upgraded copy: [`Store::open_upgraded_copy`]).
     #[error("the store has schema version {found}, older than this kith's {supported}")]
     TooOld { found: i64, supported: i64 },
 }
@@ -195,8 +196,11 @@ pub struct Store {
     /// The key of the code/token HMACs: beside the file, never in it.
     key: key::RecoveryKey,
     /// The shared lock on the store's lock file, held while the store is open; `None` in
-    /// memory. Declared last, so it is released after the connection closes.
+    /// memory. Declared after the connection, so it is released after the connection closes.
     _lock: Option<backup::StoreLock>,
+    /// The private copy this store reads instead of an older store file
+    /// ([`Store::open_upgraded_copy`]), removed once the connection has closed.
+    _scratch: Option<backup::Temporary>,
 }
 
 impl Store {
@@ -207,6 +211,16 @@ impl Store {
     /// The file cannot be opened or created, is not there in [`OpenMode::Existing`], is not a
     /// kith store, or is from a newer kith.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Self> {
+        let mut store = Self::open_file(path, mode, path)?;
+        if mode != OpenMode::ReadOnly {
+            store.move_key_out_of_the_file()?;
+        }
+        Ok(store)
+    }
+
+    /// Opens the file at `path` as [`Store::open`] does, with the recovery key of the store at
+    /// `key_of`, and leaves a key kept inside the file where it is.
+    fn open_file(path: &Path, mode: OpenMode, key_of: &Path) -> Result<Self> {
         if mode == OpenMode::Create {
             create_owner_only(path)?;
         }
@@ -255,16 +269,13 @@ impl Store {
         }
         let mut marker = path.as_os_str().to_owned();
         marker.push("-writer-waiting");
-        let mut store = Self {
+        Ok(Self {
             conn,
             wait_marker: Some(PathBuf::from(marker)),
-            key: key::RecoveryKey::beside(path),
+            key: key::RecoveryKey::beside(key_of),
             _lock: lock,
-        };
-        if mode != OpenMode::ReadOnly {
-            store.move_key_out_of_the_file()?;
-        }
-        Ok(store)
+            _scratch: None,
+        })
     }
 
     /// A store that lives in memory and vanishes when dropped.
@@ -279,6 +290,7 @@ impl Store {
             wait_marker: None,
             key: key::RecoveryKey::in_memory(),
             _lock: None,
+            _scratch: None,
         })
     }
 

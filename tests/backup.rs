@@ -513,6 +513,39 @@ fn check_reads_only_and_never_creates_a_store() -> TestResult {
 }
 
 #[test]
+fn check_reads_a_store_of_an_older_version_through_an_upgraded_copy_and_leaves_it_as_it_was()
+-> TestResult {
+    let env = Env::new();
+    let id = env.create_email("ada@example.org");
+    let older = kith::STORE_FORMAT_VERSION - 1;
+    {
+        let conn = rusqlite::Connection::open(&env.db)?;
+        // Migrations may run again on a file whose version was set back.
+        conn.pragma_update(None, "user_version", older)?;
+        conn.execute(
+            "DELETE FROM credential_identifiers WHERE identifier = 'ada@example.org'",
+            [],
+        )?;
+    }
+    let scratch = tempfile::tempdir()?;
+    let output = env
+        .cmd()
+        .env("TMPDIR", scratch.path())
+        .args(["--format", "json", "check"])
+        .output()?;
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let problems: Value = serde_json::from_slice(&output.stdout)?;
+    assert_eq!(problems[0]["identity_id"], id.as_str(), "{problems}");
+    let version: i64 =
+        rusqlite::Connection::open(&env.db)?
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+    assert_eq!(version, older, "check upgraded the store");
+    let left: Vec<_> = std::fs::read_dir(scratch.path())?.collect();
+    assert!(left.is_empty(), "the upgraded copy stayed: {left:?}");
+    Ok(())
+}
+
+#[test]
 fn a_killed_restore_leaves_the_old_store_or_the_new_one_whole() -> TestResult {
     let old = Env::new();
     for n in 0..3 {

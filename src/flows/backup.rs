@@ -108,14 +108,19 @@ const CHECK_PAGE: usize = 500;
 
 impl Kith {
     /// Opens the store file at `path` read-only, for `kith check`: nothing is created,
-    /// migrated or written, and a store of an older version is refused.
+    /// migrated or written. A store of an older version is read through an upgraded copy in
+    /// the temporary folder, removed when the handle is dropped.
     ///
     /// # Errors
-    /// [`crate::error::NotFound::Store`] when there is no file; [`Error::StoreTooOld`] or
-    /// [`Error::StoreTooNew`] for another version; otherwise as [`Kith::open`].
+    /// [`crate::error::NotFound::Store`] when there is no file; [`Error::StoreTooNew`] for a
+    /// file from a newer kith; otherwise as [`Kith::open`].
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let mut kith = Self::with_store(Store::open(path, OpenMode::ReadOnly)?)?;
+        let store = match Store::open(path, OpenMode::ReadOnly) {
+            Err(StoreError::TooOld { .. }) => Store::open_upgraded_copy(path)?,
+            other => other?,
+        };
+        let mut kith = Self::with_store(store)?;
         kith.path = Some(path.to_path_buf());
         Ok(kith)
     }

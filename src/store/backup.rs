@@ -261,7 +261,7 @@ pub fn sync_folder(path: &Path) {
 /// outlives a failure. The files SQLite keeps beside it go with it, and any left under its
 /// name by a process that was killed go before it is made: a stale `-journal` beside a new
 /// file of the same name would be rolled back into it.
-struct Temporary {
+pub(super) struct Temporary {
     path: PathBuf,
     keep: bool,
 }
@@ -283,9 +283,9 @@ impl Drop for Temporary {
     }
 }
 
-/// Removes the files SQLite keeps beside `path` (best effort).
+/// Removes the files SQLite (and a store's lock) keep beside `path` (best effort).
 fn remove_sidecars(path: &Path) {
-    for suffix in ["-journal", "-wal", "-shm"] {
+    for suffix in ["-journal", "-wal", "-shm", ".lock"] {
         let _ = std::fs::remove_file(beside(path, suffix));
     }
 }
@@ -394,6 +394,36 @@ impl super::Store {
     /// The store's own recovery key file.
     pub fn key_file(&self) -> PathBuf {
         self.key.path()
+    }
+
+    /// Reads a store of an older version without changing it: copies it (`VACUUM INTO`, from
+    /// a read-only connection) into an owner-only file of the temporary folder, brings the
+    /// copy up to date, and opens that, with the original's recovery key file. The copy goes
+    /// when the store is dropped; a key kept inside the file stays inside the copy.
+    ///
+    /// # Errors
+    /// The store cannot be read, or the copy cannot be written or upgraded.
+    pub fn open_upgraded_copy(path: &Path) -> Result<Self> {
+        let scratch = Temporary::new(
+            std::env::temp_dir().join(format!("kith-{}.db", uuid::Uuid::new_v4().simple())),
+        );
+        owner_only_file(&scratch.path).map_err(|e| io_error(&scratch.path, e))?;
+        let target = scratch.path.to_str().ok_or_else(|| StoreError::Write {
+            path: scratch.path.clone(),
+            source: std::io::Error::other("the path is not UTF-8"),
+        })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let source =
+            Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        source.busy_timeout(BUSY_TIMEOUT)?;
+        source.execute("VACUUM INTO ?1", [target])?;
+        drop(source);
+        let mut store = Self::open_file(&scratch.path, super::OpenMode::Existing, path)?;
+        store._scratch = Some(scratch);
+        Ok(store)
     }
 }
 
