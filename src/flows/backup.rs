@@ -9,7 +9,8 @@
 
 use super::Kith;
 use crate::error::{Error, Result};
-use crate::model::{CredentialKind, IdentityId, Timestamp};
+use crate::model::{CredentialKind, Identity, IdentityId, Timestamp};
+use crate::schema::Derived;
 use crate::store::{self, Counts, IdentityFilter, KeyFit, OpenMode, Store, StoreError, Window};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -420,83 +421,88 @@ impl Kith {
                         continue;
                     }
                 };
-                let stored = |kind| identity.credential(kind).map(|c| c.identifiers.clone());
-                let mut compare = |kind: &'static str,
-                                   what: &str,
-                                   stored: Vec<String>,
-                                   derived: Vec<String>| {
-                    let stored: BTreeSet<String> = stored.into_iter().collect();
-                    let derived: BTreeSet<String> = derived.into_iter().collect();
-                    for missing in derived.difference(&stored) {
-                        problems.push(Problem::new(
-                            kind,
-                            Some(id),
-                            format!("identity {id} lacks the {what} `{missing}` its traits derive"),
-                        ));
-                    }
-                    for extra in stored.difference(&derived) {
-                        problems.push(Problem::new(
-                            kind,
-                            Some(id),
-                            format!(
-                                "identity {id} has the {what} `{extra}`, which its traits do not derive"
-                            ),
-                        ));
-                    }
-                };
-                compare(
-                    "identifiers",
-                    "password identifier",
-                    stored(CredentialKind::Password).unwrap_or_default(),
-                    derived.password_identifiers,
-                );
-                // A webauthn credential can be deleted while the traits still mark identifiers.
-                if let Some(webauthn) = stored(CredentialKind::Webauthn) {
-                    compare(
-                        "identifiers",
-                        "webauthn identifier",
-                        webauthn,
-                        derived.webauthn_identifiers,
-                    );
-                }
-                compare(
-                    "identifiers",
-                    "code identifier",
-                    stored(CredentialKind::Code).unwrap_or_default(),
-                    derived
-                        .code_addresses
-                        .into_iter()
-                        .map(|a| a.address)
-                        .collect(),
-                );
-                let address = |(via, value): (&crate::model::Via, &String)| {
-                    format!("{}:{value}", via.as_str())
-                };
-                let stored_verifiable = identity
-                    .verifiable_addresses
-                    .iter()
-                    .map(|a| (&a.via, &a.value));
-                let stored_recovery = identity
-                    .recovery_addresses
-                    .iter()
-                    .map(|a| (&a.via, &a.value));
-                for (what, stored, derived) in [
-                    (
-                        "verifiable address",
-                        stored_verifiable.map(address).collect(),
-                        &derived.verifiable_addresses,
-                    ),
-                    (
-                        "recovery address",
-                        stored_recovery.map(address).collect(),
-                        &derived.recovery_addresses,
-                    ),
-                ] {
-                    let derived = derived.iter().map(|(via, value)| address((via, value)));
-                    compare("addresses", what, stored, derived.collect());
-                }
+                problems.extend(derivation_problems(identity, derived));
             }
         }
         Ok(problems)
     }
+}
+
+/// Where `identity`'s stored identifiers and addresses differ from the ones `derived` (from
+/// its traits, by its schema) says it should have.
+fn derivation_problems(identity: &Identity, derived: Derived) -> Vec<Problem> {
+    let id = identity.id;
+    let mut problems = Vec::new();
+    let stored = |kind| identity.credential(kind).map(|c| c.identifiers.clone());
+    let mut compare = |kind: &'static str,
+                       what: &str,
+                       stored: Vec<String>,
+                       derived: Vec<String>| {
+        let stored: BTreeSet<String> = stored.into_iter().collect();
+        let derived: BTreeSet<String> = derived.into_iter().collect();
+        for missing in derived.difference(&stored) {
+            problems.push(Problem::new(
+                kind,
+                Some(id),
+                format!("identity {id} lacks the {what} `{missing}` its traits derive"),
+            ));
+        }
+        for extra in stored.difference(&derived) {
+            problems.push(Problem::new(
+                kind,
+                Some(id),
+                format!("identity {id} has the {what} `{extra}`, which its traits do not derive"),
+            ));
+        }
+    };
+    compare(
+        "identifiers",
+        "password identifier",
+        stored(CredentialKind::Password).unwrap_or_default(),
+        derived.password_identifiers,
+    );
+    // A webauthn credential can be deleted while the traits still mark identifiers.
+    if let Some(webauthn) = stored(CredentialKind::Webauthn) {
+        compare(
+            "identifiers",
+            "webauthn identifier",
+            webauthn,
+            derived.webauthn_identifiers,
+        );
+    }
+    compare(
+        "identifiers",
+        "code identifier",
+        stored(CredentialKind::Code).unwrap_or_default(),
+        derived
+            .code_addresses
+            .into_iter()
+            .map(|a| a.address)
+            .collect(),
+    );
+    let address = |(via, value): (&crate::model::Via, &String)| format!("{}:{value}", via.as_str());
+    let stored_verifiable = identity
+        .verifiable_addresses
+        .iter()
+        .map(|a| (&a.via, &a.value));
+    let stored_recovery = identity
+        .recovery_addresses
+        .iter()
+        .map(|a| (&a.via, &a.value));
+    for (what, stored, derived) in [
+        (
+            "verifiable address",
+            stored_verifiable.map(address).collect(),
+            &derived.verifiable_addresses,
+        ),
+        (
+            "recovery address",
+            stored_recovery.map(address).collect(),
+            &derived.recovery_addresses,
+        ),
+    ] {
+        let derived = derived.iter().map(|(via, value)| address((via, value)));
+        compare("addresses", what, stored, derived.collect());
+    }
+    problems
 }
