@@ -4,7 +4,8 @@
 //! nothing below it, so validation, hashing and the audit trail hold on every path. The
 //! operations on identities, credentials, recovery and schemas are Kratos' admin API, so a
 //! client of a remote Kratos-compatible admin API can implement the same trait; the rest
-//! (invites, plugins, tokens, settings, the audit trail, import runs) are kith's own.
+//! (invites, plugins, tokens, settings, the audit trail, import runs, backups and checks)
+//! are kith's own.
 //!
 //! ```
 //! use kith::{Admin, Kith};
@@ -21,10 +22,11 @@
 use crate::Kith;
 use crate::error::Result;
 use crate::flows::{
-    AuditEvent, BatchOutcome, CourierMessage, IdentityPage, ImportOptions, ImportResult,
-    ImportSource, ImportSummary, InstalledPlugin, Invitation, InviteRequest, InviteStatus,
-    InviteSummary, ListIdentities, ListMessages, MessagePage, NewToken, PasswordMatch,
-    RecoveryCode, RecoveryLink, Redeemed, Redemption, RunReport, SchemaEntry, Setting, TokenRecord,
+    AuditEvent, BackupOptions, BackupReport, BatchOutcome, CourierMessage, IdentityPage,
+    ImportOptions, ImportResult, ImportSource, ImportSummary, InstalledPlugin, Invitation,
+    InviteRequest, InviteStatus, InviteSummary, ListIdentities, ListMessages, MessagePage,
+    NewToken, PasswordMatch, Problem, RecoveryCode, RecoveryLink, Redeemed, Redemption, RunReport,
+    SchemaEntry, Setting, TokenRecord,
 };
 use crate::model::IdentityId;
 use crate::model::{BatchPatchBody, CreateIdentityBody, Identity, UpdateIdentityBody};
@@ -197,6 +199,15 @@ pub trait Admin {
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>>;
+
+    // Consistent copies (restoring acts on paths, not on an open store: `Kith::restore`).
+
+    /// Writes a consistent copy of the store to `to` while others write (`kith backup`),
+    /// with its recovery key file beside it when asked.
+    fn backup(&self, to: &Path, options: &BackupOptions) -> Result<BackupReport>;
+    /// Every problem of the store (`kith check`): SQLite's integrity and foreign-key checks
+    /// and kith's own invariants. Reads only; an empty list is a clean store.
+    fn check(&self) -> Result<Vec<Problem>>;
 }
 
 impl Admin for Kith {
@@ -381,5 +392,11 @@ impl Admin for Kith {
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {
         Kith::list_events(self, identity_id, after_id, limit)
+    }
+    fn backup(&self, to: &Path, options: &BackupOptions) -> Result<BackupReport> {
+        Kith::backup(self, to, options)
+    }
+    fn check(&self) -> Result<Vec<Problem>> {
+        Kith::check(self)
     }
 }

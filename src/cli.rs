@@ -3,6 +3,7 @@
 //! Thin on purpose: parse, call one operation of [`kith::Admin`] on a [`kith::Kith`], print.
 //! It lives in the binary, not the library: only the binary names clap.
 
+mod backup;
 mod config;
 mod courier;
 mod formats;
@@ -137,6 +138,15 @@ pub enum Command {
     Retry(RetryCommand),
     /// Serve the Kratos admin API and the invite redemption page over HTTP.
     Serve(serve::ServeArgs),
+    /// Write a consistent copy of the store while others write to it (the recovery key file
+    /// beside the store is not in it: see --with-key).
+    Backup(backup::BackupArgs),
+    /// Put a backup in place of the store (refused while another kith process has the store
+    /// open).
+    Restore(backup::RestoreArgs),
+    /// Check the store: SQLite's integrity and foreign keys, and kith's own invariants (exit
+    /// 1 when a problem is found). Reads only.
+    Check,
     /// Show kith's version, commit and build date (as `kratos version` does; `--format json`
     /// for a script).
     Version,
@@ -229,8 +239,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
     };
     let actor = format!("cli:{}", user_name());
-    if let Command::Serve(args) = cli.command {
-        return serve::serve(&db, &out, args, actor);
+    match cli.command {
+        Command::Serve(args) => return serve::serve(&db, &out, args, actor),
+        // On a path, not an open store: no kith process may have it open meanwhile.
+        Command::Restore(args) => return backup::restore(&db, &out, args),
+        Command::Check => {
+            return backup::check(&Kith::open_read_only(&db)?.with_actor(actor), &out);
+        }
+        _ => {}
     }
     match cli.command {
         Command::Version => {
@@ -271,9 +287,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
     .with_actor(actor);
     match cli.command {
-        Command::Serve(_) | Command::Version | Command::Completions { .. } | Command::Man => {
-            unreachable!("answered above, without a store")
+        Command::Serve(_)
+        | Command::Restore(_)
+        | Command::Check
+        | Command::Version
+        | Command::Completions { .. }
+        | Command::Man => {
+            unreachable!("answered above, without a store or with one of their own")
         }
+        Command::Backup(args) => backup::backup(&kith, &out, args),
         Command::Create(identity::CreateCommand::Token(args)) => {
             serve::create_token(&kith, &out, args)
         }
@@ -381,6 +403,9 @@ fn creates_store(command: &Command) -> bool {
         | Command::Enable(_)
         | Command::Disable(_)
         | Command::Run(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Check
         | Command::Version
         | Command::Completions { .. }
         | Command::Man => false,

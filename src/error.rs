@@ -108,6 +108,38 @@ pub enum Error {
         "the store was written by a newer kith (schema version {found}, this kith knows up to {supported}); upgrade kith to open it"
     )]
     StoreTooNew { found: i64, supported: i64 },
+    /// A restore was refused: another kith process has the store open.
+    #[error(
+        "another kith process (kith serve, kith courier run, or a command still running) has the store {} open; stop it, then restore again",
+        path.display()
+    )]
+    StoreInUse { path: std::path::PathBuf },
+    /// A file offered as a backup is not a whole kith store.
+    #[error("{} is not a kith store that can be restored: {problem}", path.display())]
+    NotAStore {
+        path: std::path::PathBuf,
+        problem: String,
+    },
+    /// A file kith would write (a backup, its key file) is there already.
+    #[error("{} exists already; pass --force to replace it", path.display())]
+    FileExists { path: std::path::PathBuf },
+    /// A restore would replace a store that holds identities; `identities` is `None` when
+    /// the store could not be read to count them.
+    #[error(
+        "the store {} {}",
+        path.display(),
+        match .identities {
+            Some(n) => format!(
+                "holds {n} {}, which restoring would replace; back it up first (kith backup FILE), then restore with --force",
+                if *n == 1 { "identity" } else { "identities" }
+            ),
+            None => "cannot be read to count its identities; restore with --force to replace it all the same".to_string(),
+        }
+    )]
+    StoreHoldsIdentities {
+        path: std::path::PathBuf,
+        identities: Option<u64>,
+    },
     /// A plugin folder or component that kith refuses to install.
     #[error("plugin {plugin} cannot be installed: {problem}")]
     PluginInvalid { plugin: String, problem: String },
@@ -302,9 +334,14 @@ impl Error {
             | Error::SchemaExists(_)
             | Error::SchemaWouldBreak { .. }
             | Error::PluginExists(_)
-            | Error::TokenExists(_) => 409,
+            | Error::TokenExists(_)
+            | Error::FileExists { .. }
+            | Error::StoreHoldsIdentities { .. } => 409,
             Error::Unauthorized(_) => 401,
-            Error::Busy(_) | Error::CannotListen { .. } | Error::CourierBusy => 503,
+            Error::Busy(_)
+            | Error::CannotListen { .. }
+            | Error::CourierBusy
+            | Error::StoreInUse { .. } => 503,
             Error::PluginFault { .. } => 500,
             Error::StoreTooNew { .. } | Error::Internal { .. } => 500,
             Error::RecoveryKeyMissing { .. } | Error::RecoveryKeyMismatch { .. } => 500,
@@ -318,6 +355,7 @@ impl Error {
         matches!(
             self,
             Error::StoreTooNew { .. }
+                | Error::StoreInUse { .. }
                 | Error::RecoveryKeyMissing { .. }
                 | Error::RecoveryKeyMismatch { .. }
                 | Error::CannotListen { .. }
@@ -475,6 +513,12 @@ impl From<StoreError> for Error {
                 clash,
             },
             StoreError::TooNew { found, supported } => Error::StoreTooNew { found, supported },
+            StoreError::InUse { path } => Error::StoreInUse { path },
+            StoreError::NotAStore { path, problem } => Error::NotAStore { path, problem },
+            StoreError::Exists { path } => Error::FileExists { path },
+            StoreError::HoldsIdentities { path, identities } => {
+                Error::StoreHoldsIdentities { path, identities }
+            }
             StoreError::Busy => Error::Busy(StoreError::Busy),
             StoreError::NotFound { path } => Error::NotFound(NotFound::Store { path }),
             StoreError::KeyMissing { path } => Error::RecoveryKeyMissing { path },
@@ -679,6 +723,24 @@ mod tests {
                 problem: "Address already in use (os error 98)".into(),
             },
             Error::CourierBusy,
+            Error::StoreInUse {
+                path: PathBuf::from("/srv/kith/kith.db"),
+            },
+            Error::NotAStore {
+                path: PathBuf::from("/srv/backups/kith.db"),
+                problem: "file is not a database".into(),
+            },
+            Error::FileExists {
+                path: PathBuf::from("/srv/backups/kith.db"),
+            },
+            Error::StoreHoldsIdentities {
+                path: PathBuf::from("/srv/kith/kith.db"),
+                identities: Some(2),
+            },
+            Error::StoreHoldsIdentities {
+                path: PathBuf::from("/srv/kith/kith.db"),
+                identities: None,
+            },
         ];
         errors.extend(not_found.into_iter().map(Error::NotFound));
         errors
@@ -713,6 +775,10 @@ mod tests {
             Error::Busy(_) => "Busy".into(),
             Error::CannotListen { .. } => "CannotListen".into(),
             Error::CourierBusy => "CourierBusy".into(),
+            Error::StoreInUse { .. } => "StoreInUse".into(),
+            Error::NotAStore { .. } => "NotAStore".into(),
+            Error::FileExists { .. } => "FileExists".into(),
+            Error::StoreHoldsIdentities { .. } => "StoreHoldsIdentities".into(),
             Error::TokenExists(_) => "TokenExists".into(),
             Error::Unauthorized(_) => "Unauthorized".into(),
             Error::Store(_) => "Store".into(),

@@ -8,8 +8,14 @@
 //! Each call has two halves: it prepares (validates, derives, hashes) from a snapshot taken
 //! once (`call.rs`: settings and compiled schemas), then writes through one commit context
 //! (`commit.rs`), the only code that writes identities and audit events.
+//!
+//! A [`Kith`] on a file holds the store's shared lock (`kith.db.lock`, see `store::backup`)
+//! for as long as it is open, so [`Kith::restore`], which works on paths rather than on an
+//! open store, refuses while any kith process uses the store; `backup.rs` holds the backup,
+//! restore and check flows.
 
 mod assemble;
+mod backup;
 mod batch;
 mod call;
 mod commit;
@@ -29,7 +35,9 @@ mod tokens;
 mod verify;
 
 pub use crate::plugin_host::{Kind as PluginKind, LogLine};
+pub use crate::store::Counts;
 pub use crate::store::{AuditEvent, MessageStatus, TokenRecord};
+pub use backup::{BackupOptions, BackupReport, KeyHandling, Problem, RestoreReport};
 pub use batch::{BatchOutcome, MAX_BATCH, MAX_BATCH_CLEARTEXT};
 pub use courier::{
     CourierMessage, CourierTotals, ListMessages, MessageDispatch, MessagePage, StopSignal,

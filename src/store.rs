@@ -3,7 +3,12 @@
 //! One SQLite file in WAL mode with foreign keys on and a busy timeout, so two kith processes
 //! can share it. Schema rules, hashing and audit policy live in the flows; the store keeps
 //! rows and maps driver errors once, here (unique violation → conflict).
+//!
+//! Beside the file: its recovery key (`kith.db.key`, see `key`), and its lock file
+//! (`kith.db.lock`, see `backup`): every open store holds a shared lock on it for its whole
+//! life, and a restore takes it exclusively, so no file is replaced under a process using it.
 
+mod backup;
 mod courier;
 mod events;
 mod identities;
@@ -16,6 +21,7 @@ mod schemas;
 mod settings;
 mod tokens;
 
+pub use backup::{Counts, KeyFit, beside, restore, same_file, sync_folder};
 pub use courier::{DispatchRow, MessageFilter, MessageRow, MessageStatus, MessageType};
 pub use events::AuditEvent;
 pub use identities::{
@@ -88,6 +94,39 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A copy (a backup, a restore's temporary file, a key file) could not be written.
+    #[error("could not write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another kith process has the store open: it holds the store's lock file.
+    #[error("another kith process (kith serve, kith courier run, or a command still running) has the store {} open", path.display())]
+    InUse { path: PathBuf },
+    #[error("could not use the store's lock file {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file offered as a store (a backup to restore) that is not a whole kith store.
+    #[error("{} is not a kith store that can be restored: {problem}", path.display())]
+    NotAStore { path: PathBuf, problem: String },
+    /// A file kith would write is there already.
+    #[error("{} exists already", path.display())]
+    Exists { path: PathBuf },
+    /// A restore would replace a store that holds identities.
+    /// `identities` is `None` when the store could not be read to count them.
+    #[error("the store {} holds identities", path.display())]
+    HoldsIdentities {
+        path: PathBuf,
+        identities: Option<u64>,
+    },
+    /// The store is older than this kith and was opened read-only, so it cannot be upgraded
+    /// (a reader then reads an upgraded copy: [`Store::open_upgraded_copy`]).
+    #[error("the store has schema version {found}, older than this kith's {supported}")]
+    TooOld { found: i64, supported: i64 },
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -144,6 +183,9 @@ pub enum OpenMode {
     /// Refuse with [`StoreError::NotFound`] when it is not there: a read must never leave an
     /// empty store behind at a mistyped path.
     Existing,
+    /// Open an existing file read-only: no migration, no journal-mode change, no write of any
+    /// kind (`kith check`). A file of an older version is refused ([`StoreError::TooOld`]).
+    ReadOnly,
 }
 
 /// An open store file (or an in-memory store for tests and embedders).
@@ -153,6 +195,12 @@ pub struct Store {
     wait_marker: Option<PathBuf>,
     /// The key of the code/token HMACs: beside the file, never in it.
     key: key::RecoveryKey,
+    /// The shared lock on the store's lock file, held while the store is open; `None` in
+    /// memory. Declared after the connection, so it is released after the connection closes.
+    _lock: Option<backup::StoreLock>,
+    /// The private copy this store reads instead of an older store file
+    /// ([`Store::open_upgraded_copy`]), removed once the connection has closed.
+    _scratch: Option<backup::Temporary>,
 }
 
 impl Store {
@@ -163,12 +211,32 @@ impl Store {
     /// The file cannot be opened or created, is not there in [`OpenMode::Existing`], is not a
     /// kith store, or is from a newer kith.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Self> {
+        let mut store = Self::open_file(path, mode, path)?;
+        if mode != OpenMode::ReadOnly {
+            store.move_key_out_of_the_file()?;
+        }
+        Ok(store)
+    }
+
+    /// Opens the file at `path` as [`Store::open`] does, with the recovery key of the store at
+    /// `key_of`, and leaves a key kept inside the file where it is.
+    fn open_file(path: &Path, mode: OpenMode, key_of: &Path) -> Result<Self> {
         if mode == OpenMode::Create {
             create_owner_only(path)?;
         }
+        // Taken before the file is opened: a restore replaces the file under the lock. A
+        // read-only open takes none, so it never makes a file: a restore that renames a new
+        // store in place leaves it reading the old one, whole, until it ends.
+        let lock = match std::fs::symlink_metadata(path) {
+            Ok(_) if mode != OpenMode::ReadOnly => Some(backup::StoreLock::shared(path)?),
+            _ => None,
+        };
         // Never SQLITE_OPEN_CREATE: the file was made above with owner-only permissions, and
         // SQLite gives its -wal and -shm files the main file's permissions.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = match mode {
+            OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            OpenMode::Create | OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(|source| {
             if std::fs::symlink_metadata(path).is_err() {
                 StoreError::NotFound {
@@ -186,7 +254,7 @@ impl Store {
         // every step below is idempotent, so it is retried until the busy timeout.
         let deadline = Instant::now() + BUSY_TIMEOUT;
         loop {
-            match Self::configure(&mut conn, true) {
+            match Self::configure(&mut conn, Some(mode)) {
                 Err(StoreError::Busy) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
@@ -201,13 +269,13 @@ impl Store {
         }
         let mut marker = path.as_os_str().to_owned();
         marker.push("-writer-waiting");
-        let mut store = Self {
+        Ok(Self {
             conn,
             wait_marker: Some(PathBuf::from(marker)),
-            key: key::RecoveryKey::beside(path),
-        };
-        store.move_key_out_of_the_file()?;
-        Ok(store)
+            key: key::RecoveryKey::beside(key_of),
+            _lock: lock,
+            _scratch: None,
+        })
     }
 
     /// A store that lives in memory and vanishes when dropped.
@@ -216,17 +284,24 @@ impl Store {
     /// Only if SQLite itself fails.
     pub fn open_in_memory() -> Result<Self> {
         let mut conn = Connection::open_in_memory()?;
-        Self::configure(&mut conn, false)?;
+        Self::configure(&mut conn, None)?;
         Ok(Self {
             conn,
             wait_marker: None,
             key: key::RecoveryKey::in_memory(),
+            _lock: None,
+            _scratch: None,
         })
     }
 
-    fn configure(conn: &mut Connection, file: bool) -> Result<()> {
+    /// Sets a connection up; `file` is how a file was opened, `None` in memory.
+    fn configure(conn: &mut Connection, file: Option<OpenMode>) -> Result<()> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        if file {
+        if file == Some(OpenMode::ReadOnly) {
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            return migrations::check_current(conn);
+        }
+        if file.is_some() {
             // WAL lets readers and one writer share the file across processes.
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -316,6 +391,19 @@ impl Store {
 /// Creates the store file owner-only (0600) and any folder it needs owner-only (0700), at
 /// creation, whatever the umask. An existing file or folder is left as it is.
 fn create_owner_only(path: &Path) -> Result<()> {
+    create_owner_only_folder(path)?;
+    match owner_only_file(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Creates the folder of the file `path`, and any above it, owner-only (0700) when missing.
+fn create_owner_only_folder(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         let mut folder = std::fs::DirBuilder::new();
         folder.recursive(true);
@@ -328,14 +416,7 @@ fn create_owner_only(path: &Path) -> Result<()> {
                 source,
             })?;
     }
-    match owner_only_file(path) {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(StoreError::Create {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    Ok(())
 }
 
 /// A new file, created 0600 and never through a planted symlink (`create_new` is O_EXCL).

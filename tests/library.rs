@@ -324,3 +324,38 @@ fn invite_delivery_reads_the_injected_clock() -> crate::harness::TestResult {
     assert!(names[0].starts_with(&format!("{stamp}.")), "{names:?}");
     Ok(())
 }
+
+#[test]
+fn an_embedder_backs_up_restores_and_checks_and_an_open_store_is_never_replaced()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let (db, copy, other) = (
+        dir.path().join("kith.db"),
+        dir.path().join("copy.db"),
+        dir.path().join("other.db"),
+    );
+    let kith = Kith::open(&db)?;
+    kith.create_identity(serde_json::from_value(json!({
+        "schema_id": "preset://email",
+        "traits": {"email": "ada@example.org"},
+    }))?)?;
+    let report = kith.backup(&copy, &kith::flows::BackupOptions::default())?;
+    assert_eq!(report.counts.identities, 1);
+    assert_eq!(report.key.handling, "not_needed");
+    // A Kith in this very process holds the store: restoring over it is refused.
+    match Kith::restore(&copy, &db, true) {
+        Err(kith::Error::StoreInUse { path }) => assert_eq!(path, db),
+        other => panic!("restored over an open store: {other:?}"),
+    }
+    drop(kith);
+    let restored = Kith::restore(&copy, &other, false)?;
+    assert_eq!(restored.counts.identities, 1);
+    assert_eq!(Kith::open_read_only(&other)?.check()?, vec![]);
+    assert!(
+        Kith::open_in_memory()?
+            .backup(&dir.path().join("x.db"), &Default::default())
+            .is_err(),
+        "an in-memory store has no file to back up"
+    );
+    Ok(())
+}

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// What is appended to the store's path to name its key file.
-const KEY_FILE_SUFFIX: &str = ".key";
+pub(super) const KEY_FILE_SUFFIX: &str = ".key";
 /// Where kith before the key file kept the key: in the store's settings.
 const LEGACY_SETTING: &str = "secrets.recovery_hmac_key";
 /// The check value of the key in use.
@@ -48,35 +48,18 @@ impl RecoveryKey {
         }
     }
 
-    fn path(&self) -> PathBuf {
+    pub(super) fn path(&self) -> PathBuf {
         self.file
             .clone()
             .unwrap_or_else(|| PathBuf::from("<in-memory store>"))
     }
 
     /// The key file's key, if there is a key file.
-    fn read_file(&self) -> Result<Option<String>> {
-        let Some(path) = &self.file else {
-            return Ok(None);
-        };
-        let io = |source| StoreError::KeyFile {
-            path: path.clone(),
-            source,
-        };
-        let file = match std::fs::File::open(path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(io(error)),
-        };
-        let mut text = String::new();
-        file.take(MAX_KEY_FILE)
-            .read_to_string(&mut text)
-            .map_err(io)?;
-        let key = text.trim();
-        if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::KeyMismatch { path: path.clone() });
+    pub(super) fn read_file(&self) -> Result<Option<String>> {
+        match &self.file {
+            Some(path) => read_key_file(path),
+            None => Ok(None),
         }
-        Ok(Some(key.to_string()))
     }
 
     /// Writes `key` into a new key file (0600, O_EXCL), durably. When a key file appeared
@@ -94,11 +77,7 @@ impl RecoveryKey {
                 file.write_all(format!("{key}\n").as_bytes()).map_err(io)?;
                 file.sync_all().map_err(io)?;
                 // The file's name must outlive a crash as well as its bytes.
-                if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
-                    && let Ok(folder) = std::fs::File::open(folder)
-                {
-                    let _ = folder.sync_all();
-                }
+                super::sync_folder(path);
                 Ok(key.to_string())
             }
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => self
@@ -109,7 +88,43 @@ impl RecoveryKey {
     }
 }
 
-fn check_value(key: &str) -> String {
+/// The key in the key file at `path`, if there is one.
+///
+/// # Errors
+/// [`StoreError::KeyMismatch`] for a file that holds no key; [`StoreError::KeyFile`] when it
+/// cannot be read.
+pub(super) fn read_key_file(path: &Path) -> Result<Option<String>> {
+    let io = |source| StoreError::KeyFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io(error)),
+    };
+    let mut text = String::new();
+    file.take(MAX_KEY_FILE)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    let key = text.trim();
+    if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::KeyMismatch {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// The check value a store (or a copy of one) keeps of its recovery key, if it used one.
+///
+/// # Errors
+/// Only if SQLite fails.
+pub(super) fn check_of(conn: &Connection) -> Result<Option<String>> {
+    setting(conn, CHECK_SETTING)
+}
+
+pub(super) fn check_value(key: &str) -> String {
     // A MAC of a fixed text: says whether a key is the right one, and nothing about it.
     match <Hmac<Sha512_256> as KeyInit>::new_from_slice(key.as_bytes()) {
         Ok(mut mac) => {
@@ -120,8 +135,8 @@ fn check_value(key: &str) -> String {
     }
 }
 
-fn setting(tx: &Transaction<'_>, name: &str) -> Result<Option<String>> {
-    Ok(tx
+fn setting(conn: &Connection, name: &str) -> Result<Option<String>> {
+    Ok(conn
         .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
         .query_row([name], |row| row.get(0))
         .optional()?)

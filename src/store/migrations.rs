@@ -246,6 +246,25 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this kith writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Refuses a file that is not at this kith's version, without changing it (a read-only open).
+///
+/// # Errors
+/// [`StoreError::TooNew`] or [`StoreError::TooOld`]; SQLite's error otherwise.
+pub fn check_current(conn: &Connection) -> Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    match found.cmp(&SCHEMA_VERSION) {
+        std::cmp::Ordering::Greater => Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+        std::cmp::Ordering::Less => Err(StoreError::TooOld {
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
+}
+
 /// Applies every migration the file has not seen, each in its own transaction.
 ///
 /// # Errors
