@@ -39,6 +39,7 @@ pub mod http;
 pub mod model;
 pub mod password;
 mod plugin_host;
+pub mod remote;
 mod schema;
 mod store;
 

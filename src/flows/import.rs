@@ -208,15 +208,8 @@ impl Kith {
         call: &Call,
         text: std::result::Result<String, String>,
     ) -> Result<Identity> {
-        let text = text.map_err(|message| Error::MalformedBody {
-            message,
-            pointer: String::new(),
-            line: 0,
-            column: 0,
-            did_you_mean: None,
-        })?;
-        let body: CreateIdentityBody = parse_body(&text, true)?;
-        self.build_identity(call, body)
+        let text = text.map_err(unreadable)?;
+        self.build_identity(call, record_body(&text)?)
     }
 
     /// Writes each prepared chunk in one transaction, and reports its records once it is
@@ -438,6 +431,22 @@ fn read_chunks(sources: Vec<ImportSource>, chunk_size: usize, raw: &SyncSender<V
     if !chunk.is_empty() {
         let _ = raw.send(chunk);
     }
+}
+
+/// Why a record could not be read (too large, not UTF-8), as a body error at its position.
+pub(crate) fn unreadable(message: String) -> Error {
+    Error::MalformedBody {
+        message,
+        pointer: String::new(),
+        line: 0,
+        column: 0,
+        did_you_mean: None,
+    }
+}
+
+/// A record's text as a createIdentityBody, decoded strictly as Kratos decodes it.
+pub(crate) fn record_body(text: &str) -> Result<CreateIdentityBody> {
+    Ok(parse_body(text, true)?)
 }
 
 /// A record's error as Kratos' batch endpoint reports it: the error object itself, with
