@@ -75,7 +75,6 @@ pub struct Remote {
     /// The endpoint without a trailing slash; requests go to `<endpoint>/admin/...`.
     endpoint: String,
     token: Option<String>,
-    retry: RetryPolicy,
     /// A scratch store holding the server's schemas, for `validate` (see `check.rs`).
     scratch: Mutex<Option<crate::Kith>>,
 }
@@ -133,15 +132,8 @@ impl Remote {
             agent,
             endpoint,
             token: token.filter(|t| !t.is_empty()),
-            retry: RetryPolicy::default(),
             scratch: Mutex::new(None),
         })
-    }
-
-    /// The same client retrying imports as `retry` says.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
     }
 
     /// The endpoint, as requests are built on it (no trailing slash).
@@ -439,6 +431,13 @@ impl Admin for Remote {
     }
 
     fn update_identity(&self, id: IdentityId, body: UpdateIdentityBody) -> Result<Identity> {
+        // Kratos' spec types `credentials` and `external_id` without null: a field left out
+        // reads the same to a PUT (omitted fields are overwritten with nothing).
+        let mut body = serde_json::to_value(&body)
+            .map_err(|e| Error::internal("could not encode a request", e))?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.retain(|_, value| !value.is_null());
+        }
         let body = Self::json_body(&body)?;
         let path = format!("/admin/identities/{id}");
         Ok(self.call("PUT", &path, &[], Some(&body))?.0)

@@ -16,6 +16,7 @@ mod manage;
 mod page;
 mod plugins;
 mod readme;
+mod remote;
 mod schema;
 mod serve;
 mod store;

@@ -31,6 +31,11 @@ pub struct ImportArgs {
     /// the same order.
     #[arg(long, value_name = "REPORT")]
     resume: Option<std::path::PathBuf>,
+    /// With --endpoint: how often a batch is sent again after a 429, a 5xx or a broken
+    /// connection (with growing, jittered pauses, or as Retry-After asks) before the
+    /// import gives up and says so.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    retries: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -143,6 +148,7 @@ pub fn import(target: &super::Target, out: &Output, args: ImportArgs) -> Result<
         chunk_size: args.chunk_size,
     };
     let mut plan = kith::remote::ImportPlan::new(&options);
+    plan.retry.attempts = args.retries.saturating_add(1);
     if args.resume.is_some() && remote.is_none() {
         return Err(CliError::usage(
             "--resume needs --endpoint; against the store file, re-run with --on-conflict skip",

@@ -86,6 +86,7 @@ pub struct ImportPlan {
     pub batch_size: usize,
     /// Source position → the identity an earlier run reported for it.
     pub done: HashMap<String, IdentityId>,
+    pub retry: RetryPolicy,
 }
 
 impl ImportPlan {
@@ -95,6 +96,7 @@ impl ImportPlan {
             dry_run: options.dry_run,
             batch_size: options.chunk_size.clamp(1, MAX_BATCH),
             done: HashMap::new(),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -365,7 +367,7 @@ impl Remote {
         }
         let patch_ids: Vec<Uuid> = texts.iter().map(|_| Uuid::new_v4()).collect();
         let body = batch_body(texts, &patch_ids);
-        let reply = self.send_retrying(&body)?;
+        let reply = self.send_retrying(&body, &plan.retry)?;
         match reply.status {
             200..=299 => {
                 let answer: BatchAnswer = serde_json::from_slice(&reply.body).map_err(|e| {
@@ -392,8 +394,7 @@ impl Remote {
     }
 
     /// Sends `body` until an answer that is not worth retrying, or the attempts run out.
-    fn send_retrying(&self, body: &[u8]) -> std::result::Result<Reply, Stop> {
-        let policy = &self.retry;
+    fn send_retrying(&self, body: &[u8], policy: &RetryPolicy) -> std::result::Result<Reply, Stop> {
         let mut attempt = 0;
         loop {
             attempt += 1;
