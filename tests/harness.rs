@@ -94,7 +94,7 @@ impl Env {
         if !args.contains(&"--format") {
             cmd.args(["--format", "json"]);
         }
-        Run::of(&mut cmd.args(args), stdin)
+        Run::of(cmd.args(args), stdin)
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

@@ -352,10 +352,13 @@ fn a_remote_import_reports_each_record_by_its_source_position() -> TestResult {
     let ndjson = setup.client.file(
         "users.ndjson",
         &format!(
-            "{}\n{}\nnot json\n{}\n",
+            "{}\n{}\nnot json\n{}\n{}\n{}\n",
             json!({"schema_id": "preset://email", "traits": {"email": "a@example.org"}}),
             json!({"schema_id": "preset://email", "traits": {"email": "nope"}}),
             json!({"schema_id": "preset://email", "traits": {"email": "A@example.org"}}),
+            // A state Kratos refuses fails its whole batch: the batch is halved around it.
+            json!({"schema_id": "preset://email", "traits": {"email": "c@example.org"}, "state": "asleep"}),
+            json!({"schema_id": "preset://email", "traits": {"email": "d@example.org"}}),
         ),
     );
     let array = setup.client.file(
@@ -389,6 +392,8 @@ fn a_remote_import_reports_each_record_by_its_source_position() -> TestResult {
         (format!("{ndjson}:2"), "error"),
         (format!("{ndjson}:3"), "error"),
         (format!("{ndjson}:4"), "error"),
+        (format!("{ndjson}:5"), "error"),
+        (format!("{ndjson}:6"), "create"),
         (format!("{array}[0]"), "create"),
     ];
     let expected: Vec<(String, String)> = expected
@@ -402,7 +407,8 @@ fn a_remote_import_reports_each_record_by_its_source_position() -> TestResult {
         "the same identifier: {}",
         lines[3]
     );
-    assert_eq!(setup.server_count(), 2);
+    assert_eq!(lines[4]["error"]["code"], 400, "{}", lines[4]);
+    assert_eq!(setup.server_count(), 3);
     Ok(())
 }
 

@@ -116,6 +116,10 @@ pub enum ValidateCommand {
     /// Check createIdentityBody records against kith's rules and the stored identities,
     /// writing nothing: what `import identities` takes (objects, arrays, NDJSON; `-` or no
     /// FILE reads stdin), every record of every file, each reported with its position.
+    /// With --endpoint (Kratos has no dry run): kith's rules against the identity schema the
+    /// server serves (GET /schemas/{id}), and each credential identifier and the external_id
+    /// looked up on the server; a conflict on an address alone, or within the input, shows
+    /// only on import.
     Identity {
         #[arg(value_name = "FILE")]
         files: Vec<String>,

@@ -13,7 +13,9 @@ pub struct ImportArgs {
     /// Files of createIdentityBody records: one object, a JSON array, or NDJSON. None or `-` reads stdin.
     #[arg(value_name = "FILE")]
     files: Vec<String>,
-    /// Check every record, conflicts included, and write nothing.
+    /// Check every record, conflicts included, and write nothing. With --endpoint (Kratos
+    /// has no dry run) as `validate identity` checks: kith's rules against the server's
+    /// schema, identifiers and external_id looked up on the server.
     #[arg(long)]
     dry_run: bool,
     /// What to do with a record whose identifiers, addresses or external_id are taken.
@@ -224,8 +226,8 @@ pub fn import(target: &super::Target, out: &Output, args: ImportArgs) -> Result<
             .admin()
             .import_identities(sources, &options, &mut on_result),
     };
-    // What was reported stays reported when the import stops early (a remote that gave up).
-    drop(on_result);
+    // What was reported stays reported when the import stops early (a remote that gave up):
+    // the report is flushed below before the error is returned.
     let _ = report.flush();
     drop(report);
     if let Some(mut file) = report_file
