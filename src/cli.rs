@@ -74,6 +74,10 @@ pub struct Cli {
     /// crosses the network in clear: only on a network you trust).
     #[arg(long, global = true)]
     pub insecure_http: bool,
+    /// Trust the CA certificates of this PEM file for an https --endpoint (a site's private
+    /// CA) instead of the public roots.
+    #[arg(long, global = true, env = "KITH_ROOT_CA", value_name = "PEM")]
+    pub root_ca: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -297,7 +301,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     if let Some(url) = &endpoint
         && remote_capable(&cli.command)
     {
-        let remote = Remote::connect(url, cli.token.clone(), cli.insecure_http)?;
+        let mut remote = Remote::connect(url, cli.token.clone(), cli.insecure_http)?;
+        if let Some(path) = &cli.root_ca {
+            remote = remote.with_root_ca(&read_root_ca(path)?)?;
+        }
         return run_identity_command(&Target::Remote(remote), &out, cli.command);
     }
     if endpoint.is_some() && endpoint_flag_given() {
@@ -371,6 +378,18 @@ fn remote_endpoint(flag: Option<&str>) -> Option<String> {
         None => std::env::var("KRATOS_ADMIN_URL").ok(),
     }
     .filter(|url| !url.trim().is_empty())
+}
+
+/// The PEM file `--root-ca` names: a CA bundle is kilobytes, so at most 1 MiB is read.
+fn read_root_ca(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    use std::io::Read as _;
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(1 << 20).read_to_end(&mut pem))
+        .map_err(|e| {
+            CliError::usage(format!("--root-ca: could not read {}: {e}", path.display()))
+        })?;
+    Ok(pem)
 }
 
 /// Whether `--endpoint` is on the command line (an endpoint from the environment does not

@@ -115,25 +115,28 @@ impl Remote {
         token: Option<String>,
         allow_insecure_http: bool,
     ) -> Result<Self> {
-        let endpoint = checked_endpoint(endpoint, allow_insecure_http)?;
-        let agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_recv_response(Some(ANSWER_TIMEOUT))
-            .timeout_recv_body(Some(ANSWER_TIMEOUT))
-            .timeout_send_body(Some(ANSWER_TIMEOUT))
-            .http_status_as_error(false)
-            // A redirect is read, never followed with the token (see `get_schema`).
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .user_agent(concat!("kith/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
         Ok(Self {
-            agent,
-            endpoint,
+            agent: agent(ureq::tls::RootCerts::WebPki),
+            endpoint: checked_endpoint(endpoint, allow_insecure_http)?,
             token: token.filter(|t| !t.is_empty()),
             scratch: Mutex::new(None),
         })
+    }
+
+    /// The same client trusting the CA certificates of the PEM bundle `pem` (a site's
+    /// private CA) instead of the public roots.
+    ///
+    /// # Errors
+    /// [`Error::InsecureEndpoint`] when `pem` holds no certificate.
+    pub fn with_root_ca(mut self, pem: &[u8]) -> Result<Self> {
+        let certificates = crate::courier::pem_certificates(pem);
+        if certificates.is_empty() {
+            return Err(Error::InsecureEndpoint(
+                "the root CA file holds no PEM certificate".into(),
+            ));
+        }
+        self.agent = agent(ureq::tls::RootCerts::new_with_certs(&certificates));
+        Ok(self)
     }
 
     /// The endpoint, as requests are built on it (no trailing slash).
@@ -277,6 +280,23 @@ impl Remote {
             self.call("GET", "/admin/identities", query, None)?;
         Ok((identities, reply.link.as_deref().and_then(next_page_token)))
     }
+}
+
+/// The HTTP agent: timeouts, no redirects followed, every status read, `roots` trusted.
+fn agent(roots: ureq::tls::RootCerts) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_recv_response(Some(ANSWER_TIMEOUT))
+        .timeout_recv_body(Some(ANSWER_TIMEOUT))
+        .timeout_send_body(Some(ANSWER_TIMEOUT))
+        .http_status_as_error(false)
+        // A redirect is read, never followed with the token (see `get_schema`).
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent(concat!("kith/", env!("CARGO_PKG_VERSION")))
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into()
 }
 
 /// The error object of a failed answer: Kratos' `{"error": {...}}`, a bare error object

@@ -594,7 +594,20 @@ fn kith_only_commands_and_plain_http_beyond_loopback_are_refused_without_the_tok
         "",
     );
     assert_eq!(unreachable.code, 2, "{unreachable:?}");
-    for run in [&local_only, &clear, &unreachable] {
+    let not_a_ca = client.file("ca.pem", "not a certificate");
+    let no_ca = remote(
+        &client,
+        "https://127.0.0.1:9",
+        secret,
+        &["--root-ca", &not_a_ca, "list", "identities"],
+        "",
+    );
+    assert_eq!(no_ca.code, 1, "{no_ca:?}");
+    assert!(
+        no_ca.stderr.contains("holds no PEM certificate"),
+        "{no_ca:?}"
+    );
+    for run in [&local_only, &clear, &unreachable, &no_ca] {
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
     }
     assert!(!client.db.exists());

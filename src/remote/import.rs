@@ -60,8 +60,9 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The pause before send number `attempt + 1`: full jitter over an exponential bound,
-    /// and never shorter than the server asked for.
+    /// The pause before send number `attempt + 1`: between half and all of an exponential
+    /// bound (so clients that failed together do not retry together), and never shorter than
+    /// the server asked for (`Retry-After` in seconds; an HTTP date is not read).
     fn pause(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let bound = self
             .base
