@@ -285,13 +285,24 @@ fn every_identity_command(setup: &Setup) -> TestResult {
         .json();
     assert_eq!(patched["traits"]["email"], "lovelace@example.org");
 
-    // validate: a good record, one the schema refuses, one whose identifier the server holds.
+    // validate: a good record, one the schema refuses, one whose identifier the server holds,
+    // and two of a schema only the server has (fetched from it).
+    let schema = setup.server_env.file(
+        "employee.json",
+        &crate::schema::employee_schema().to_string(),
+    );
+    setup
+        .server_env
+        .run(&["add", "schema", "employee", &schema])
+        .ok();
     let checked = setup.client.file(
         "check.ndjson",
         &[
             json!({"schema_id": "preset://email", "traits": {"email": "new@example.org"}}),
             json!({"schema_id": "preset://email", "traits": {"email": "nope"}}),
             json!({"schema_id": "preset://email", "traits": {"email": "Lovelace@example.org"}}),
+            json!({"schema_id": "employee", "traits": {"work_email": "lin@corp.example", "employee_no": 7}}),
+            json!({"schema_id": "employee", "traits": {"work_email": "max@corp.example"}}),
         ]
         .map(|v| v.to_string())
         .join("\n"),
@@ -309,6 +320,11 @@ fn every_identity_command(setup: &Setup) -> TestResult {
     assert_eq!(
         lines[2]["error"]["details"]["conflicting_identity"],
         id.as_str()
+    );
+    assert_eq!(lines[3]["valid"], true, "{lines:?}");
+    assert!(
+        lines[4]["error"].to_string().contains("employee_no"),
+        "{lines:?}"
     );
     assert_eq!(setup.server_count(), 1, "validate wrote nothing");
 
