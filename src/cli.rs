@@ -253,17 +253,17 @@ pub fn default_db_path() -> Option<PathBuf> {
 /// Whatever the flow refused or failed with, ready to print.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let out = Output::new(cli.format, cli.quiet);
-    let db = match cli.db.clone().or_else(default_db_path) {
-        Some(path) => path,
-        None => {
-            return Err(CliError::usage(
-                "no home folder to keep the store in; pass --db PATH or set KITH_DB",
-            ));
-        }
+    // Only a command that opens the store needs its path (a remote one, in a container
+    // without a home, does not).
+    let db = || match cli.db.clone().or_else(default_db_path) {
+        Some(path) => Ok(path),
+        None => Err(CliError::usage(
+            "no home folder to keep the store in; pass --db PATH or set KITH_DB",
+        )),
     };
     let actor = format!("cli:{}", user_name());
     if let Command::Serve(args) = cli.command {
-        return serve::serve(&db, &out, args, actor);
+        return serve::serve(&db()?, &out, args, actor);
     }
     match cli.command {
         Command::Version => {
@@ -310,6 +310,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     if endpoint.is_some() && endpoint_flag_given() {
         return Err(kith::Error::LocalOnly(command_words()).into());
     }
+    let db = db()?;
     let kith = if creates_store(&cli.command) {
         Kith::open(&db)?
     } else {
