@@ -8,42 +8,24 @@
 //! built in the dev profile); `KITH_BENCH_BASELINE=/path/to/an/older/kith` runs that binary too, interleaved with this
 //! build's in the same run, so a change is measured before and after on the same machine state.
 
+#[path = "support/fixture.rs"]
+mod fixture;
+
+use fixture::{HASH, binaries, generated_input, import_once, numbers};
 use rusqlite::params;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// bcrypt, cost 12 (Kratos' default), of "correct horse".
-const HASH: &str = "$2b$12$ywIxsM1CIdOYNBaVmf21guIfw.933PLZFck5guSQlZEV/u4UcvR6q";
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let records: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.replace('_', "").parse().ok())
-        .unwrap_or(100_000);
+    let records = numbers().first().copied().unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
-    let input = dir.path().join("users.ndjson");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&input)?);
-    for n in 0..records {
-        writeln!(
-            file,
-            r#"{{"schema_id":"preset://email","traits":{{"email":"user{n}@example.org","name":{{"first":"User","last":"{n}"}}}},"credentials":{{"password":{{"config":{{"hashed_password":"{HASH}"}}}}}}}}"#
-        )?;
-    }
-    file.flush()?;
-    drop(file);
-    let size = std::fs::metadata(&input)?.len();
-    println!(
-        "input: {records} records, {:.1} MiB",
-        size as f64 / (1 << 20) as f64
-    );
+    let input = generated_input(dir.path(), records)?;
 
     // Three runs of each binary, interleaved, into fresh files; the median is reported.
     let binaries = binaries();
     let mut runs = vec![Vec::new(); binaries.len()];
     for run in 0..3 {
         for (which, (_, binary)) in binaries.iter().enumerate() {
-            runs[which].push(import_once(binary, dir.path(), &input, records, run)?);
+            runs[which].push(import_once(binary, dir.path(), &input, records, run, &[])?);
         }
     }
     let mut floors = (0..3)
@@ -62,50 +44,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("rusqlite floor        {floor:>9.0} identities/s");
     Ok(())
-}
-
-/// This build's kith, and the baseline named by `KITH_BENCH_BASELINE` when set.
-fn binaries() -> Vec<(&'static str, std::path::PathBuf)> {
-    let this = std::env::var_os("KITH_BENCH_BIN").unwrap_or(env!("CARGO_BIN_EXE_kith").into());
-    let mut binaries = vec![("this", std::path::PathBuf::from(this))];
-    if let Some(baseline) = std::env::var_os("KITH_BENCH_BASELINE") {
-        binaries.insert(0, ("baseline", baseline.into()));
-    }
-    binaries
-}
-
-/// One import into a fresh file: wall seconds and peak RSS in MiB.
-fn import_once(
-    binary: &std::path::Path,
-    dir: &std::path::Path,
-    input: &std::path::Path,
-    records: usize,
-    run: usize,
-) -> Result<(f64, f64), Box<dyn std::error::Error>> {
-    let db = dir.join(format!("kith-{run}.db"));
-    let started = Instant::now();
-    let output = Command::new(binary)
-        .arg("--db")
-        .arg(&db)
-        .args(["--format", "json", "import", "identities"])
-        .arg(input)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()?;
-    let wall = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap_or("{}"))?;
-    assert_eq!(
-        summary["created"], records as u64,
-        "every record imports: {stderr}"
-    );
-    let peak = summary["peak_rss_bytes"].as_u64().unwrap_or(0) as f64 / (1 << 20) as f64;
-    for suffix in ["", "-wal", "-shm", ".key"] {
-        let mut file = db.as_os_str().to_owned();
-        file.push(suffix);
-        let _ = std::fs::remove_file(file);
-    }
-    Ok((wall, peak))
 }
 
 /// The same rows kith writes for each record, inserted with prepared statements in

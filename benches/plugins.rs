@@ -4,6 +4,9 @@
 //! `cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2`, then
 //! `cargo bench --bench plugins`. Prints p50/p99; these are figures, not assertions.
 
+#[path = "support/fixture.rs"]
+mod fixture;
+
 use kith::bench_internals::{Kind, Manifest, Plugin, PluginHost, sha256_hex};
 use std::path::PathBuf;
 use std::process::Command;
@@ -118,21 +121,8 @@ fn main() {
 
     // `kith create identity` end to end: process start, open, validator, write.
     let kith = env!("CARGO_BIN_EXE_kith");
-    let db = cache.path().join("bench.db");
     let run = |args: &[&str]| {
-        let output = Command::new(kith)
-            .env("KITH_CACHE_DIR", cache.path())
-            .arg("--db")
-            .arg(&db)
-            .args(["--format", "json"])
-            .args(args)
-            .output()
-            .expect("kith runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        fixture::kith(std::path::Path::new(kith), cache.path(), args);
     };
     let dir = root().join("plugins/email-domain-policy");
     let component = built("email_domain_policy.wasm");

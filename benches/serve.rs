@@ -10,102 +10,20 @@
 //! `KITH_BENCH_BASELINE=/path/to/an/older/kith` measures that
 //! binary too, in the same run, each in a store of its own, so a change is seen before and after.
 
-use std::io::{BufRead as _, BufReader as StdBufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "support/fixture.rs"]
+mod fixture;
+
+use fixture::{Server, binaries, kith, kith_command, this_kith};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-const KITH: &str = env!("CARGO_BIN_EXE_kith");
-
 /// Client threads, as `wrk -t2`.
 const CLIENT_THREADS: usize = 2;
-
-/// This build's kith, or the binary `KITH_BENCH_BIN` names (a release build, say).
-fn this_kith() -> PathBuf {
-    std::env::var_os("KITH_BENCH_BIN").map_or_else(|| PathBuf::from(KITH), PathBuf::from)
-}
-
-/// This build's kith, and the baseline named by `KITH_BENCH_BASELINE` when set.
-fn binaries() -> Vec<(&'static str, PathBuf)> {
-    let mut binaries = vec![("this", this_kith())];
-    if let Some(baseline) = std::env::var_os("KITH_BENCH_BASELINE") {
-        binaries.insert(0, ("baseline", baseline.into()));
-    }
-    binaries
-}
-
-fn kith(binary: &Path, dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(binary)
-        .env("KITH_CACHE_DIR", dir.join("cache"))
-        .arg("--db")
-        .arg(dir.join("kith.db"))
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .expect("kith runs");
-    assert!(
-        output.status.success(),
-        "kith {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-struct Server {
-    child: Child,
-    admin: String,
-    token: String,
-}
-
-impl Server {
-    fn start(binary: &Path, dir: &Path) -> Self {
-        let made: serde_json::Value =
-            serde_json::from_str(&kith(binary, dir, &["create", "token", "--name", "bench"]))
-                .unwrap();
-        let mut child = Command::new(binary)
-            .env("KITH_CACHE_DIR", dir.join("cache"))
-            .arg("--db")
-            .arg(dir.join("kith.db"))
-            .args([
-                "--format",
-                "json",
-                "serve",
-                "--admin",
-                "127.0.0.1:0",
-                "--public",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("kith serve starts");
-        let mut line = String::new();
-        StdBufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the ready line");
-        let ready: serde_json::Value = serde_json::from_str(&line).expect("a JSON ready line");
-        Self {
-            child,
-            admin: ready["admin"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("http://")
-                .to_string(),
-            token: made["token"].as_str().unwrap().to_string(),
-        }
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().expect("kith serve exits");
-        assert!(status.success(), "kith serve exited with {status}");
-    }
-}
 
 /// One keep-alive connection that sends a request and reads one whole response.
 struct Connection {
@@ -301,18 +219,8 @@ fn main() {
                 if round > 0 && !file.exists() {
                     break;
                 }
-                let _ = Command::new(this_kith())
-                    .env("KITH_CACHE_DIR", dir.join("cache"))
-                    .arg("--db")
-                    .arg(dir.join("kith.db"))
-                    .args([
-                        "--format",
-                        "json",
-                        "import",
-                        "identities",
-                        "--on-conflict",
-                        "skip",
-                    ])
+                let _ = kith_command(&this_kith(), &dir)
+                    .args(["import", "identities", "--on-conflict", "skip"])
                     .arg(&file)
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())

@@ -3,9 +3,10 @@
 //! [`Kith`] implements it on a store file; the CLI and anything embedding kith call it and
 //! nothing below it, so validation, hashing and the audit trail hold on every path. The
 //! operations on identities, credentials, recovery and schemas are Kratos' admin API, so a
-//! client of a remote Kratos-compatible admin API can implement the same trait; the rest
-//! (invites, plugins, tokens, settings, the audit trail, import runs, backups and checks)
-//! are kith's own.
+//! client of a remote Kratos-compatible admin API implements the same trait
+//! ([`crate::remote::Remote`]); the rest (invites, plugins, tokens, settings, the audit
+//! trail, import runs, backups and checks) are kith's own, and a remote answers them with
+//! [`crate::Error::LocalOnly`].
 //!
 //! ```
 //! use kith::{Admin, Kith};

@@ -1,7 +1,8 @@
 //! cli: the `kith` command line, verb before noun as in the kratos CLI.
 //!
-//! Thin on purpose: parse, call one operation of [`kith::Admin`] on a [`kith::Kith`], print.
-//! It lives in the binary, not the library: only the binary names clap.
+//! Thin on purpose: parse, call one operation of [`kith::Admin`] on a [`kith::Kith`] (or, with
+//! `--endpoint`, on a [`kith::remote::Remote`]), print. It lives in the binary, not the
+//! library: only the binary names clap.
 
 mod backup;
 mod config;
@@ -16,7 +17,8 @@ mod schema;
 mod serve;
 
 use clap::{Parser, Subcommand};
-use kith::Kith;
+use kith::remote::Remote;
+use kith::{Admin, Kith};
 use output::Output;
 use std::path::PathBuf;
 
@@ -46,6 +48,37 @@ pub struct Cli {
     /// Print only ids (or nothing) on success.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Run the identity commands (create, get, list, update, patch, delete, import, export,
+    /// validate identity; get and list schemas; create recovery-code|recovery-link) against
+    /// the Kratos-compatible admin API at URL (a Kratos, Ory Network, or a `kith serve`)
+    /// instead of the store file. Also KITH_ENDPOINT, else KRATOS_ADMIN_URL as the kratos
+    /// CLI reads it; `--endpoint ''` forces the store file.
+    #[arg(
+        long,
+        short = 'e',
+        global = true,
+        env = "KITH_ENDPOINT",
+        value_name = "URL"
+    )]
+    pub endpoint: Option<String>,
+    /// Bearer token for --endpoint (Ory Network: an ory_pat_... key). Prefer KITH_TOKEN: a
+    /// flag is visible to other users in the process list. Never printed or logged.
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Allow --endpoint over plain http to a host other than loopback (the token then
+    /// crosses the network in clear: only on a network you trust).
+    #[arg(long, global = true)]
+    pub insecure_http: bool,
+    /// Trust the CA certificates of this PEM file for an https --endpoint (a site's private
+    /// CA) instead of the public roots.
+    #[arg(long, global = true, env = "KITH_ROOT_CA", value_name = "PEM")]
+    pub root_ca: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -230,21 +263,21 @@ pub fn default_db_path() -> Option<PathBuf> {
 /// Whatever the flow refused or failed with, ready to print.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let out = Output::new(cli.format, cli.quiet);
-    let db = match cli.db.clone().or_else(default_db_path) {
-        Some(path) => path,
-        None => {
-            return Err(CliError::usage(
-                "no home folder to keep the store in; pass --db PATH or set KITH_DB",
-            ));
-        }
+    // Only a command that opens the store needs its path (a remote one, in a container
+    // without a home, does not).
+    let db = || match cli.db.clone().or_else(default_db_path) {
+        Some(path) => Ok(path),
+        None => Err(CliError::usage(
+            "no home folder to keep the store in; pass --db PATH or set KITH_DB",
+        )),
     };
     let actor = format!("cli:{}", user_name());
     match cli.command {
-        Command::Serve(args) => return serve::serve(&db, &out, args, actor),
+        Command::Serve(args) => return serve::serve(&db()?, &out, args, actor),
         // On a path, not an open store: no kith process may have it open meanwhile.
-        Command::Restore(args) => return backup::restore(&db, &out, args),
+        Command::Restore(args) => return backup::restore(&db()?, &out, args),
         Command::Check => {
-            return backup::check(&Kith::open_read_only(&db)?.with_actor(actor), &out);
+            return backup::check(&Kith::open_read_only(&db()?)?.with_actor(actor), &out);
         }
         _ => {}
     }
@@ -280,13 +313,182 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         _ => {}
     }
+    let endpoint = remote_endpoint(cli.endpoint.as_deref());
+    if let Some(url) = &endpoint
+        && remote_capable(&cli.command)
+    {
+        let mut remote = Remote::connect(url, cli.token.clone(), cli.insecure_http)?;
+        if let Some(path) = &cli.root_ca {
+            remote = remote.with_root_ca(&read_root_ca(path)?)?;
+        }
+        return run_identity_command(&Target::Remote(remote), &out, cli.command);
+    }
+    if endpoint.is_some() && endpoint_flag_given() {
+        return Err(kith::Error::LocalOnly(command_words()).into());
+    }
+    let db = db()?;
     let kith = if creates_store(&cli.command) {
         Kith::open(&db)?
     } else {
         Kith::open_existing(&db)?
     }
     .with_actor(actor);
-    match cli.command {
+    if remote_capable(&cli.command) {
+        return run_identity_command(&Target::Local(kith), &out, cli.command);
+    }
+    run_local(&kith, &out, cli.command)
+}
+
+/// Where a command runs: the store file, or a remote admin API.
+pub enum Target {
+    Local(Kith),
+    Remote(Remote),
+}
+
+impl Target {
+    pub fn admin(&self) -> &dyn Admin {
+        match self {
+            Target::Local(kith) => kith,
+            Target::Remote(remote) => remote,
+        }
+    }
+}
+
+/// The commands that run the same against the store file and a remote admin API.
+fn run_identity_command(target: &Target, out: &Output, command: Command) -> Result<(), CliError> {
+    let admin = target.admin();
+    match command {
+        Command::Create(identity::CreateCommand::Identity(args)) => {
+            identity::create(admin, out, args)
+        }
+        Command::Create(identity::CreateCommand::RecoveryCode(args)) => {
+            invite::recovery_code(admin, out, args)
+        }
+        Command::Create(identity::CreateCommand::RecoveryLink(args)) => {
+            invite::recovery_link(admin, out, args)
+        }
+        Command::Get(GetCommand::Identity(args)) => identity::get(admin, out, args),
+        Command::Get(GetCommand::Schema(args)) => schema::get(admin, out, args),
+        Command::List(ListCommand::Identities(args)) => identity::list(admin, out, args),
+        Command::List(ListCommand::Schemas) => schema::list(admin, out),
+        Command::Update(command) => identity::update(admin, out, command),
+        Command::Patch(command) => identity::patch(admin, out, command),
+        Command::Delete(identity::DeleteCommand::Identities(args)) => {
+            import::delete_identities(admin, out, args)
+        }
+        Command::Delete(identity::DeleteCommand::Identity { ids }) => {
+            identity::delete(admin, out, &ids)
+        }
+        Command::Import(ImportCommand::Identities(args)) => import::import(target, out, args),
+        Command::Export(ExportCommand::Identities(args)) => import::export(admin, out, args),
+        Command::Validate(command) => identity::validate(admin, out, command),
+        _ => unreachable!("remote_capable lists exactly the commands above"),
+    }
+}
+
+/// The endpoint of the admin API to run identity commands against: `--endpoint` or
+/// `KITH_ENDPOINT`, else `KRATOS_ADMIN_URL` (as the kratos CLI reads it: the flag first,
+/// then that variable). An empty value means the store file.
+fn remote_endpoint(flag: Option<&str>) -> Option<String> {
+    match flag {
+        Some(url) => Some(url.to_string()),
+        None => std::env::var("KRATOS_ADMIN_URL").ok(),
+    }
+    .filter(|url| !url.trim().is_empty())
+}
+
+/// The PEM file `--root-ca` names: a CA bundle is kilobytes, so at most 1 MiB is read.
+fn read_root_ca(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    use std::io::Read as _;
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(1 << 20).read_to_end(&mut pem))
+        .map_err(|e| {
+            CliError::usage(format!("--root-ca: could not read {}: {e}", path.display()))
+        })?;
+    Ok(pem)
+}
+
+/// Whether `--endpoint` is on the command line (an endpoint from the environment does not
+/// stop the commands only a store file has).
+fn endpoint_flag_given() -> bool {
+    std::env::args_os().skip(1).any(|arg| {
+        let arg = arg.to_string_lossy();
+        arg == "-e"
+            || arg == "--endpoint"
+            || arg.starts_with("--endpoint=")
+            || (arg.starts_with("-e") && !arg.starts_with("--"))
+    })
+}
+
+/// `kith <verb> <noun>` as typed, for messages.
+fn command_words() -> String {
+    let mut words = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if ["-e", "--endpoint", "--db", "--format", "--token"].contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') && words.len() < 2 {
+            words.push(arg);
+        }
+    }
+    format!("kith {}", words.join(" "))
+}
+
+/// Whether a command runs against a remote admin API when there is an endpoint. Exhaustive
+/// on purpose: a new command must choose.
+fn remote_capable(command: &Command) -> bool {
+    match command {
+        Command::Create(
+            identity::CreateCommand::Identity(_)
+            | identity::CreateCommand::RecoveryCode(_)
+            | identity::CreateCommand::RecoveryLink(_),
+        )
+        | Command::Get(GetCommand::Identity(_) | GetCommand::Schema(_))
+        | Command::List(ListCommand::Identities(_) | ListCommand::Schemas)
+        | Command::Update(_)
+        | Command::Patch(_)
+        | Command::Delete(_)
+        | Command::Import(_)
+        | Command::Export(_)
+        | Command::Validate(_) => true,
+        Command::Create(identity::CreateCommand::Token(_))
+        | Command::Get(GetCommand::Config | GetCommand::Message { .. })
+        | Command::List(
+            ListCommand::Invites(_)
+            | ListCommand::Events(_)
+            | ListCommand::Plugins
+            | ListCommand::Tokens
+            | ListCommand::Messages(_),
+        )
+        | Command::Verify(_)
+        | Command::Invite(_)
+        | Command::Accept(_)
+        | Command::Revoke(_)
+        | Command::Resend(_)
+        | Command::Add(_)
+        | Command::Set(_)
+        | Command::Unset(_)
+        | Command::Install(_)
+        | Command::Remove(_)
+        | Command::Enable(_)
+        | Command::Disable(_)
+        | Command::Run(_)
+        | Command::Courier(_)
+        | Command::Retry(_)
+        | Command::Serve(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Check
+        | Command::Version
+        | Command::Completions { .. }
+        | Command::Man => false,
+    }
+}
+
+/// The commands only a store file has.
+fn run_local(kith: &Kith, out: &Output, command: Command) -> Result<(), CliError> {
+    match command {
         Command::Serve(_)
         | Command::Restore(_)
         | Command::Check
@@ -295,62 +497,39 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         | Command::Man => {
             unreachable!("answered above, without a store or with one of their own")
         }
-        Command::Backup(args) => backup::backup(&kith, &out, args),
+        Command::Backup(args) => backup::backup(kith, out, args),
         Command::Create(identity::CreateCommand::Token(args)) => {
-            serve::create_token(&kith, &out, args)
+            serve::create_token(kith, out, args)
         }
-        Command::List(ListCommand::Tokens) => serve::list_tokens(&kith, &out),
+        Command::List(ListCommand::Tokens) => serve::list_tokens(kith, out),
         Command::Revoke(invite::RevokeCommand::Token { name }) => {
-            serve::revoke_token(&kith, &out, &name)
+            serve::revoke_token(kith, out, &name)
         }
-        Command::Create(identity::CreateCommand::Identity(args)) => {
-            identity::create(&kith, &out, args)
-        }
-        Command::Get(GetCommand::Identity(args)) => identity::get(&kith, &out, args),
-        Command::Get(GetCommand::Schema(args)) => schema::get(&kith, &out, args),
-        Command::Get(GetCommand::Config) => config::get(&kith, &out),
-        Command::Get(GetCommand::Message { id }) => courier::get(&kith, &out, &id),
-        Command::List(ListCommand::Messages(args)) => courier::list(&kith, &out, args),
-        Command::Retry(RetryCommand::Message { id }) => courier::retry(&kith, &out, &id),
-        Command::Courier(command) => courier::run(&kith, &out, command),
-        Command::List(ListCommand::Identities(args)) => identity::list(&kith, &out, args),
-        Command::List(ListCommand::Schemas) => schema::list(&kith, &out),
-        Command::List(ListCommand::Events(args)) => config::list_events(&kith, &out, args),
-        Command::Update(command) => identity::update(&kith, &out, command),
-        Command::Patch(command) => identity::patch(&kith, &out, command),
-        Command::Delete(identity::DeleteCommand::Identities(args)) => {
-            import::delete_identities(&kith, &out, args)
-        }
-        Command::Delete(identity::DeleteCommand::Identity { ids }) => {
-            identity::delete(&kith, &out, &ids)
-        }
-        Command::Import(ImportCommand::Identities(args)) => import::import(&kith, &out, args),
-        Command::Export(ExportCommand::Identities(args)) => import::export(&kith, &out, args),
-        Command::Validate(command) => identity::validate(&kith, &out, command),
-        Command::Verify(command) => identity::verify(&kith, &out, command),
-        Command::Add(command) => schema::add(&kith, &out, command),
-        Command::Invite(args) => invite::invite(&kith, &out, args),
-        Command::Accept(command) => invite::accept(&kith, &out, command),
-        Command::Revoke(invite::RevokeCommand::Invite { id }) => invite::revoke(&kith, &out, &id),
-        Command::Resend(command) => invite::resend(&kith, &out, command),
-        Command::List(ListCommand::Invites(args)) => invite::list(&kith, &out, args),
-        Command::Create(identity::CreateCommand::RecoveryCode(args)) => {
-            invite::recovery_code(&kith, &out, args)
-        }
-        Command::Create(identity::CreateCommand::RecoveryLink(args)) => {
-            invite::recovery_link(&kith, &out, args)
-        }
-        Command::Set(command) => config::set(&kith, &out, command),
-        Command::Unset(command) => config::unset(&kith, &out, command),
-        Command::List(ListCommand::Plugins) => plugin::list(&kith, &out),
-        Command::Install(command) => plugin::install(&kith, &out, command),
+        Command::Get(GetCommand::Config) => config::get(kith, out),
+        Command::Get(GetCommand::Message { id }) => courier::get(kith, out, &id),
+        Command::List(ListCommand::Messages(args)) => courier::list(kith, out, args),
+        Command::Retry(RetryCommand::Message { id }) => courier::retry(kith, out, &id),
+        Command::Courier(command) => courier::run(kith, out, command),
+        Command::List(ListCommand::Events(args)) => config::list_events(kith, out, args),
+        Command::Verify(command) => identity::verify(kith, out, command),
+        Command::Add(command) => schema::add(kith, out, command),
+        Command::Invite(args) => invite::invite(kith, out, args),
+        Command::Accept(command) => invite::accept(kith, out, command),
+        Command::Revoke(invite::RevokeCommand::Invite { id }) => invite::revoke(kith, out, &id),
+        Command::Resend(command) => invite::resend(kith, out, command),
+        Command::List(ListCommand::Invites(args)) => invite::list(kith, out, args),
+        Command::Set(command) => config::set(kith, out, command),
+        Command::Unset(command) => config::unset(kith, out, command),
+        Command::List(ListCommand::Plugins) => plugin::list(kith, out),
+        Command::Install(command) => plugin::install(kith, out, command),
         Command::Remove(RemoveCommand::Plugin { name }) => {
-            plugin::remove(&kith, &out, plugin::NamedCommand::Plugin { name })
+            plugin::remove(kith, out, plugin::NamedCommand::Plugin { name })
         }
-        Command::Remove(RemoveCommand::Schema { id }) => schema::remove(&kith, &out, &id),
-        Command::Enable(command) => plugin::enable(&kith, &out, command, true),
-        Command::Disable(command) => plugin::enable(&kith, &out, command, false),
-        Command::Run(command) => plugin::run(&kith, &out, command),
+        Command::Remove(RemoveCommand::Schema { id }) => schema::remove(kith, out, &id),
+        Command::Enable(command) => plugin::enable(kith, out, command, true),
+        Command::Disable(command) => plugin::enable(kith, out, command, false),
+        Command::Run(command) => plugin::run(kith, out, command),
+        _ => unreachable!("run_identity_command runs the rest (see remote_capable)"),
     }
 }
 

@@ -7,6 +7,7 @@
 //! allow-list and the outbox folder come from [`CourierSettings`], never from a plan.
 
 mod http;
+pub(crate) use http::pem_certificates;
 mod outbox;
 pub mod seal;
 mod smtp;

@@ -230,6 +230,30 @@ pub enum Error {
         address: String,
         problem: String,
     },
+    /// A remote admin API (`--endpoint`) refused or failed a request: its own error object,
+    /// status, reason and message as it sent them.
+    #[error("{endpoint} answered {} {}: {}", .body.code, .body.status, .body.reason.as_deref().unwrap_or(&.body.message))]
+    Remote {
+        endpoint: String,
+        body: Box<ErrorBody>,
+    },
+    /// A remote admin API could not be reached or gave up answering (after the retries an
+    /// import makes); `attempts` is how often the request was sent.
+    #[error("{endpoint} could not be reached ({problem}){}", if *.attempts > 1 { format!(", gave up after {} attempts", .attempts) } else { String::new() })]
+    Unreachable {
+        endpoint: String,
+        problem: String,
+        attempts: u32,
+    },
+    /// A kith-only operation asked of a remote admin API, which has no such thing.
+    #[error(
+        "not available against a remote endpoint: `{0}` needs a local store (drop --endpoint, KITH_ENDPOINT and KRATOS_ADMIN_URL)"
+    )]
+    LocalOnly(String),
+    /// A remote endpoint kith will not send a bearer token to: plain http beyond loopback, or
+    /// a URL it cannot use.
+    #[error("{0}")]
+    InsecureEndpoint(String),
 }
 
 /// What kith was asked about and could not find: each a 404.
@@ -341,7 +365,9 @@ impl Error {
             Error::Busy(_)
             | Error::CannotListen { .. }
             | Error::CourierBusy
-            | Error::StoreInUse { .. } => 503,
+            | Error::StoreInUse { .. }
+            | Error::Unreachable { .. } => 503,
+            Error::Remote { body, .. } => body.code,
             Error::PluginFault { .. } => 500,
             Error::StoreTooNew { .. } | Error::Internal { .. } => 500,
             Error::RecoveryKeyMissing { .. } | Error::RecoveryKeyMismatch { .. } => 500,
@@ -474,6 +500,8 @@ impl Error {
                 .with_reason(self.to_string())
                 .with_detail("pointer", pointer.clone())
                 .with_detail("limit", *limit),
+            // The server's own error object, as it sent it.
+            Error::Remote { body, .. } => (**body).clone(),
             _ => body.with_reason(self.to_string()),
         };
         body.into_envelope()
@@ -741,6 +769,22 @@ mod tests {
                 path: PathBuf::from("/srv/kith/kith.db"),
                 identities: None,
             },
+            Error::Remote {
+                endpoint: "https://kratos.internal:4434".into(),
+                body: Box::new(
+                    ErrorBody::new(400)
+                        .with_reason("I[#/traits/email] S[#/properties/traits/properties/email/format] \"nope\" is not valid \"email\""),
+                ),
+            },
+            Error::Unreachable {
+                endpoint: "https://kratos.internal:4434".into(),
+                problem: "503 Service Unavailable".into(),
+                attempts: 6,
+            },
+            Error::LocalOnly("kith list invites".into()),
+            Error::InsecureEndpoint(
+                "refusing to send the token over plain http to kratos.internal; use https, or --insecure-http".into(),
+            ),
         ];
         errors.extend(not_found.into_iter().map(Error::NotFound));
         errors
@@ -779,6 +823,10 @@ mod tests {
             Error::NotAStore { .. } => "NotAStore".into(),
             Error::FileExists { .. } => "FileExists".into(),
             Error::StoreHoldsIdentities { .. } => "StoreHoldsIdentities".into(),
+            Error::Remote { .. } => "Remote".into(),
+            Error::Unreachable { .. } => "Unreachable".into(),
+            Error::LocalOnly(_) => "LocalOnly".into(),
+            Error::InsecureEndpoint(_) => "InsecureEndpoint".into(),
             Error::TokenExists(_) => "TokenExists".into(),
             Error::Unauthorized(_) => "Unauthorized".into(),
             Error::Store(_) => "Store".into(),

@@ -24,7 +24,7 @@ mod duration;
 mod events;
 mod export;
 mod identity;
-mod import;
+pub(crate) mod import;
 mod invite;
 mod patch;
 pub(crate) mod plugins;
@@ -42,6 +42,7 @@ pub use batch::{BatchOutcome, MAX_BATCH, MAX_BATCH_CLEARTEXT};
 pub use courier::{
     CourierMessage, CourierTotals, ListMessages, MessageDispatch, MessagePage, StopSignal,
 };
+pub(crate) use export::export_body;
 pub use identity::{IdentityPage, ListIdentities};
 pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,

@@ -4,7 +4,9 @@
 //! checked against an identity schema, and manage, list and verify them — with Kratos' JSON
 //! bodies, responses and errors, on a single file instead of a server farm.
 //!
-//! Every operation is a method of one trait, [`Admin`]; [`Kith`] implements it on a store.
+//! Every operation is a method of one trait, [`Admin`]; [`Kith`] implements it on a store,
+//! and [`remote::Remote`] on a remote Kratos-compatible admin API (a Kratos, Ory Network, or
+//! a `kith serve`).
 //! The `cli` and `server` cargo features (on by default) add the `kith` binary and
 //! [`http`]; without them the library brings no command-line or HTTP crates.
 //!
@@ -39,6 +41,7 @@ pub mod http;
 pub mod model;
 pub mod password;
 mod plugin_host;
+pub mod remote;
 mod schema;
 mod store;
 

@@ -22,6 +22,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// Runs `cmd` with `stdin` to its end.
+    pub fn of(cmd: &mut Command, stdin: &str) -> Self {
+        let output = cmd.write_stdin(stdin).output().expect("kith runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// stdout as JSON; panics with both streams when it is not.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
@@ -84,16 +94,7 @@ impl Env {
         if !args.contains(&"--format") {
             cmd.args(["--format", "json"]);
         }
-        let output = cmd
-            .args(args)
-            .write_stdin(stdin)
-            .output()
-            .expect("kith runs");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(cmd.args(args), stdin)
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

@@ -3,7 +3,7 @@
 use crate::harness::{Env, TestResult};
 use serde_json::json;
 
-fn employee_schema() -> serde_json::Value {
+pub fn employee_schema() -> serde_json::Value {
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "Employee",

@@ -17,6 +17,7 @@ mod manage;
 mod page;
 mod plugins;
 mod readme;
+mod remote;
 mod schema;
 mod serve;
 mod store;

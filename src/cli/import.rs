@@ -4,8 +4,7 @@ use super::Format;
 use super::output::{CliError, Output, record_error};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kith::Admin as _;
-use kith::Kith;
+use kith::Admin;
 use kith::flows::{ImportOptions, ImportOutcome, ImportSource, OnConflict};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 
@@ -14,7 +13,9 @@ pub struct ImportArgs {
     /// Files of createIdentityBody records: one object, a JSON array, or NDJSON. None or `-` reads stdin.
     #[arg(value_name = "FILE")]
     files: Vec<String>,
-    /// Check every record, conflicts included, and write nothing.
+    /// Check every record, conflicts included, and write nothing. With --endpoint (Kratos
+    /// has no dry run) as `validate identity` checks: kith's rules against the server's
+    /// schema, identifiers and external_id looked up on the server.
     #[arg(long)]
     dry_run: bool,
     /// What to do with a record whose identifiers, addresses or external_id are taken.
@@ -28,9 +29,20 @@ pub struct ImportArgs {
     /// Also write every record's result, one JSON line each, to FILE (owner-only).
     #[arg(long, value_name = "FILE")]
     report: Option<std::path::PathBuf>,
-    /// Records per transaction.
+    /// Records per transaction (with --endpoint: per batch request, at most 1000).
     #[arg(long, default_value_t = 1000, hide = true)]
     chunk_size: usize,
+    /// With --endpoint: skip the records an earlier run's report (--report FILE, or the
+    /// JSON lines a piped import prints) lists as created or skipped, matched by source
+    /// position, so an interrupted import picks up where it stopped. Use the same files in
+    /// the same order.
+    #[arg(long, value_name = "REPORT")]
+    resume: Option<std::path::PathBuf>,
+    /// With --endpoint: how often a batch is sent again after a 429, a 5xx or a broken
+    /// connection (with growing, jittered pauses, or as Retry-After asks) before the
+    /// import gives up and says so.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    retries: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -134,7 +146,11 @@ fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
     bar
 }
 
-pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliError> {
+pub fn import(target: &super::Target, out: &Output, args: ImportArgs) -> Result<(), CliError> {
+    let remote = match target {
+        super::Target::Remote(remote) => Some(remote),
+        super::Target::Local(_) => None,
+    };
     let (sources, total) = open_sources(&args.files)?;
     let bar = progress_bar(total, out.quiet);
     let options = ImportOptions {
@@ -147,6 +163,25 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
         keep_ids: args.keep_ids,
         chunk_size: args.chunk_size,
     };
+    let mut plan = kith::remote::ImportPlan::new(&options);
+    plan.retry.attempts = args.retries.saturating_add(1);
+    if remote.is_some() && (options.on_conflict == OnConflict::Update || options.keep_ids) {
+        return Err(CliError::usage(
+            "--on-conflict update and --keep-ids need a local store: Kratos' batch endpoint creates only",
+        ));
+    }
+    if args.resume.is_some() && remote.is_none() {
+        return Err(CliError::usage(
+            "--resume needs --endpoint; against the store file, re-run with --on-conflict skip",
+        ));
+    }
+    if let Some(path) = &args.resume {
+        let report = std::fs::File::open(path).map_err(|e| {
+            CliError::usage(format!("--resume: could not open {}: {e}", path.display()))
+        })?;
+        let name = path.display().to_string();
+        plan.resume_from(BufReader::new(report), &name)?;
+    }
     let mut report_file = match &args.report {
         Some(path) => Some(std::io::BufWriter::with_capacity(
             64 << 10,
@@ -170,7 +205,7 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
     // Buffered, so a large import is not one write call per record; a reader that goes away
     // does not stop the import (its summary still reaches stderr).
     let mut report = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
-    let summary = kith.import_identities(sources, &options, &mut |result| {
+    let mut on_result = |result: &kith::flows::ImportResult| {
         handled += 1;
         done_bytes += result.bytes;
         if let Some(file) = &mut report_file
@@ -203,7 +238,15 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
             let rate = handled as f64 / started.elapsed().as_secs_f64().max(0.001);
             bar.set_message(format!("{handled} identities, {rate:.0}/s"));
         }
-    })?;
+    };
+    let summary = match remote {
+        Some(remote) => remote.import(sources, &plan, &mut on_result),
+        None => target
+            .admin()
+            .import_identities(sources, &options, &mut on_result),
+    };
+    // What was reported stays reported when the import stops early (a remote that gave up):
+    // the report is flushed below before the error is returned.
     let _ = report.flush();
     drop(report);
     if let Some(mut file) = report_file
@@ -212,6 +255,7 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
         eprintln!("warning: the report file is incomplete: {e}");
     }
     bar.finish_and_clear();
+    let summary = summary?;
     if for_a_person && errors_shown > MAX_ERRORS_SHOWN {
         out.note(&format!(
             "... and {} more errors{}",
@@ -244,12 +288,15 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
         }
         true => out.note(&format!(
             "{} {}: {counts} in {:.2}s ({:.0} records/s{}){}",
-            if summary.dry_run {
-                "dry run"
-            } else {
-                "import run"
+            match (summary.dry_run, remote.is_some()) {
+                (true, _) => "dry run",
+                (false, false) => "import run",
+                (false, true) => "import into",
             },
-            summary.import_run,
+            match remote {
+                Some(remote) => remote.endpoint().to_string(),
+                None => summary.import_run.to_string(),
+            },
             summary.elapsed.as_secs_f64(),
             summary.rate,
             peak.map(|p| format!(", peak memory {} MiB", p >> 20))
@@ -257,6 +304,8 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
             match (summary.dry_run, summary.created) {
                 (true, _) => "; nothing was written".to_string(),
                 (false, 0) => String::new(),
+                // A remote server keeps no import runs to undo.
+                (false, _) if remote.is_some() => String::new(),
                 (false, _) => format!(
                     "\n  undo: kith delete identities --import-run {}{}",
                     summary.import_run,
@@ -271,6 +320,10 @@ pub fn import(kith: &Kith, out: &Output, args: ImportArgs) -> Result<(), CliErro
             let mut value = serde_json::to_value(&summary).unwrap_or_default();
             if let Some(peak) = peak {
                 value["peak_rss_bytes"] = peak.into();
+            }
+            if let Some(remote) = remote {
+                // A remote server keeps no import runs: the nil id stands for none.
+                value["endpoint"] = remote.endpoint().into();
             }
             out.note(&value.to_string());
         }
@@ -298,7 +351,7 @@ fn create_owner_only(path: &std::path::Path) -> std::io::Result<std::fs::File> {
 ///
 /// # Errors
 /// [`CliError::Quiet`] when a record is invalid (each was reported); an unreadable file.
-pub fn check_records(kith: &Kith, out: &Output, files: &[String]) -> Result<(), CliError> {
+pub fn check_records(kith: &dyn Admin, out: &Output, files: &[String]) -> Result<(), CliError> {
     let (sources, _) = open_sources(files)?;
     let options = ImportOptions {
         dry_run: true,
@@ -343,7 +396,7 @@ struct WithId<'a> {
     body: &'a kith::model::CreateIdentityBody,
 }
 
-pub fn export(kith: &Kith, out: &Output, args: ExportArgs) -> Result<(), CliError> {
+pub fn export(kith: &dyn Admin, out: &Output, args: ExportArgs) -> Result<(), CliError> {
     kith.export_identities(args.include_credentials, &mut |id, body| {
         let line = match args.with_ids {
             true => serde_json::to_string(&WithId { id, body }),
@@ -357,7 +410,7 @@ pub fn export(kith: &Kith, out: &Output, args: ExportArgs) -> Result<(), CliErro
 }
 
 pub fn delete_identities(
-    kith: &Kith,
+    kith: &dyn Admin,
     out: &Output,
     args: DeleteIdentitiesArgs,
 ) -> Result<(), CliError> {

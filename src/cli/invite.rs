@@ -3,7 +3,7 @@
 use super::Format;
 use super::output::{CliError, Output, parse_uuid};
 use clap::{Args, Subcommand};
-use kith::Admin as _;
+use kith::Admin;
 use kith::Kith;
 use kith::flows::{Invitation, InviteRequest, InviteStatus, Redemption};
 use serde_json::Value;
@@ -278,7 +278,7 @@ fn secret_value(value: String, what: &str, prompt: &str) -> Result<String, CliEr
     }
 }
 
-pub fn recovery_code(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {
+pub fn recovery_code(kith: &dyn Admin, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {
     let id = parse_uuid(&args.id, "an identity id")?;
     let code =
         kith.create_recovery_code(id, args.expires_in.as_deref(), args.return_to.as_deref())?;
@@ -293,7 +293,7 @@ pub fn recovery_code(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<()
     Ok(())
 }
 
-pub fn recovery_link(kith: &Kith, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {
+pub fn recovery_link(kith: &dyn Admin, out: &Output, args: RecoveryArgs) -> Result<(), CliError> {
     let id = parse_uuid(&args.id, "an identity id")?;
     let link =
         kith.create_recovery_link(id, args.expires_in.as_deref(), args.return_to.as_deref())?;

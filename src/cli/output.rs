@@ -214,6 +214,15 @@ fn human_error(error: &CliError) -> String {
                 text.push_str(&format!("\n  did you mean `{field}`?"));
             }
         }
+        // The server's own error, rendered as a local one with the same details would be.
+        Error::Remote { endpoint, body } => {
+            let from = format!("{endpoint} ({} {})", body.code, body.status);
+            let from = match source {
+                Some(source) => format!("{source}: {from}"),
+                None => from,
+            };
+            text = format!("error: {}", record_error(&from, body));
+        }
         Error::DocumentTooDeep { pointer, .. } | Error::DocumentTooLarge { pointer, .. } => {
             text.push_str(&format!("{error}\n  at {pointer}"));
         }

@@ -3,7 +3,7 @@
 use super::output::{CliError, Output};
 use super::{Format, identity::read_input};
 use clap::{Args, Subcommand};
-use kith::Admin as _;
+use kith::Admin;
 use kith::Kith;
 
 #[derive(Debug, Subcommand)]
@@ -45,7 +45,7 @@ pub fn add(kith: &Kith, out: &Output, command: AddCommand) -> Result<(), CliErro
     Ok(())
 }
 
-pub fn get(kith: &Kith, out: &Output, args: GetSchemaArgs) -> Result<(), CliError> {
+pub fn get(kith: &dyn Admin, out: &Output, args: GetSchemaArgs) -> Result<(), CliError> {
     let entry = kith.get_schema(&args.id)?;
     // The raw schema, as `GET /schemas/{id}` answers; tables cannot show it better.
     match out.format {
@@ -55,7 +55,7 @@ pub fn get(kith: &Kith, out: &Output, args: GetSchemaArgs) -> Result<(), CliErro
     Ok(())
 }
 
-pub fn list(kith: &Kith, out: &Output) -> Result<(), CliError> {
+pub fn list(kith: &dyn Admin, out: &Output) -> Result<(), CliError> {
     let entries = kith.list_schemas()?;
     match out.format {
         Format::Table => out.table(

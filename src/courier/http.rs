@@ -117,6 +117,16 @@ pub(super) fn url_allowed(url: &str, allowed: &[String]) -> bool {
     })
 }
 
+/// The certificates of a PEM bundle (anything else in it is skipped).
+pub(crate) fn pem_certificates(pem: &[u8]) -> Vec<ureq::tls::Certificate<'static>> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(certificate)) => Some(certificate.to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
 #[derive(Clone)]
 pub(super) struct Poster {
     agent: ureq::Agent,
@@ -127,12 +137,7 @@ impl Poster {
         let mut tls = TlsConfig::builder();
         if let Some(path) = &settings.root_ca_file {
             let pem = read_root_ca(path)?;
-            let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(PemItem::Certificate(certificate)) => Some(certificate.to_owned()),
-                    _ => None,
-                })
-                .collect();
+            let certificates = pem_certificates(&pem);
             if certificates.is_empty() {
                 return Err(SendError::Retry(format!(
                     "courier.root_ca_file {} holds no certificate",

@@ -270,13 +270,7 @@ impl Kith {
         Option<IdentityId>,
         Option<Box<CreateIdentityBody>>,
     )> {
-        let text = text.map_err(|message| Error::MalformedBody {
-            message,
-            pointer: String::new(),
-            line: 0,
-            column: 0,
-            did_you_mean: None,
-        })?;
+        let text = text.map_err(unreadable)?;
         let (mut body, kept_id) = parse_record(&text, options.keep_ids)?;
         if options.on_conflict == OnConflict::Update {
             self.reuse_verified_hash(call, &mut body, kept_id)?;
@@ -816,6 +810,22 @@ fn read_chunks(sources: Vec<ImportSource>, chunk_size: usize, raw: &SyncSender<V
     if !chunk.is_empty() {
         let _ = raw.send(chunk);
     }
+}
+
+/// Why a record could not be read (too large, not UTF-8), as a body error at its position.
+pub(crate) fn unreadable(message: String) -> Error {
+    Error::MalformedBody {
+        message,
+        pointer: String::new(),
+        line: 0,
+        column: 0,
+        did_you_mean: None,
+    }
+}
+
+/// A record's text as a createIdentityBody, decoded strictly as Kratos decodes it.
+pub(crate) fn record_body(text: &str) -> Result<CreateIdentityBody> {
+    Ok(parse_body(text, true)?)
 }
 
 /// A record's error as Kratos' batch endpoint reports it: the error object itself, with
