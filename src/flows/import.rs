@@ -314,28 +314,18 @@ impl Kith {
             .and_then(|schema| schema.validate(body.traits.as_ref()?).ok())
             .map(|derived| derived.password_identifiers)
             .unwrap_or_default();
-        let stored = self.read(|tx| {
-            let by_identifier = UniqueValues {
-                identifiers: identifiers
-                    .iter()
-                    .map(|i| (CredentialKind::Password.as_str(), i.as_str()))
-                    .collect(),
-                external_id: body.external_id.as_deref(),
-                ..UniqueValues::default()
-            };
-            let holder = match kept_id {
-                Some(id) => Some(id),
-                None => match tx.clash(&by_identifier, IdentityId::nil())? {
-                    Some(StoreError::Conflict {
-                        clash: Some(clash), ..
-                    }) => Some(clash.holder),
-                    _ => None,
-                },
-            };
-            Ok(match holder {
-                Some(holder) => tx.get_identity(holder, true)?,
-                None => None,
-            })
+        // The writer's own match, on what is known before the build: the password identifiers.
+        let values = UniqueValues {
+            identifiers: identifiers
+                .iter()
+                .map(|i| (CredentialKind::Password.as_str(), i.as_str()))
+                .collect(),
+            external_id: body.external_id.as_deref(),
+            ..UniqueValues::default()
+        };
+        let stored = self.read(|tx| match upsert_target(tx, &values, kept_id)? {
+            Ok(Some(target)) => tx.get_identity(target, true).map_err(Error::from),
+            _ => Ok(None),
         })?;
         let hash = stored
             .as_ref()
@@ -476,7 +466,7 @@ impl Kith {
                 });
             }
             (Some(conflict), _) => return self.conflict_outcome(tx, conflict, writing),
-            (None, true) => match upsert_target(tx, rows, ready.kept_id)? {
+            (None, true) => match upsert_target(tx, &rows.unique_values(), ready.kept_id)? {
                 Ok(target) => target,
                 Err(conflict) => return self.conflict_outcome(tx, conflict, writing),
             },
@@ -716,13 +706,12 @@ fn parse_record(text: &str, keep_ids: bool) -> Result<(CreateIdentityBody, Optio
 /// A kept id that no identity has means a create, never an update of another identity.
 fn upsert_target(
     tx: &Tx<'_>,
-    rows: &IdentityRows,
+    values: &UniqueValues<'_>,
     kept_id: Option<IdentityId>,
 ) -> Result<std::result::Result<Option<IdentityId>, StoreError>> {
     if let Some(id) = kept_id {
         return Ok(Ok(tx.get_identity(id, false)?.map(|_| id)));
     }
-    let values = rows.unique_values();
     let nobody = IdentityId::nil();
     if let Some(external_id) = values.external_id {
         let by_external_id = UniqueValues {
