@@ -40,7 +40,7 @@ fn auth0_user(n: usize) -> Value {
     json!({
         "user_id": format!("auth0|{n:024x}"),
         "email": format!("user{n}@example.org"),
-        "email_verified": n % 2 == 0,
+        "email_verified": n.is_multiple_of(2),
         "given_name": "User",
         "family_name": format!("Number {n}"),
         "identities": [{"provider": "auth0", "user_id": format!("{n:024x}"),
