@@ -15,6 +15,7 @@ mod invite;
 mod library;
 mod manage;
 mod mapping;
+mod migration;
 mod page;
 mod plugins;
 mod readme;
