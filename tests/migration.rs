@@ -385,7 +385,10 @@ fn an_oversized_legacy_hash_is_refused_naming_the_field_not_the_hash() -> TestRe
         &flagged("big@example.org", &huge).to_string(),
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let reason = run.error()["reason"].as_str().unwrap_or_default().to_string();
+    let reason = run.error()["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
         reason.contains("hashed_password") && reason.contains("4096"),
         "{reason}"
