@@ -123,7 +123,8 @@ pub trait Admin {
 
     // Passwords and invites.
 
-    /// Checks a password for a password identifier, upgrading an outdated hash.
+    /// Checks a password for a password identifier, upgrading an outdated hash, and migrating
+    /// an identity flagged `use_password_migration_hook` through the password-migration plugin.
     fn verify_password(&self, identifier: &str, password: &str) -> Result<PasswordMatch>;
     /// Invites someone by email or identity, and delivers the invite unless told not to.
     fn invite(&self, request: &InviteRequest) -> Result<Invitation>;

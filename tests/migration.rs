@@ -377,6 +377,27 @@ fn every_write_path_keeps_or_replaces_the_legacy_hash_as_its_body_says() -> Test
 }
 
 #[test]
+fn an_oversized_legacy_hash_is_refused_naming_the_field_not_the_hash() -> TestResult {
+    let env = Env::new();
+    let huge = format!("$P$B{}", "x".repeat(5000));
+    let run = env.run_with(
+        &["create", "identity", "--file", "-"],
+        &flagged("big@example.org", &huge).to_string(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let reason = run.error()["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("hashed_password") && reason.contains("4096"),
+        "{reason}"
+    );
+    assert!(!run.stderr.contains(&huge));
+    Ok(())
+}
+
+#[test]
 fn a_kratos_format_beside_the_flag_is_verified_by_kith_itself() -> TestResult {
     let env = Env::new();
     let ids = import(&env, &[flagged("b@example.org", BCRYPT_TEST)]);

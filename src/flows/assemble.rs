@@ -382,49 +382,50 @@ fn password_config(
         hashed_password,
         use_password_migration_hook: false,
     };
-    if let PasswordChange::Keep = change {
-        let stored = existing.and_then(|e| e.credential(CredentialKind::Password));
-        let config = stored
-            .and_then(Credential::config_as::<PasswordConfig>)
-            .filter(|config| *config != PasswordConfig::default());
-        let legacy = stored
-            .and_then(|c| c.legacy_hash.clone())
-            .filter(|_| config.as_ref().is_some_and(PasswordConfig::needs_migration));
-        return Ok((config, legacy));
-    }
-    if let PasswordChange::MigrationHook(legacy) = change {
-        if let Some(legacy) = &legacy
-            && legacy.expose().len() > LegacyHash::MAX_BYTES
-        {
-            return Err(Error::BadRequest(format!(
-                "credentials.password.config.hashed_password is {} bytes; a hash kept for password \
-                 migration may take at most {} bytes",
-                legacy.expose().len(),
-                LegacyHash::MAX_BYTES
-            )));
+    Ok(match change {
+        PasswordChange::Keep => {
+            let stored = existing.and_then(|e| e.credential(CredentialKind::Password));
+            let config = stored
+                .and_then(Credential::config_as::<PasswordConfig>)
+                .filter(|config| *config != PasswordConfig::default());
+            let legacy = stored
+                .and_then(|c| c.legacy_hash.clone())
+                .filter(|_| config.as_ref().is_some_and(PasswordConfig::needs_migration));
+            (config, legacy)
         }
-        let config = PasswordConfig {
-            hashed_password: String::new(),
-            use_password_migration_hook: true,
-        };
-        return Ok((Some(config), legacy));
-    }
-    let config = match change {
-        PasswordChange::Keep | PasswordChange::MigrationHook(_) => None,
-        PasswordChange::Cleartext(cleartext) => Some(hashed(password::hash_password(
-            cleartext.as_bytes(),
-            &settings.hasher,
-        )?)),
+        PasswordChange::Cleartext(cleartext) => (
+            Some(hashed(password::hash_password(
+                cleartext.as_bytes(),
+                &settings.hasher,
+            )?)),
+            None,
+        ),
         PasswordChange::Hashed(hash) => {
             // Another system's spelling of a Kratos format (Django, crypt(3), LDAP) is stored
             // as Kratos spells it, so the hash also carries over to Kratos itself.
             let hash = password::to_kratos_format(&hash).unwrap_or(hash);
             password::check_hash(&hash)?;
-            Some(hashed(hash))
+            (Some(hashed(hash)), None)
         }
-        PasswordChange::Clear => None,
-    };
-    Ok((config, None))
+        PasswordChange::MigrationHook(legacy) => {
+            if let Some(legacy) = &legacy
+                && legacy.expose().len() > LegacyHash::MAX_BYTES
+            {
+                return Err(Error::BadRequest(format!(
+                    "credentials.password.config.hashed_password is {} bytes; a hash kept for \
+                     password migration may take at most {} bytes",
+                    legacy.expose().len(),
+                    LegacyHash::MAX_BYTES
+                )));
+            }
+            let config = PasswordConfig {
+                hashed_password: String::new(),
+                use_password_migration_hook: true,
+            };
+            (Some(config), legacy)
+        }
+        PasswordChange::Clear => (None, None),
+    })
 }
 
 /// The credentials a body brings, after the password is hashed or checked.

@@ -378,6 +378,47 @@ mod tests {
     }
 
     #[test]
+    fn version_11_keeps_installed_plugins_admits_migration_plugins_and_drops_legacy_hashes_with_their_credential()
+    -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        for sql in &MIGRATIONS[..10] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 10)?;
+        let plugin = |name: &str, kind: &str| {
+            format!(
+                "INSERT INTO plugins (name, version, kind, manifest, config, grants, wasm, sha256, \
+                 installed_at) VALUES ('{name}', '0.1.0', '{kind}', '{{}}', '{{}}', '[]', x'00', 's', 't')"
+            )
+        };
+        conn.execute_batch(&plugin("email-domain-policy", "trait-validator"))?;
+        assert!(
+            conn.execute_batch(&plugin("legacy-hashes", "password-migration"))
+                .is_err(),
+            "version 10 has no password-migration kind"
+        );
+        migrate(&mut conn)?;
+        let kept: String = conn.query_row("SELECT kind FROM plugins", [], |r| r.get(0))?;
+        assert_eq!(kept, "trait-validator");
+        conn.execute_batch(&plugin("legacy-hashes", "password-migration"))?;
+        conn.execute_batch(
+            "INSERT INTO identities (id, schema_id, state, traits, created_at, updated_at) \
+               VALUES (x'01', 'preset://email', 'active', '{}', 't', 't'); \
+             INSERT INTO credentials (identity_id, type, config, version, created_at, updated_at) \
+               VALUES (x'01', 'password', '{\"use_password_migration_hook\":true}', 1, 't', 't'); \
+             INSERT INTO legacy_password_hashes (identity_id, type, hash) \
+               VALUES (x'01', 'password', '$P$B...');",
+        )?;
+        conn.execute("DELETE FROM credentials WHERE identity_id = x'01'", [])?;
+        let left: i64 = conn.query_row("SELECT count(*) FROM legacy_password_hashes", [], |r| {
+            r.get(0)
+        })?;
+        assert_eq!(left, 0, "a legacy hash goes with its credential");
+        Ok(())
+    }
+
+    #[test]
     fn a_newer_file_is_refused() -> Result<()> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)?;
