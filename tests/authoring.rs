@@ -73,11 +73,19 @@ fn assert_standalone(dir: &Path) {
             "{} has a path setting:\n{text}",
             path.display()
         );
-        assert!(
-            !text.contains("{{"),
-            "{} keeps a placeholder",
-            path.display()
-        );
+        for placeholder in [
+            "{{name}}",
+            "{{crate}}",
+            "{{kind}}",
+            "{{summary}}",
+            "{{grant}}",
+        ] {
+            assert!(
+                !text.contains(placeholder),
+                "{} keeps {placeholder}",
+                path.display()
+            );
+        }
     }
 }
 
