@@ -144,8 +144,24 @@ pub enum Error {
     #[error("plugin {plugin} cannot be installed: {problem}")]
     PluginInvalid { plugin: String, problem: String },
     /// A plugin of this name is installed already.
-    #[error("plugin `{0}` is installed already; remove it first (kith remove plugin {0})")]
+    #[error(
+        "plugin `{0}` is installed already; replace it with `kith install plugin DIR --upgrade` (its config and enabled state are kept), or remove it first (kith remove plugin {0})"
+    )]
     PluginExists(String),
+    /// A plugin folder `kith run plugin` cannot run: its manifest or its component.
+    #[error("plugin {plugin} cannot be run: {problem}")]
+    PluginNotRunnable { plugin: String, problem: String },
+    /// A config key the plugin's manifest does not declare (when it declares a `[config]`).
+    #[error(
+        "plugin {plugin} has no config key `{key}`{}; its plugin.toml declares {}",
+        nearest(key, known.iter().map(String::as_str)).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default(),
+        known.join(", ")
+    )]
+    UnknownPluginConfig {
+        plugin: String,
+        key: String,
+        known: Vec<String>,
+    },
     /// A trait validator refused the traits: the plugin's own field errors.
     #[error("plugin {plugin} {version} refused the traits: {}", field_errors_text(.errors))]
     PluginRejected {
@@ -763,6 +779,15 @@ mod tests {
                 problem: "it imports wasi:sockets".into(),
             },
             Error::PluginExists("spam-filter".into()),
+            Error::PluginNotRunnable {
+                plugin: "./spam-filter".into(),
+                problem: "plugin.toml: missing field `kind`".into(),
+            },
+            Error::UnknownPluginConfig {
+                plugin: "email-domain-policy".into(),
+                key: "denied_domain".into(),
+                known: vec!["allowed_domains".into(), "denied_domains".into()],
+            },
             Error::PluginRejected {
                 plugin: "email-domain-policy".into(),
                 version: "0.1.0".into(),
@@ -889,6 +914,8 @@ mod tests {
             Error::StoreTooNew { .. } => "StoreTooNew".into(),
             Error::PluginInvalid { .. } => "PluginInvalid".into(),
             Error::PluginExists(_) => "PluginExists".into(),
+            Error::PluginNotRunnable { .. } => "PluginNotRunnable".into(),
+            Error::UnknownPluginConfig { .. } => "UnknownPluginConfig".into(),
             Error::PluginRejected { .. } => "PluginRejected".into(),
             Error::MapperRefused { .. } => "MapperRefused".into(),
             Error::PluginFault { .. } => "PluginFault".into(),

@@ -22,7 +22,7 @@ pub use call::{LogLine, Report};
 pub use folder::{read_component, read_manifest};
 pub use inspect::Inspection;
 pub use limits::Limits;
-pub use manifest::{KNOWN_CAPABILITIES, Kind, Manifest};
+pub use manifest::{KNOWN_CAPABILITIES, Kind, Manifest, check_name as check_plugin_name};
 pub use worlds::{
     EmailMessage, HttpPost, Invite, MigrationAttempt, OutboxFile, Plan, Verdict,
     check_file_name as check_outbox_name,
