@@ -14,6 +14,7 @@ mod import;
 mod invite;
 mod library;
 mod manage;
+mod mappers;
 mod page;
 mod plugins;
 mod readme;
