@@ -1,29 +1,14 @@
 //! The first-party import mappers firebase-import, csv-import and ldif-import, installed
-//! from plugins/ and run by kith on records shaped as kith's import hands them over; the
-//! bodies they give are then created, and the imported passwords verified.
-//!
-//! The records are written once here, and the files a user would import (a Firebase
-//! export, CSV with quoted commas and line breaks, folded LDIF with base64 values) are
-//! generated from them.
+//! from plugins/ and run by `kith import identities FILE --mapper NAME` on the files a user
+//! would import (a Firebase export, CSV with quoted commas and line breaks, folded LDIF with
+//! base64 values), generated here from records written once; then the imported passwords
+//! are verified with `kith verify password`.
 
-use crate::harness::{Env, TestResult};
+use crate::harness::{Env, Run, TestResult};
 use crate::plugins::{plugin_dir, wasm};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-
-/// `kith run plugin NAME` on one record: the mapped body, or the field errors.
-fn map(env: &Env, plugin: &str, record: &Value) -> Result<Value, Value> {
-    let path = env.file("record.json", &record.to_string());
-    let report = env
-        .run(&["run", "plugin", plugin, "--input", &path])
-        .ok()
-        .json();
-    match report["output"].get("body") {
-        Some(body) => Ok(body.clone()),
-        None => Err(report["output"]["errors"].clone()),
-    }
-}
 
 fn install(env: &Env, name: &str, config: &[&str]) {
     wasm(&format!("{}.wasm", name.replace('-', "_")));
@@ -33,6 +18,40 @@ fn install(env: &Env, name: &str, config: &[&str]) {
         args.extend(["--config", pair]);
     }
     env.run(&args).ok();
+}
+
+/// `kith import identities FILE --mapper NAME`: the run and its report, a line per record.
+fn import(env: &Env, file: &str, mapper: &str) -> (Run, Vec<Value>) {
+    let run = env.run(&["import", "identities", file, "--mapper", mapper]);
+    let report = run
+        .stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("report line is not JSON ({e}): {line}\n{}", run.stderr))
+        })
+        .collect();
+    (run, report)
+}
+
+/// What a report line says: `create` or the error codes of the mapper's refusal (or the
+/// error's reason when kith refused the mapped body).
+fn outcome(line: &Value) -> String {
+    match line["action"].as_str() {
+        Some("error") => match line["error"]["details"]["errors"].as_array() {
+            Some(errors) => errors
+                .iter()
+                .map(|e| e["code"].as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(","),
+            None => line["error"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        },
+        Some(action) => action.to_string(),
+        None => panic!("a report line without action: {line}"),
+    }
 }
 
 /// `kith verify password` succeeds for `identifier` with `password`, and refuses another.
@@ -47,9 +66,9 @@ fn assert_password(env: &Env, identifier: &str, password: &str) {
     assert_ne!(wrong.code, 0, "{identifier}: a wrong password verified");
 }
 
-/// The stored identity `created` with the credentials of `kind` (configs included).
-fn stored(env: &Env, created: &Value, kind: &str) -> Value {
-    let id = created["id"].as_str().unwrap_or_default();
+/// The identity a report line created, with the credentials of `kind` (configs included).
+fn stored(env: &Env, line: &Value, kind: &str) -> Value {
+    let id = line["identity"].as_str().unwrap_or_default();
     env.run(&["get", "identity", id, "-i", kind]).ok().json()
 }
 
@@ -139,13 +158,24 @@ fn firebase_export(users: &[Value]) -> String {
 }
 
 #[test]
-fn firebase_import_maps_an_export_and_kith_verifies_its_scrypt_hashes() -> TestResult {
+fn firebase_export_imports_through_its_mapper_and_kith_verifies_the_scrypt_hashes() -> TestResult {
     let env = Env::new();
     install(&env, "firebase-import", FIREBASE_CONFIG);
     let users = firebase_users();
-    env.file("users.json", &firebase_export(&users));
+    let path = env.file("users.json", &firebase_export(&users));
+    let (run, report) = import(&env, &path, "firebase-import");
+    assert_eq!(run.code, 1, "the phone-only user fails: {}", run.stderr);
+    let outcomes: Vec<_> = report.iter().map(outcome).collect();
+    assert_eq!(outcomes[..3], ["create", "create", "create"], "{report:?}");
+    // preset://email requires an e-mail: the phone-only user is kith's schema error.
+    assert_eq!(report[3]["error"]["code"], 400, "{}", report[3]);
+    assert!(report[3].to_string().contains("email"), "{}", report[3]);
+    for (index, line) in report.iter().enumerate() {
+        assert_eq!(line["source"], format!("{path}[{index}]"), "{line}");
+    }
 
-    let ada = map(&env, "firebase-import", &users[0]).expect("mapped");
+    // The README sample user: its hash as Kratos' $firescrypt$, and its password verifies.
+    let ada = stored(&env, &report[0], "password");
     assert_eq!(
         ada["credentials"]["password"]["config"]["hashed_password"],
         format!(
@@ -158,48 +188,33 @@ fn firebase_import_maps_an_export_and_kith_verifies_its_scrypt_hashes() -> TestR
         json!({"email": "user1@example.com", "name": {"first": "Ada", "last": "Lovelace"}})
     );
     assert_eq!(ada["external_id"], "Z1VxG2nW3bM7tXxR8pQeLmK4cA92");
-    let created = env.create(&ada);
-    assert_eq!(created["verifiable_addresses"][0]["verified"], true);
+    assert_eq!(ada["verifiable_addresses"][0]["verified"], true);
     assert_eq!(
-        created["verifiable_addresses"][0]["created_at"],
+        ada["verifiable_addresses"][0]["created_at"],
         "2020-09-13T12:26:40Z"
     );
     assert_eq!(
-        created["metadata_admin"]["firebase"]["last_signed_in_at"],
+        ada["metadata_admin"]["firebase"]["last_signed_in_at"],
         "2023-11-29T05:09:27Z"
     );
     assert_password(&env, "user1@example.com", "user1password");
 
-    let grace = map(&env, "firebase-import", &users[1]).expect("mapped");
-    let created = env.create(&grace);
-    assert_eq!(created["verifiable_addresses"][0]["verified"], false);
+    let grace = stored(&env, &report[1], "password");
+    assert_eq!(grace["verifiable_addresses"][0]["verified"], false);
     assert_eq!(
-        created["metadata_admin"]["firebase"]["custom_attributes"],
+        grace["metadata_admin"]["firebase"]["custom_attributes"],
         json!({"role": "admin"})
     );
     assert_password(&env, "grace@example.com", "correct horse battery");
 
     // No hash, no password credential; disabled is inactive; Google is an oidc provider.
-    let alan = map(&env, "firebase-import", &users[2]).expect("mapped");
-    assert!(alan["credentials"].get("password").is_none(), "{alan}");
-    let created = env.create(&alan);
-    assert_eq!(created["state"], "inactive");
-    let stored = stored(&env, &created, "oidc");
+    let alan = stored(&env, &report[2], "oidc");
+    assert_eq!(alan["state"], "inactive");
     assert_eq!(
-        stored["credentials"]["oidc"]["identifiers"],
+        alan["credentials"]["oidc"]["identifiers"],
         json!(["google:118234567890123456789"])
     );
-
-    // preset://email requires an e-mail: the phone-only user is kith's schema error, and
-    // its phone number is kept for a schema that has one.
-    let phone = map(&env, "firebase-import", &users[3]).expect("mapped");
-    assert_eq!(
-        phone["metadata_admin"]["firebase"]["phone_number"],
-        "+15555550100"
-    );
-    let run = env.run_with(&["create", "identity", "--file", "-"], &phone.to_string());
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stderr.contains("email"), "{}", run.stderr);
+    assert!(alan["credentials"].get("password").is_none(), "{alan}");
     Ok(())
 }
 
@@ -207,26 +222,33 @@ fn firebase_import_maps_an_export_and_kith_verifies_its_scrypt_hashes() -> TestR
 fn firebase_import_without_the_hash_parameters_names_the_missing_config_key() -> TestResult {
     let env = Env::new();
     install(&env, "firebase-import", &["rounds=8", "mem_cost=14"]);
-    let errors = map(&env, "firebase-import", &firebase_users()[0]).expect_err("refused");
-    assert_eq!(errors.as_array().map(Vec::len), Some(2), "{errors}");
-    assert_eq!(errors[0]["pointer"], "/passwordHash");
-    assert_eq!(errors[0]["code"], "missing_config");
-    assert!(
-        errors[0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("config `signer_key` is not set"),
-        "{errors}"
-    );
-    assert!(
-        errors[1]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("`salt_separator`"),
-        "{errors}"
-    );
+    let path = env.file("users.json", &firebase_export(&firebase_users()[..3]));
+    let (_, report) = import(&env, &path, "firebase-import");
+    let outcomes: Vec<_> = report.iter().map(outcome).collect();
     // A user without a hash needs no parameters.
-    assert!(map(&env, "firebase-import", &firebase_users()[2]).is_ok());
+    assert_eq!(
+        outcomes,
+        [
+            "missing_config,missing_config",
+            "missing_config,missing_config",
+            "create"
+        ]
+    );
+    let error = &report[0]["error"];
+    assert_eq!(error["details"]["plugin"], "firebase-import");
+    let errors = &error["details"]["errors"];
+    assert_eq!(errors[0]["pointer"], "/passwordHash");
+    let said = |i: usize| {
+        errors[i]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        said(0).contains("config `signer_key` is not set"),
+        "{errors}"
+    );
+    assert!(said(1).contains("`salt_separator`"), "{errors}");
     Ok(())
 }
 
@@ -311,82 +333,108 @@ const CSV_CONFIG: &[&str] = &[
 ];
 
 #[test]
-fn csv_import_maps_columns_hashes_verified_and_state() -> TestResult {
+fn a_csv_file_imports_through_its_mapper_with_row_positions() -> TestResult {
     let env = Env::new();
     install(&env, "csv-import", CSV_CONFIG);
-    let rows = csv_rows();
+    let mut rows = csv_rows();
+    let mut gone = rows[0].clone();
+    gone["E-mail"] = json!("gone@example.org");
+    gone["Status"] = json!("gone");
+    rows.push(gone);
     let file = csv_file(&rows);
     assert!(file.contains("\"King, Countess of Lovelace\""), "{file}");
     assert!(file.contains("\"first line\nsecond line\""), "{file}");
+    let path = env.file("users.csv", &file);
+    let (run, report) = import(&env, &path, "csv-import");
+    assert_eq!(run.code, 1, "the bad row fails: {}", run.stderr);
+    let outcomes: Vec<_> = report.iter().map(outcome).collect();
+    assert_eq!(outcomes, ["create", "create", "create", "bad_state"]);
+    // A row is reported at its first line: Ada's cell with a line break takes two.
+    let sources: Vec<_> = report.iter().map(|l| l["source"].clone()).collect();
+    let at = |line: usize| json!(format!("{path}:{line}"));
+    assert_eq!(sources, [at(2), at(4), at(5), at(6)]);
+    let refusal = &report[3]["error"]["details"];
+    assert_eq!(refusal["plugin"], "csv-import");
+    assert_eq!(refusal["errors"][0]["pointer"], "/Status");
 
-    let ada = map(&env, "csv-import", &rows[0]).expect("mapped");
+    let ada = stored(&env, &report[0], "password");
     assert_eq!(
-        ada,
-        json!({
-            "schema_id": "preset://email",
-            "traits": {"email": "ada@example.org",
-                       "name": {"first": "Ada", "last": "King, Countess of Lovelace"}},
-            "metadata_admin": {"notes": "first line\nsecond line"},
-            "metadata_public": {"department": "Analytical \"Engines\""},
-            "external_id": "1001",
-            "state": "active",
-            "credentials": {"password": {"config": {"hashed_password": rows[0]["Password"]}}},
-            "verifiable_addresses": [{"value": "ada@example.org", "verified": true,
-                                      "via": "email", "status": "completed"}],
-        })
+        ada["traits"],
+        json!({"email": "ada@example.org",
+               "name": {"first": "Ada", "last": "King, Countess of Lovelace"}})
     );
-    let created = env.create(&ada);
-    assert_eq!(created["verifiable_addresses"][0]["verified"], true);
+    assert_eq!(
+        ada["metadata_admin"],
+        json!({"notes": "first line\nsecond line"})
+    );
+    assert_eq!(
+        ada["metadata_public"],
+        json!({"department": "Analytical \"Engines\""})
+    );
+    assert_eq!(ada["external_id"], "1001");
+    assert_eq!(ada["state"], "active");
+    assert_eq!(ada["verifiable_addresses"][0]["verified"], true);
     assert_password(&env, "ada@example.org", "test");
 
     // kith rewrites Django's spelling into Kratos' pbkdf2 at import; the password verifies.
-    let django = map(&env, "csv-import", &rows[1]).expect("mapped");
+    let django = stored(&env, &report[1], "password");
     assert_eq!(django["state"], "inactive");
-    assert!(django.get("metadata_public").is_none(), "{django}");
-    let created = env.create(&django);
-    assert_eq!(created["state"], "inactive");
-    let stored = stored(&env, &created, "password");
+    assert_eq!(django["verifiable_addresses"][0]["verified"], false);
+    assert!(
+        django.get("metadata_public").is_none_or(Value::is_null),
+        "{django}"
+    );
     assert_eq!(
-        stored["credentials"]["password"]["config"]["hashed_password"],
+        django["credentials"]["password"]["config"]["hashed_password"],
         "$pbkdf2-sha256$i=10000,l=32$c2Vhc2FsdA$CWWFdHOWwPnki7HvkcqN9iA2T3KLW1cf2uZ5kvArtVY"
     );
 
-    // phpass is for a password-migration plugin.
-    let press = map(&env, "csv-import", &rows[2]).expect("mapped");
+    // phpass is for a password-migration plugin (migrate_hashes).
+    let press = stored(&env, &report[2], "password");
     assert_eq!(
-        press["credentials"]["password"]["config"],
-        json!({"hashed_password": "$P$BCDEFGHIJabcdefghijklmnopqrstuv",
-               "use_password_migration_hook": true})
+        press["credentials"]["password"]["config"]["use_password_migration_hook"], true,
+        "{press}"
     );
-    assert!(press.get("verifiable_addresses").is_none(), "{press}");
-    env.create(&press);
     Ok(())
 }
 
 #[test]
-fn csv_import_refuses_a_column_the_file_lacks_and_bad_cells() -> TestResult {
+fn csv_import_refuses_a_column_the_file_lacks_and_a_bad_yes_no_cell() -> TestResult {
     let env = Env::new();
     install(
         &env,
         "csv-import",
         &["/traits/email=Email", "verified=Verified"],
     );
-    let errors = map(&env, "csv-import", &csv_rows()[0]).expect_err("refused");
-    assert_eq!(errors[0]["code"], "unknown_column");
-    assert_eq!(errors[0]["pointer"], "/Email");
-    let message = errors[0]["message"].as_str().unwrap_or_default();
+    let path = env.file("users.csv", &csv_file(&csv_rows()));
+    let (_, report) = import(&env, &path, "csv-import");
+    let outcomes: Vec<_> = report.iter().map(outcome).collect();
+    assert_eq!(outcomes, ["unknown_column"; 3]);
+    let error = &report[0]["error"]["details"]["errors"][0];
+    assert_eq!(error["pointer"], "/Email");
+    let message = error["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("config `/traits/email` names column `Email`"),
         "{message}"
     );
     assert!(message.contains("`E-mail`"), "{message}");
 
-    let mut row = csv_rows()[0].clone();
-    row["Email"] = json!("ada@example.org");
-    row["Verified"] = json!("perhaps");
-    let errors = map(&env, "csv-import", &row).expect_err("refused");
-    assert_eq!(errors[0]["code"], "bad_boolean");
-    assert_eq!(errors[0]["pointer"], "/Verified");
+    let env = Env::new();
+    install(
+        &env,
+        "csv-import",
+        &["/traits/email=E-mail", "verified=Verified"],
+    );
+    let mut rows = csv_rows();
+    rows[1]["Verified"] = json!("perhaps");
+    let path = env.file("users.csv", &csv_file(&rows));
+    let (_, report) = import(&env, &path, "csv-import");
+    let outcomes: Vec<_> = report.iter().map(outcome).collect();
+    assert_eq!(outcomes, ["create", "bad_boolean", "create"]);
+    assert_eq!(
+        report[1]["error"]["details"]["errors"][0]["pointer"],
+        "/Verified"
+    );
     Ok(())
 }
 
@@ -538,72 +586,91 @@ fn ldif_file(entries: &[Value]) -> String {
 }
 
 #[test]
-fn ldif_import_maps_openldap_389ds_and_ad_people_and_their_hashes() -> TestResult {
+fn ldif_files_import_through_their_mapper_people_only_with_entry_positions() -> TestResult {
     let env = Env::new();
     install(&env, "ldif-import", &[]);
     let entries = ldap_entries();
     let file = ldif_file(&entries);
     assert!(file.contains("\n "), "folded lines: {file}");
     assert!(file.contains("sn:: TsO2dGhlcg=="), "{file}");
-
-    let mut created = Vec::new();
-    let mut refused = Vec::new();
-    for entry in &entries {
-        match map(&env, "ldif-import", entry) {
-            Ok(body) => created.push(env.create(&body)),
-            Err(errors) => refused.push((entry["dn"].clone(), errors[0]["code"].clone())),
-        }
-    }
-    let codes: Vec<_> = refused
-        .iter()
-        .map(|(_, code)| code.as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(codes, ["not_a_person"; 4], "{refused:?}");
+    let path = env.file("directory.ldif", &file);
+    let (run, report) = import(&env, &path, "ldif-import");
     assert_eq!(
-        refused[3].0,
-        "CN=WS-0042,OU=Computers,DC=corp,DC=example,DC=com"
+        run.code, 1,
+        "the entries that are not people fail: {}",
+        run.stderr
     );
-    assert_eq!(created.len(), 6);
+    let outcomes: Vec<_> = report.iter().map(outcome).collect();
+    let (person, other) = ("create", "not_a_person");
+    assert_eq!(
+        outcomes,
+        [
+            other, other, person, person, person, other, person, person, person, other
+        ]
+    );
+    // Each entry is reported at its dn line.
+    let dn_lines: Vec<Value> = file
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with("dn:"))
+        .map(|(index, _)| json!(format!("{path}:{}", index + 1)))
+        .collect();
+    let sources: Vec<Value> = report.iter().map(|l| l["source"].clone()).collect();
+    assert_eq!(sources, dn_lines);
+    let computer = &report[9]["error"]["details"]["errors"][0]["message"];
+    assert!(
+        computer.as_str().unwrap_or_default().contains("CN=WS-0042"),
+        "{computer}"
+    );
 
     // OpenLDAP: {SSHA} as it is, {CRYPT}$6$ rewritten by kith; both verify.
+    let ada = stored(&env, &report[2], "password");
     assert_eq!(
-        created[0]["traits"]["name"],
+        ada["traits"]["name"],
         json!({"first": "Ada", "last": "Lovelace"})
     );
+    assert_eq!(ada["external_id"], "6f0c3a52-7b1e-103c-8b1f-2f6d1c3e9a10");
     assert_eq!(
-        created[0]["external_id"],
-        "6f0c3a52-7b1e-103c-8b1f-2f6d1c3e9a10"
+        ada["metadata_admin"]["ldap"],
+        json!({"cn": "Ada Lovelace", "uid": "ada", "dn": "uid=ada,ou=people,dc=example,dc=org"})
     );
-    assert_eq!(
-        created[0]["metadata_admin"]["ldap"]["dn"],
-        "uid=ada,ou=people,dc=example,dc=org"
+    assert!(
+        ada["credentials"]["password"]["config"]["hashed_password"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("{SSHA}"),
+        "{ada}"
     );
     assert_password(&env, "ada@example.org", "Analytical Engine");
-    assert_eq!(created[1]["traits"]["name"]["last"], "Nöther");
+    let emmy = stored(&env, &report[3], "password");
+    assert_eq!(emmy["traits"]["name"]["last"], "Nöther");
+    assert!(
+        emmy["credentials"]["password"]["config"]["hashed_password"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("$sha512-crypt$rounds=5000$saltsalt$"),
+        "{emmy}"
+    );
     assert_password(&env, "emmy@example.org", "correct horse");
 
-    // {SHA} has no Kratos format: imported for the migration plugin, the hash kept.
-    let old = stored(&env, &created[2], "password");
+    // {SHA} has no Kratos format: imported for the migration plugin.
+    let old = stored(&env, &report[4], "password");
     assert_eq!(
         old["credentials"]["password"]["config"]["use_password_migration_hook"], true,
         "{old}"
     );
 
     // 389-DS: {PBKDF2-SHA256} rewritten by kith and verified; nsAccountLock is inactive.
-    assert_eq!(
-        created[3]["external_id"],
-        "66446001-1dd211b2-800000a0-00000000"
-    );
+    let alan = stored(&env, &report[6], "password");
+    assert_eq!(alan["external_id"], "66446001-1dd211b2-800000a0-00000000");
     assert_password(&env, "alan@example.com", "password");
-    assert_eq!(created[4]["state"], "inactive");
+    assert_eq!(stored(&env, &report[7], "password")["state"], "inactive");
 
     // AD: userPrincipalName for mail, objectGUID as AD shows it, ACCOUNTDISABLE inactive.
-    assert_eq!(created[5]["traits"]["email"], "ghopper@corp.example.com");
-    assert_eq!(
-        created[5]["external_id"],
-        "a4775084-c6a8-4652-97ef-e3b69fba2fbe"
-    );
-    assert_eq!(created[5]["state"], "inactive");
-    assert_eq!(created[5]["metadata_admin"]["ldap"]["uid"], "ghopper");
+    let grace = stored(&env, &report[8], "password");
+    assert_eq!(grace["traits"]["email"], "ghopper@corp.example.com");
+    assert_eq!(grace["external_id"], "a4775084-c6a8-4652-97ef-e3b69fba2fbe");
+    assert_eq!(grace["state"], "inactive");
+    assert_eq!(grace["metadata_admin"]["ldap"]["uid"], "ghopper");
     Ok(())
 }

@@ -18,41 +18,16 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::kith::plugin::mapper::Guest;
-use kith::plugin::types::{CallContext, FieldError};
-use kith_plugin_sdk::mapper::{email_address, escape, mappings, set_pointer, yes_no};
+use kith_plugin_sdk::mapper::{
+    Refusal, email_address, escape, mappings, refusal, set_pointer, yes_no,
+};
 use kith_plugin_sdk::{config, config_list};
 use serde_json::{Map, Value, json};
-
-struct CsvImport;
-
-fn error(pointer: &str, code: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        pointer: pointer.into(),
-        code: code.into(),
-        message: message.into(),
-    }
-}
-
-impl Guest for CsvImport {
-    fn map_record(ctx: CallContext, record_json: String) -> Result<String, Vec<FieldError>> {
-        kith_plugin_sdk::install_panic_hook();
-        let record: Value = serde_json::from_str(&record_json).map_err(|e| {
-            vec![error(
-                "",
-                "not_json",
-                format!("the record is not JSON: {e}"),
-            )]
-        })?;
-        let body = map(&ctx.config, &record)?;
-        Ok(body.to_string())
-    }
-}
 
 /// The columns of one row, looked up as the config names them.
 struct Row<'a> {
     cells: &'a Map<String, Value>,
-    errors: Vec<FieldError>,
+    errors: Vec<Refusal>,
 }
 
 impl Row<'_> {
@@ -71,7 +46,7 @@ impl Row<'_> {
                     format!(" (its columns: {})", names.join(", "))
                 }
             };
-            self.errors.push(error(
+            self.errors.push(refusal(
                 &format!("/{}", escape(column)),
                 "unknown_column",
                 format!("config `{key}` names column `{column}`, and the file has none{hint}"),
@@ -98,9 +73,9 @@ impl Row<'_> {
 }
 
 /// One row as a createIdentityBody, or every reason it cannot be one.
-fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<FieldError>> {
+fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Refusal>> {
     let Some(cells) = record.as_object() else {
-        return Err(vec![error(
+        return Err(vec![refusal(
             "",
             "not_object",
             "the record is not a JSON object (a CSV row is one, keyed by the header)",
@@ -120,13 +95,13 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
                 if let Some(value) = row.cell(&mapping.target, &mapping.source)
                     && let Err(problem) = set_pointer(&mut body, &mapping.target, json!(value))
                 {
-                    row.errors.push(error("", "bad_config", problem));
+                    row.errors.push(refusal("", "bad_config", problem));
                 }
             }
         }
         Err(problems) => {
             for problem in problems {
-                row.errors.push(error("", "bad_config", problem));
+                row.errors.push(refusal("", "bad_config", problem));
             }
         }
     }
@@ -137,7 +112,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
         match state.to_ascii_lowercase().as_str() {
             "active" | "enabled" => body["state"] = json!("active"),
             "inactive" | "disabled" => body["state"] = json!("inactive"),
-            _ => row.errors.push(error(
+            _ => row.errors.push(refusal(
                 &pointer,
                 "bad_state",
                 format!(
@@ -155,7 +130,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
             password["use_password_migration_hook"] = json!(true);
         }
         if hash.chars().any(char::is_whitespace) {
-            row.errors.push(error(
+            row.errors.push(refusal(
                 &pointer,
                 "bad_hash",
                 "the password hash holds white space, so it is not one hash",
@@ -166,7 +141,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
     if let Some((pointer, verified)) = row.named(settings, "verified") {
         let address = config(settings, "verified_address").unwrap_or("/traits/email");
         match yes_no(&verified) {
-            None => row.errors.push(error(
+            None => row.errors.push(refusal(
                 &pointer,
                 "bad_boolean",
                 format!("`{verified}` is not a yes/no value (true/yes/y/1 or false/no/n/0)"),
@@ -184,7 +159,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
     Ok(body)
 }
 
-export!(CsvImport);
+kith_plugin_sdk::export_mapper!(CsvImport, map);
 
 #[cfg(test)]
 mod tests {

@@ -15,47 +15,14 @@ wit_bindgen::generate!({
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use exports::kith::plugin::mapper::Guest;
-use kith::plugin::types::{CallContext, FieldError};
-use kith_plugin_sdk::mapper::{email_address, set_pointer};
+use kith_plugin_sdk::mapper::{Refusal, email_address, refusal, set_pointer};
 use kith_plugin_sdk::{config, config_list};
 use serde_json::{Map, Value, json};
 
-struct FirebaseImport;
-
-fn error(pointer: &str, code: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        pointer: pointer.into(),
-        code: code.into(),
-        message: message.into(),
-    }
-}
-
-impl Guest for FirebaseImport {
-    fn map_record(ctx: CallContext, record_json: String) -> Result<String, Vec<FieldError>> {
-        kith_plugin_sdk::install_panic_hook();
-        let record: Value = serde_json::from_str(&record_json).map_err(|e| {
-            vec![error(
-                "",
-                "not_json",
-                format!("the record is not JSON: {e}"),
-            )]
-        })?;
-        let body = map(&ctx.config, &record)?;
-        kith_plugin_sdk::debug!(
-            "mapped {}",
-            body["external_id"]
-                .as_str()
-                .unwrap_or("a user without localId")
-        );
-        Ok(body.to_string())
-    }
-}
-
 /// One Firebase user as a createIdentityBody, or every reason it cannot be one.
-fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<FieldError>> {
+fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Refusal>> {
     let Some(user) = record.as_object() else {
-        return Err(vec![error(
+        return Err(vec![refusal(
             "",
             "not_object",
             "the record is not a JSON object (a Firebase user is one)",
@@ -66,7 +33,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
         Some(_) => {
-            errors.push(error(
+            errors.push(refusal(
                 &format!("/{key}"),
                 "bad_type",
                 format!("`{key}` is not a string"),
@@ -93,7 +60,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
     });
     let mut place = |pointer: &str, value: &str, body: &mut Value| {
         if let Err(problem) = set_pointer(body, pointer, json!(value)) {
-            errors.push(error("", "bad_config", problem));
+            errors.push(refusal("", "bad_config", problem));
         }
     };
     let email_pointer = setting(settings, "email", "/traits/email");
@@ -129,7 +96,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
     let password = match (hash, salt) {
         (None, _) => None,
         (Some(_), None) => {
-            errors.push(error(
+            errors.push(refusal(
                 "/salt",
                 "missing",
                 "the user has a passwordHash and no salt",
@@ -211,13 +178,13 @@ fn firescrypt(
     settings: &[(String, String)],
     hash: &str,
     salt: &str,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Vec<Refusal>,
 ) -> Option<String> {
     let before = errors.len();
     let mut needed = |key: &str, what: &str| {
         let value = config(settings, key).map(str::trim).unwrap_or("");
         if value.is_empty() {
-            errors.push(error(
+            errors.push(refusal(
                 "/passwordHash",
                 "missing_config",
                 format!(
@@ -239,7 +206,7 @@ fn firescrypt(
     let mut blob = |pointer: &str, code: &str, text: &str, what: &str| {
         let found = standard_base64(text);
         if found.is_none() {
-            errors.push(error(
+            errors.push(refusal(
                 pointer,
                 code,
                 format!("{what} is not base64: `{text}`"),
@@ -259,7 +226,7 @@ fn firescrypt(
     {
         Some(n) => n,
         None => {
-            errors.push(error(
+            errors.push(refusal(
                 "",
                 "bad_config",
                 format!(
@@ -324,7 +291,7 @@ fn linked_providers(user: &Map<String, Value>, settings: &[(String, String)]) ->
         .collect()
 }
 
-export!(FirebaseImport);
+kith_plugin_sdk::export_mapper!(FirebaseImport, map);
 
 #[cfg(test)]
 mod tests {

@@ -26,37 +26,11 @@ wit_bindgen::generate!({
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use exports::kith::plugin::mapper::Guest;
-use kith::plugin::types::{CallContext, FieldError};
-use kith_plugin_sdk::mapper::{email_address, escape, mappings, set_pointer, yes_no};
+use kith_plugin_sdk::mapper::{
+    Refusal, email_address, escape, mappings, refusal, set_pointer, yes_no,
+};
 use kith_plugin_sdk::{config, config_list};
 use serde_json::{Map, Value, json};
-
-struct LdifImport;
-
-fn error(pointer: &str, code: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        pointer: pointer.into(),
-        code: code.into(),
-        message: message.into(),
-    }
-}
-
-impl Guest for LdifImport {
-    fn map_record(ctx: CallContext, record_json: String) -> Result<String, Vec<FieldError>> {
-        kith_plugin_sdk::install_panic_hook();
-        let record: Value = serde_json::from_str(&record_json).map_err(|e| {
-            vec![error(
-                "",
-                "not_json",
-                format!("the record is not JSON: {e}"),
-            )]
-        })?;
-        let body = map(&ctx.config, &record)?;
-        kith_plugin_sdk::debug!("mapped {}", record["dn"].as_str().unwrap_or("an entry"));
-        Ok(body.to_string())
-    }
-}
 
 /// An attribute's value: text, or bytes that are not UTF-8.
 enum Data<'a> {
@@ -92,7 +66,7 @@ impl<'a> Entry<'a> {
 
     /// The first value of the first of `names` the entry has, with its pointer; binary
     /// where text is needed is an error.
-    fn first_text(&self, names: &str, errors: &mut Vec<FieldError>) -> Option<(String, String)> {
+    fn first_text(&self, names: &str, errors: &mut Vec<Refusal>) -> Option<(String, String)> {
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let Some((key, values)) = self.get(name) else {
                 continue;
@@ -107,7 +81,7 @@ impl<'a> Entry<'a> {
                 }
                 Some(Data::Text(_)) => continue,
                 _ => {
-                    errors.push(error(
+                    errors.push(refusal(
                         &pointer,
                         "not_text",
                         format!("`{key}` holds binary data, not text"),
@@ -145,9 +119,9 @@ fn data(value: &Value) -> Option<Data<'_>> {
 }
 
 /// One LDIF entry as a createIdentityBody, or every reason it cannot be one.
-fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<FieldError>> {
+fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Refusal>> {
     let Some(attributes) = record.as_object() else {
-        return Err(vec![error(
+        return Err(vec![refusal(
             "",
             "not_object",
             "the record is not a JSON object (an LDIF entry is one)",
@@ -155,7 +129,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
     };
     let entry = Entry { attributes };
     let Some(dn) = entry.get("dn").and_then(|(_, v)| v.first()?.as_str()) else {
-        return Err(vec![error("/dn", "missing", "the entry has no dn")]);
+        return Err(vec![refusal("/dn", "missing", "the entry has no dn")]);
     };
     if let Some(refusal) = not_a_person(settings, &entry, dn) {
         return Err(vec![refusal]);
@@ -171,13 +145,13 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
                 if let Some((_, value)) = entry.first_text(&mapping.source, &mut errors)
                     && let Err(problem) = set_pointer(&mut body, &mapping.target, json!(value))
                 {
-                    errors.push(error("", "bad_config", problem));
+                    errors.push(refusal("", "bad_config", problem));
                 }
             }
         }
         Err(problems) => {
             for problem in problems {
-                errors.push(error("", "bad_config", problem));
+                errors.push(refusal("", "bad_config", problem));
             }
         }
     }
@@ -195,7 +169,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
                 body["verifiable_addresses"] = json!([email_address(value, true, None)]);
             }
         }
-        Some(None) => errors.push(error(
+        Some(None) => errors.push(refusal(
             "",
             "bad_config",
             "config `verified` is neither true nor false",
@@ -239,7 +213,7 @@ fn map(settings: &[(String, String)], record: &Value) -> Result<Value, Vec<Field
 /// The refusal of an entry whose object classes are not a person's: none of
 /// `person_classes`, or one of `refuse_classes` (AD computers are `user`s too). An entry
 /// without objectClass (an ldapsearch that did not ask for it) is taken as a person.
-fn not_a_person(settings: &[(String, String)], entry: &Entry, dn: &str) -> Option<FieldError> {
+fn not_a_person(settings: &[(String, String)], entry: &Entry, dn: &str) -> Option<Refusal> {
     let classes = entry.classes()?;
     let listed = |key: &str, default: &str| -> Vec<String> {
         match config(settings, key) {
@@ -258,7 +232,7 @@ fn not_a_person(settings: &[(String, String)], entry: &Entry, dn: &str) -> Optio
             format!("/{}", escape(key))
         });
     if let Some(class) = classes.iter().find(|c| refused.contains(c)) {
-        return Some(error(
+        return Some(refusal(
             &pointer,
             "not_a_person",
             format!("`{dn}` is a {class} (config refuse_classes), not a person"),
@@ -267,7 +241,7 @@ fn not_a_person(settings: &[(String, String)], entry: &Entry, dn: &str) -> Optio
     if classes.iter().any(|c| people.contains(c)) {
         return None;
     }
-    Some(error(
+    Some(refusal(
         &pointer,
         "not_a_person",
         format!(
@@ -373,14 +347,14 @@ fn classify(value: &str) -> Password {
 
 /// The password config from `userPassword`: of several values, a hash kith takes first, then
 /// a cleartext, then one for migration.
-fn password(entry: &Entry, errors: &mut Vec<FieldError>) -> Option<Value> {
+fn password(entry: &Entry, errors: &mut Vec<Refusal>) -> Option<Value> {
     let (key, values) = entry.get("userPassword")?;
     let mut found = Vec::new();
     for (index, value) in values.iter().enumerate() {
         match data(value) {
             Some(Data::Text("")) => {}
             Some(Data::Text(text)) => found.push(classify(text)),
-            _ => errors.push(error(
+            _ => errors.push(refusal(
                 &format!("/{}/{index}", escape(key)),
                 "bad_hash",
                 format!("`{key}` value {index} is binary, not a password or {{SCHEME}} hash"),
@@ -401,7 +375,7 @@ fn password(entry: &Entry, errors: &mut Vec<FieldError>) -> Option<Value> {
     })
 }
 
-export!(LdifImport);
+kith_plugin_sdk::export_mapper!(LdifImport, map);
 
 #[cfg(test)]
 mod tests;

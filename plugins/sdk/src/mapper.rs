@@ -13,8 +13,103 @@
 //!
 //! On the command line the same is `--config "/traits/name/first=First name"`. An empty value
 //! switches a default mapping off.
+//!
+//! A mapper is then a function from config and record to body, exported with
+//! [`export_mapper!`](crate::export_mapper):
+//!
+//! ```ignore
+//! wit_bindgen::generate!({
+//!     path: "../wit",
+//!     world: "import-mapper",
+//!     with: { "kith:plugin/log@0.1.0": kith_plugin_sdk::bindings::kith::plugin::log },
+//!     generate_all,
+//! });
+//! use kith_plugin_sdk::mapper::{Refusal, refusal};
+//! use serde_json::Value;
+//!
+//! fn map(config: &[(String, String)], record: &Value) -> Result<Value, Vec<Refusal>> {
+//!     let email = record["Email"].as_str().ok_or_else(|| {
+//!         vec![refusal("/Email", "missing", "the row has no e-mail address")]
+//!     })?;
+//!     Ok(serde_json::json!({"schema_id": "preset://email", "traits": {"email": email}}))
+//! }
+//! kith_plugin_sdk::export_mapper!(MyMapper, map);
+//! ```
 
 use serde_json::{Map, Value};
+
+/// One refusal of one field: the `field-error` a mapper returns, built without the plugin's
+/// own bindings (see [`export_mapper!`](crate::export_mapper)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// RFC 6901 pointer into the record, e.g. `/Email`; empty for the record as a whole.
+    pub pointer: String,
+    /// A stable machine-readable code, e.g. `unknown_column`.
+    pub code: String,
+    /// A sentence for the operator.
+    pub message: String,
+}
+
+/// A [`Refusal`].
+pub fn refusal(pointer: &str, code: &str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        pointer: pointer.into(),
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// What [`export_mapper!`](crate::export_mapper)'s `map-record` does: parses `record_json`
+/// (refusing what is not JSON), maps it and writes the body out.
+pub fn run(
+    config: &[(String, String)],
+    record_json: &str,
+    map: fn(&[(String, String)], &Value) -> Result<Value, Vec<Refusal>>,
+) -> Result<String, Vec<Refusal>> {
+    let record: Value = serde_json::from_str(record_json).map_err(|e| {
+        vec![refusal(
+            "",
+            "not_json",
+            format!("the record is not JSON: {e}"),
+        )]
+    })?;
+    map(config, &record).map(|body| body.to_string())
+}
+
+/// Exports an import mapper (world `import-mapper`, after its `wit_bindgen::generate!`) whose
+/// work is `map(config, record) -> Result<Value, Vec<Refusal>>`: declares the unit struct
+/// `$plugin`, implements `map-record` with the panic hook, [`run`] and the refusals as
+/// `field-error`s, and exports it.
+#[macro_export]
+macro_rules! export_mapper {
+    ($plugin:ident, $map:path) => {
+        struct $plugin;
+
+        impl exports::kith::plugin::mapper::Guest for $plugin {
+            fn map_record(
+                ctx: kith::plugin::types::CallContext,
+                record_json: ::std::string::String,
+            ) -> ::std::result::Result<
+                ::std::string::String,
+                ::std::vec::Vec<kith::plugin::types::FieldError>,
+            > {
+                $crate::install_panic_hook();
+                $crate::mapper::run(&ctx.config, &record_json, $map).map_err(|refusals| {
+                    refusals
+                        .into_iter()
+                        .map(|r| kith::plugin::types::FieldError {
+                            pointer: r.pointer,
+                            code: r.code,
+                            message: r.message,
+                        })
+                        .collect()
+                })
+            }
+        }
+
+        export!($plugin);
+    };
+}
 
 /// The parts of a createIdentityBody a mapping may write into.
 pub const MAPPABLE_ROOTS: &[&str] = &["traits", "metadata_public", "metadata_admin"];
@@ -196,6 +291,26 @@ mod tests {
         let through = set_pointer(&mut doc, "/traits/name/first/x", json!("B")).unwrap_err();
         assert!(through.contains("`/traits/name/first`"), "{through}");
         assert!(set_pointer(&mut doc, "traits", json!(1)).is_err());
+    }
+
+    #[test]
+    fn run_refuses_what_is_not_json_and_writes_the_body_out() {
+        fn map(_: &[(String, String)], record: &Value) -> Result<Value, Vec<Refusal>> {
+            match record["email"].as_str() {
+                Some(email) => Ok(json!({"traits": {"email": email}})),
+                None => Err(vec![refusal("/email", "missing", "no e-mail")]),
+            }
+        }
+        assert_eq!(
+            run(&[], r#"{"email": "a@example.org"}"#, map).unwrap(),
+            r#"{"traits":{"email":"a@example.org"}}"#
+        );
+        assert_eq!(run(&[], "{}", map).unwrap_err()[0].code, "missing");
+        let refused = run(&[], "{nope", map).unwrap_err();
+        assert_eq!(
+            (refused[0].pointer.as_str(), refused[0].code.as_str()),
+            ("", "not_json")
+        );
     }
 
     #[test]
