@@ -171,7 +171,7 @@ fn firebase_export_imports_through_its_mapper_and_kith_verifies_the_scrypt_hashe
     assert_eq!(report[3]["error"]["code"], 400, "{}", report[3]);
     assert!(report[3].to_string().contains("email"), "{}", report[3]);
     for (index, line) in report.iter().enumerate() {
-        assert_eq!(line["source"], format!("{path}[{index}]"), "{line}");
+        assert_eq!(line["source"], format!("{path}:users[{index}]"), "{line}");
     }
 
     // The README sample user: its hash as Kratos' $firescrypt$, and its password verifies.

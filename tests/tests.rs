@@ -15,6 +15,7 @@ mod invite;
 mod library;
 mod manage;
 mod mappers;
+mod mapping;
 mod page;
 mod plugins;
 mod readme;

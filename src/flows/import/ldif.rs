@@ -66,17 +66,23 @@ struct Entry {
     problem: Option<String>,
 }
 
+/// A physical line and its number.
+type Numbered = (usize, Vec<u8>);
+
+/// Why the input cannot be read on, and the line it stopped at.
+type Stopped = (usize, String);
+
 /// The input as physical lines, with one line of look-ahead for unfolding.
 struct Lines<R> {
     input: R,
     number: usize,
     /// The next physical line (without its line break), read ahead, and its number.
-    pending: Option<(usize, Vec<u8>)>,
+    pending: Option<Numbered>,
 }
 
 impl<R: BufRead> Lines<R> {
     /// The next physical line, without its line break; `None` at the end.
-    fn next_physical(&mut self) -> Result<Option<(usize, Vec<u8>)>, (usize, String)> {
+    fn next_physical(&mut self) -> Result<Option<Numbered>, Stopped> {
         if let Some(line) = self.pending.take() {
             return Ok(Some(line));
         }
@@ -113,7 +119,7 @@ impl<R: BufRead> Lines<R> {
     }
 
     /// The next entry: lines up to a blank line, folded lines joined, comments dropped.
-    fn entry(&mut self) -> Result<Option<Entry>, (usize, String)> {
+    fn entry(&mut self) -> Result<Option<Entry>, Stopped> {
         // Blank lines between entries.
         let (first_line, first) = loop {
             match self.next_physical()? {
@@ -128,7 +134,7 @@ impl<R: BufRead> Lines<R> {
             problem: None,
         };
         let mut bytes = 0usize;
-        let mut current: Option<(usize, Vec<u8>)> = Some((first_line, first));
+        let mut current: Option<Numbered> = Some((first_line, first));
         loop {
             let next = self.next_physical()?;
             match next {
