@@ -214,7 +214,11 @@ fn firebase_export_imports_through_its_mapper_and_kith_verifies_the_scrypt_hashe
         alan["credentials"]["oidc"]["identifiers"],
         json!(["google:118234567890123456789"])
     );
-    assert!(alan["credentials"].get("password").is_none(), "{alan}");
+    let alan = stored(&env, &report[2], "password");
+    assert!(
+        alan["credentials"]["password"]["config"]["hashed_password"].is_null(),
+        "{alan}"
+    );
     Ok(())
 }
 

@@ -59,12 +59,15 @@ pub fn refusal(pointer: &str, code: &str, message: impl Into<String>) -> Refusal
     }
 }
 
+/// A mapper's work: config and record in, createIdentityBody or refusals out.
+pub type MapFn = fn(&[(String, String)], &Value) -> Result<Value, Vec<Refusal>>;
+
 /// What [`export_mapper!`](crate::export_mapper)'s `map-record` does: parses `record_json`
 /// (refusing what is not JSON), maps it and writes the body out.
 pub fn run(
     config: &[(String, String)],
     record_json: &str,
-    map: fn(&[(String, String)], &Value) -> Result<Value, Vec<Refusal>>,
+    map: MapFn,
 ) -> Result<String, Vec<Refusal>> {
     let record: Value = serde_json::from_str(record_json).map_err(|e| {
         vec![refusal(
