@@ -171,6 +171,26 @@ pub enum Error {
         kind: FaultKind,
         message: String,
     },
+    /// A second password-migration plugin would be enabled: a flagged sign-in asks exactly one.
+    #[error(
+        "plugin `{plugin}` was not enabled: `{enabled}` is the enabled password-migration plugin and only one may be; disable it first (kith disable plugin {enabled})"
+    )]
+    MigrationPluginEnabled { plugin: String, enabled: String },
+    /// An identity flagged `use_password_migration_hook` signs in, and no password-migration
+    /// plugin is enabled to verify its password: kith is not set up for it (Kratos' 500).
+    #[error(
+        "password migration is requested for this identity, but no password-migration plugin is enabled; install one (kith install plugin plugins/legacy-hashes) or enable the installed one (kith enable plugin NAME)"
+    )]
+    PasswordMigrationNotEnabled,
+    /// The password-migration plugin failed (a trap, a limit, or its own error) on a flagged
+    /// sign-in: Kratos' 502 for a hook that answers improperly. The flag is kept.
+    #[error("password migration plugin {plugin} {version} failed ({kind}): {message}")]
+    PasswordMigrationFailed {
+        plugin: String,
+        version: String,
+        kind: FaultKind,
+        message: String,
+    },
     /// Another process held the store's write lock too long; retrying later can succeed.
     #[error("{0}")]
     Busy(StoreError),
@@ -366,6 +386,7 @@ impl Error {
             | Error::SchemaExists(_)
             | Error::SchemaWouldBreak { .. }
             | Error::PluginExists(_)
+            | Error::MigrationPluginEnabled { .. }
             | Error::TokenExists(_)
             | Error::FileExists { .. }
             | Error::StoreHoldsIdentities { .. } => 409,
@@ -376,7 +397,8 @@ impl Error {
             | Error::StoreInUse { .. }
             | Error::Unreachable { .. } => 503,
             Error::Remote { body, .. } => body.code,
-            Error::PluginFault { .. } => 500,
+            Error::PluginFault { .. } | Error::PasswordMigrationNotEnabled => 500,
+            Error::PasswordMigrationFailed { .. } => 502,
             Error::StoreTooNew { .. } | Error::Internal { .. } => 500,
             Error::RecoveryKeyMissing { .. } | Error::RecoveryKeyMismatch { .. } => 500,
             Error::Store(_) => 500,
@@ -502,6 +524,26 @@ impl Error {
                 ..
             } => body
                 .with_reason(self.to_string())
+                .with_detail("plugin", plugin.clone())
+                .with_detail("version", version.clone())
+                .with_detail("fault", serde_json::to_value(kind).unwrap_or_default()),
+            // Kratos' words for a login whose migration hook is off, and for a hook that
+            // answered improperly; kith's own sentence is the message.
+            Error::PasswordMigrationNotEnabled => body
+                .with_reason(
+                    "Password migration hook is not enabled but password migration is requested.",
+                )
+                .with_message(self.to_string()),
+            Error::PasswordMigrationFailed {
+                plugin,
+                version,
+                kind,
+                ..
+            } => body
+                .with_reason(
+                    "A third-party upstream service responded improperly. Please try again later.",
+                )
+                .with_message(self.to_string())
                 .with_detail("plugin", plugin.clone())
                 .with_detail("version", version.clone())
                 .with_detail("fault", serde_json::to_value(kind).unwrap_or_default()),
@@ -745,6 +787,17 @@ mod tests {
                 kind: FaultKind::OutOfFuel,
                 message: "all fuel consumed".into(),
             },
+            Error::MigrationPluginEnabled {
+                plugin: "my-migration".into(),
+                enabled: "legacy-hashes".into(),
+            },
+            Error::PasswordMigrationNotEnabled,
+            Error::PasswordMigrationFailed {
+                plugin: "legacy-hashes".into(),
+                version: "0.1.0".into(),
+                kind: FaultKind::Failed,
+                message: "unsupported legacy hash format".into(),
+            },
             Error::Busy(StoreError::Busy),
             Error::TokenExists("ci".into()),
             Error::Unauthorized("The bearer token is not valid.".into()),
@@ -839,6 +892,9 @@ mod tests {
             Error::PluginRejected { .. } => "PluginRejected".into(),
             Error::MapperRefused { .. } => "MapperRefused".into(),
             Error::PluginFault { .. } => "PluginFault".into(),
+            Error::MigrationPluginEnabled { .. } => "MigrationPluginEnabled".into(),
+            Error::PasswordMigrationNotEnabled => "PasswordMigrationNotEnabled".into(),
+            Error::PasswordMigrationFailed { .. } => "PasswordMigrationFailed".into(),
             Error::Busy(_) => "Busy".into(),
             Error::CannotListen { .. } => "CannotListen".into(),
             Error::CourierBusy => "CourierBusy".into(),

@@ -16,6 +16,7 @@ mod library;
 mod manage;
 mod mappers;
 mod mapping;
+mod migration;
 mod page;
 mod plugins;
 mod readme;

@@ -111,6 +111,12 @@ pub struct ImportArgs {
     retries: u32,
 }
 
+impl ImportArgs {
+    pub fn input(&self) -> &InputArgs {
+        &self.input
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ConflictChoice {
     /// Report the record as a 409 error.

@@ -11,8 +11,8 @@ use super::Kith;
 use crate::error::{Error, NotFound, Result};
 use crate::model::SchemaId;
 use crate::plugin_host::{
-    Invite, KNOWN_CAPABILITIES, Kind, LogLine, Manifest, Plan, Plugin, PluginError, read_component,
-    read_manifest, sha256_hex,
+    Invite, KNOWN_CAPABILITIES, Kind, LogLine, Manifest, MigrationAttempt, Plan, Plugin,
+    PluginError, read_component, read_manifest, sha256_hex,
 };
 use crate::store::{PluginRecord, Tx};
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,21 @@ struct InviteInput {
     expires_unix_ms: Option<u64>,
     #[serde(default)]
     traits: Value,
+}
+
+/// What `run plugin` feeds a password-migration plugin: one sign-in attempt.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MigrationInput {
+    identifier: String,
+    password: String,
+    legacy_hash: String,
+    #[serde(default)]
+    traits: Value,
+    #[serde(default)]
+    metadata_public: Value,
+    #[serde(default)]
+    metadata_admin: Value,
 }
 
 /// What `run plugin` feeds a validator.
@@ -135,6 +150,9 @@ impl Kith {
             wasm,
         };
         self.commit(|tx| {
+            if manifest.kind == Kind::PasswordMigration {
+                only_migration_plugin(tx, &record.name)?;
+            }
             tx.insert_plugin(&record).map_err(|e| {
                 if e.is_conflict() {
                     Error::PluginExists(record.name.clone())
@@ -186,6 +204,13 @@ impl Kith {
             "plugin.disabled"
         };
         self.commit(|tx| {
+            if enabled
+                && tx
+                    .get_plugin(name)?
+                    .is_some_and(|p| p.kind == Kind::PasswordMigration.as_str())
+            {
+                only_migration_plugin(tx, name)?;
+            }
             if !tx.set_plugin_enabled(name, enabled)? {
                 return Err(Error::NotFound(NotFound::Plugin(name.to_string())));
             }
@@ -265,6 +290,21 @@ impl Kith {
                     Ok(body) => json!({"body": body}),
                     Err(errors) => json!({"errors": errors}),
                 };
+                (output, report.with_output(()))
+            }
+            Kind::PasswordMigration => {
+                let input: MigrationInput =
+                    serde_json::from_value(input.clone()).map_err(|e| bad_input(e.to_string()))?;
+                let attempt = MigrationAttempt {
+                    identifier: input.identifier,
+                    password: input.password,
+                    legacy_hash: input.legacy_hash,
+                    traits_json: input.traits.to_string(),
+                    metadata_public_json: input.metadata_public.to_string(),
+                    metadata_admin_json: input.metadata_admin.to_string(),
+                };
+                let report = host.verify_legacy_password(&plugin, &attempt, now)?;
+                let output = json!({"verdict": report.output});
                 (output, report.with_output(()))
             }
         };
@@ -408,6 +448,32 @@ pub(super) struct Validators {
 
 /// How often a call looks for validators changed by another process.
 pub(super) const VALIDATOR_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Refuses a second enabled password-migration plugin. A flagged sign-in asks exactly one
+/// plugin: with two, which one answered would depend on an order the operator never chose,
+/// and a fault of one could not be told from a wrong password of the other.
+fn only_migration_plugin(tx: &Tx<'_>, name: &str) -> Result<()> {
+    let enabled = tx
+        .list_plugins()?
+        .into_iter()
+        .find(|p| p.enabled && p.kind == Kind::PasswordMigration.as_str() && p.name != name);
+    match enabled {
+        Some(other) => Err(Error::MigrationPluginEnabled {
+            plugin: name.to_string(),
+            enabled: other.name,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The enabled password-migration plugin, if one is (there is never more than one).
+pub(super) fn migration_plugin(tx: &Tx<'_>) -> Result<Option<Plugin>> {
+    tx.enabled_plugins(Kind::PasswordMigration.as_str())?
+        .into_iter()
+        .next()
+        .map(plugin_of)
+        .transpose()
+}
 
 /// The enabled validators in `tx`, ready to call.
 pub(super) fn load_validators(tx: &Tx<'_>) -> Result<Vec<Plugin>> {

@@ -22,6 +22,9 @@ pub enum Kind {
     InviteDelivery,
     /// `world import-mapper`: maps one foreign record to a createIdentityBody.
     ImportMapper,
+    /// `world password-migration`: verifies a password against another system's hash, for
+    /// identities imported with `use_password_migration_hook`. At most one is enabled.
+    PasswordMigration,
 }
 
 impl Kind {
@@ -31,6 +34,7 @@ impl Kind {
             Kind::TraitValidator => "trait-validator",
             Kind::InviteDelivery => "invite-delivery",
             Kind::ImportMapper => "import-mapper",
+            Kind::PasswordMigration => "password-migration",
         }
     }
 
@@ -40,6 +44,7 @@ impl Kind {
             "trait-validator" => Some(Kind::TraitValidator),
             "invite-delivery" => Some(Kind::InviteDelivery),
             "import-mapper" => Some(Kind::ImportMapper),
+            "password-migration" => Some(Kind::PasswordMigration),
             _ => None,
         }
     }
@@ -50,6 +55,7 @@ impl Kind {
             Kind::TraitValidator => "kith:plugin/validator",
             Kind::InviteDelivery => "kith:plugin/delivery",
             Kind::ImportMapper => "kith:plugin/mapper",
+            Kind::PasswordMigration => "kith:plugin/migration",
         }
     }
 }
