@@ -291,7 +291,8 @@ fn csv_rows() -> Vec<Value> {
             "Last name": "Press",
             "Department": "Blog",
             "Notes": "",
-            "Password": "$P$BCDEFGHIJabcdefghijklmnopqrstuv",
+            // WordPress' phpass, for legacy-hashes ("correct horse battery staple").
+            "Password": "$P$BkithSaltr5BVtw9rT4Xodp/X.78w90",
             "Verified": "",
             "Status": ""
         }),
@@ -393,12 +394,14 @@ fn a_csv_file_imports_through_its_mapper_with_row_positions() -> TestResult {
         "$pbkdf2-sha256$i=10000,l=32$c2Vhc2FsdA$CWWFdHOWwPnki7HvkcqN9iA2T3KLW1cf2uZ5kvArtVY"
     );
 
-    // phpass is for a password-migration plugin (migrate_hashes).
+    // phpass is for a password-migration plugin (migrate_hashes): legacy-hashes verifies it.
     let press = stored(&env, &report[2], "password");
     assert_eq!(
         press["credentials"]["password"]["config"]["use_password_migration_hook"], true,
         "{press}"
     );
+    install(&env, "legacy-hashes", &[]);
+    assert_password(&env, "press@example.org", "correct horse battery staple");
     Ok(())
 }
 
@@ -657,12 +660,14 @@ fn ldif_files_import_through_their_mapper_people_only_with_entry_positions() -> 
     );
     assert_password(&env, "emmy@example.org", "correct horse");
 
-    // {SHA} has no Kratos format: imported for the migration plugin.
+    // {SHA} has no Kratos format: imported for the migration plugin, which verifies it.
     let old = stored(&env, &report[4], "password");
     assert_eq!(
         old["credentials"]["password"]["config"]["use_password_migration_hook"], true,
         "{old}"
     );
+    install(&env, "legacy-hashes", &[]);
+    assert_password(&env, "old@example.org", "password");
 
     // 389-DS: {PBKDF2-SHA256} rewritten by kith and verified; nsAccountLock is inactive.
     let alan = stored(&env, &report[6], "password");
