@@ -15,6 +15,7 @@ mod import;
 mod invite;
 mod library;
 mod manage;
+mod mappers;
 mod mapping;
 mod migration;
 mod page;

@@ -17,6 +17,10 @@
 //! - LDAP `{PBKDF2-SHA256}<iterations>$<salt>$<key>` (OpenLDAP's adapted base64 with `.` for
 //!   `+`, or 389-DS' standard base64 with padding; also `-SHA512`, `-SHA1` and bare
 //!   `{PBKDF2}`, which is SHA-1).
+//! - 389-DS' older `{PBKDF2_SHA256}` (underscore): base64 of the iterations (4 bytes, big
+//!   endian), a 64-byte salt and a 256-byte key. PBKDF2 computes its output block by block,
+//!   so the key's first 32 bytes are the 32-byte derivation itself: the Kratos hash keeps
+//!   those (kith and Kratos take keys up to 64 bytes), and verifies the same passwords.
 
 use super::encoding;
 
@@ -29,6 +33,9 @@ pub fn to_kratos_format(hash: &str) -> Option<String> {
     }
     if let Some(inner) = hash.strip_prefix("{ARGON2}") {
         return inner.starts_with("$argon2").then(|| inner.to_string());
+    }
+    if let Some(blob) = hash.strip_prefix("{PBKDF2_SHA256}") {
+        return ds_pbkdf2_sha256(blob);
     }
     if hash.starts_with("{PBKDF2") {
         return ldap_pbkdf2(hash);
@@ -93,6 +100,28 @@ fn ldap_pbkdf2(hash: &str) -> Option<String> {
     ))
 }
 
+/// 389-DS' `{PBKDF2_SHA256}<base64 of iterations ‖ salt ‖ key>`.
+fn ds_pbkdf2_sha256(blob: &str) -> Option<String> {
+    let bytes = encoding::decode(
+        super::HashFormat::Pbkdf2,
+        "389-DS PBKDF2_SHA256 value",
+        blob,
+        encoding::B64::StdStrict,
+    )
+    .ok()?;
+    if bytes.len() != 4 + 64 + 256 {
+        return None;
+    }
+    let (iterations, rest) = bytes.split_at(4);
+    let iterations = u32::from_be_bytes(iterations.try_into().ok()?);
+    let (salt, key) = rest.split_at(64);
+    Some(format!(
+        "$pbkdf2-sha256$i={iterations},l=32${}${}",
+        encoding::encode_raw(salt),
+        encoding::encode_raw(&key[..32]),
+    ))
+}
+
 fn split3(text: &str) -> Option<[&str; 3]> {
     let mut parts = text.split('$');
     let found = [parts.next()?, parts.next()?, parts.next()?];
@@ -139,6 +168,13 @@ mod tests {
             "$pbkdf2-sha256$i=10000,l=32$henZGfPWw79Cs8ORDeVNrQ$1dTJy73v6n3bnTmTZFghxHXHLsAzKaAy8SksDfZBPIw",
             "password",
         ),
+        // 389-DS' legacy layout, made with Python's hashlib.pbkdf2_hmac (2048 iterations,
+        // a 64-byte salt, a 256-byte key).
+        (
+            "{PBKDF2_SHA256}AAAIAA3uNxFIKT9zu2jcDl4600gwngTWyAYLW9S9pTAJwfNs81DPX/czqlj16okwMIVxqj3U61mAJhZ1/25q7hwhJ82FAhCSLcXj4PdkD66e29pYM8ZPPmZPineD4sRc+1fvhJU0KejXvAW3fnAiRoZqRjkASXSV0y1QKzD8PGquRkJPcAqtaZ1msQSNwm+/Tasxm1K00YCZk/MR/O+zjlldw7BoRe/1oF+8sT+cvJBAOvangbCf87GWhiY6hf5BD4nQKhxXc9maGnpaaEQekxtDBU7VJKjTbHi5fIENFRSXcrwWvtOvii5pGc9ghMjKE2eScIE0v8uNgLZjp3K25kIb2iYrIfTB1g4t8mmIma21riXDHra1Ka+khcF4OfxfqZKAYvcl84M37Cc/pxAXmSAbbx7K9Pq/MEIJ0tE2I1napdts",
+            "$pbkdf2-sha256$i=2048,l=32$De43EUgpP3O7aNwOXjrTSDCeBNbIBgtb1L2lMAnB82zzUM9f9zOqWPXqiTAwhXGqPdTrWYAmFnX/bmruHCEnzQ$hQIQki3F4+D3ZA+untvaWDPGTz5mT4p3g+LEXPtX74Q",
+            "Simple321Simple321",
+        ),
     ];
 
     #[test]
@@ -169,6 +205,7 @@ mod tests {
             "$P$B12345678abcdefghijklmnopqrstuv",
             "$y$j9T$salt$hash",
             "pbkdf2_md5$1$a$b",
+            "{PBKDF2_SHA256}AAAIAA==",
             "",
         ] {
             assert_eq!(to_kratos_format(hash), None, "{hash}");

@@ -7,6 +7,8 @@
 //! - [`install_panic_hook`]: sends a panic's message and location to the host before the
 //!   plugin traps, so kith's error names what went wrong instead of "unreachable";
 //! - [`config`]: look a key up in the call context's config;
+//! - [`mapper`]: for import mappers, config keys that map a source field to a body pointer
+//!   (`"/traits/email" = "Email"`), a JSON-pointer writer and yes/no cells;
 //! - [`template`] and [`time`]: an invite's `{{placeholders}}` filled into templates (HTML
 //!   escaped where asked), header checks, RFC 3339 and RFC 5322 dates, for delivery plugins.
 //!
@@ -96,6 +98,7 @@ pub mod bindings_v0_2 {
     });
 }
 
+pub mod mapper;
 pub mod template;
 pub mod time;
 
