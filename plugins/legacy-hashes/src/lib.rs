@@ -209,13 +209,7 @@ fn verify_ldap(
     if scheme == "CRYPT" {
         // Whatever crypt(3) wrote after the scheme; the Kratos formats among them ($1$, $5$,
         // $6$, $2y$) kith verifies itself and never hands over.
-        return verify_crypt(
-            value,
-            password,
-            &Limits {
-                max_phpass_log2: 20,
-            },
-        );
+        return verify_crypt(value, password, limits);
     }
     let (salted, digest): (bool, DigestFn) = match scheme.as_str() {
         "SHA" => (false, digest_of::<Sha1>),
