@@ -1,6 +1,11 @@
 //! Tells `kith --version` and `kith version` which commit they were built from, and when:
 //! `KITH_COMMIT` (git's short hash, `unknown` outside a git checkout) and `KITH_BUILD_DATE`
 //! (UTC, from `SOURCE_DATE_EPOCH` when set, for reproducible builds).
+//!
+//! A source bundle (`scripts/dist --source`) has no `.git`: it carries the commit in a file
+//! named `COMMIT` at its root, which wins over git when present. git is asked only when this
+//! folder is a checkout of its own, so a bundle unpacked inside some other repository never
+//! reports that repository's commit.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,8 +16,31 @@ fn git(args: &[&str]) -> Option<String> {
     (output.status.success() && !text.is_empty()).then_some(text)
 }
 
+/// The commit a `COMMIT` file names: its first line, cut to git's 12-character short form.
+/// Anything but a hex hash there is refused, so a damaged file cannot print as a commit.
+fn commit_file(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.len() < 12 || !line.bytes().all(|b| b.is_ascii_hexdigit()) {
+        println!(
+            "cargo:warning={} holds no commit hash ({line:?}); the commit reads as unknown",
+            path.display()
+        );
+        return Some("unknown".into());
+    }
+    Some(line[..12].to_ascii_lowercase())
+}
+
 fn main() {
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let commit_path = Path::new("COMMIT");
+    let commit = commit_file(commit_path)
+        .or_else(|| {
+            Path::new(".git")
+                .exists()
+                .then(|| git(&["rev-parse", "--short=12", "HEAD"]))
+                .flatten()
+        })
+        .unwrap_or_else(|| "unknown".into());
     let seconds = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
@@ -30,7 +58,11 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     // A new commit (or checkout) changes HEAD or the branch it points to.
     // (Only files that exist: cargo reruns a script on every build for a missing one.)
-    let mut watched = vec![".git/HEAD".to_string(), ".git/packed-refs".to_string()];
+    let mut watched = vec![
+        "COMMIT".to_string(),
+        ".git/HEAD".to_string(),
+        ".git/packed-refs".to_string(),
+    ];
     if let Ok(text) = std::fs::read_to_string(".git/HEAD")
         && let Some(reference) = text.trim().strip_prefix("ref: ")
     {
