@@ -2,7 +2,7 @@
 //! `KITH_COMMIT` (git's short hash, `unknown` outside a git checkout) and `KITH_BUILD_DATE`
 //! (UTC, from `SOURCE_DATE_EPOCH` when set, for reproducible builds).
 //!
-//! A source bundle (`scripts/dist --source`) has no `.git`: it carries the commit in a file
+//! A source bundle (`scripts/dist source`) has no `.git`: it carries the commit in a file
 //! named `COMMIT` at its root, which wins over git when present. git is asked only when this
 //! folder is a checkout of its own, so a bundle unpacked inside some other repository never
 //! reports that repository's commit.
@@ -16,24 +16,32 @@ fn git(args: &[&str]) -> Option<String> {
     (output.status.success() && !text.is_empty()).then_some(text)
 }
 
-/// The commit a `COMMIT` file names: its first line, cut to git's 12-character short form.
-/// Anything but a hex hash there is refused, so a damaged file cannot print as a commit.
-fn commit_file(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// The commit a `COMMIT` file's text names: its first line, cut to git's 12-character short
+/// form. Anything but a hex hash there is refused, so a damaged file cannot print as a commit.
+/// (tests/dist.rs includes this file to test it.)
+pub fn commit_in(text: &str) -> Result<String, String> {
     let line = text.lines().next().unwrap_or("").trim();
     if line.len() < 12 || !line.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("holds no commit hash ({line:?})"));
+    }
+    Ok(line[..12].to_ascii_lowercase())
+}
+
+/// The commit of a source bundle's `COMMIT` file, `unknown` (with a warning) for a damaged
+/// one, `None` without one.
+fn commit_file(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(commit_in(&text).unwrap_or_else(|why| {
         println!(
-            "cargo:warning={} holds no commit hash ({line:?}); the commit reads as unknown",
+            "cargo:warning={} {why}; the commit reads as unknown",
             path.display()
         );
-        return Some("unknown".into());
-    }
-    Some(line[..12].to_ascii_lowercase())
+        "unknown".into()
+    }))
 }
 
 fn main() {
-    let commit_path = Path::new("COMMIT");
-    let commit = commit_file(commit_path)
+    let commit = commit_file(Path::new("COMMIT"))
         .or_else(|| {
             Path::new(".git")
                 .exists()

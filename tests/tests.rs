@@ -6,6 +6,7 @@ mod conformance;
 mod courier;
 mod create;
 mod credentials;
+mod dist;
 mod dropin;
 mod hardening;
 mod harness;
