@@ -66,15 +66,17 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     // A new commit (or checkout) changes HEAD or the branch it points to.
     // (Only files that exist: cargo reruns a script on every build for a missing one.)
-    let mut watched = vec![
-        "COMMIT".to_string(),
-        ".git/HEAD".to_string(),
-        ".git/packed-refs".to_string(),
-    ];
-    if let Ok(text) = std::fs::read_to_string(".git/HEAD")
-        && let Some(reference) = text.trim().strip_prefix("ref: ")
-    {
-        watched.push(format!(".git/{reference}"));
+    // git says where HEAD, packed-refs and the branch's ref live: in a linked worktree
+    // `.git` is a file, HEAD is under the worktree's own folder and the refs are shared.
+    let mut watched = vec!["COMMIT".to_string()];
+    if Path::new(".git").exists() {
+        let mut names = vec!["HEAD".to_string(), "packed-refs".to_string()];
+        names.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+        watched.extend(
+            names
+                .iter()
+                .filter_map(|name| git(&["rev-parse", "--git-path", name])),
+        );
     }
     println!("cargo:rerun-if-changed=build.rs");
     for path in watched.iter().filter(|p| Path::new(p).is_file()) {
