@@ -643,10 +643,11 @@ pub fn report(error: &CliError, format: Option<output::FormatArg>) -> u8 {
     output::report(error, format.map(|f| f.kind))
 }
 
-/// Who runs the command, for the audit trail: `USER`, else `LOGNAME`, else the account of
-/// the process's uid (cron jobs and systemd units set neither), else `uid:N`.
+/// Who runs the command, for the audit trail: `USER`, else `LOGNAME`, else `USERNAME`
+/// (Windows sets only that one), else the account of the process's uid (cron jobs and
+/// systemd units set none of them), else `uid:N`.
 fn user_name() -> String {
-    let from_env = ["USER", "LOGNAME"]
+    let from_env = ["USER", "LOGNAME", "USERNAME"]
         .into_iter()
         .filter_map(|name| std::env::var(name).ok())
         .find(|value| !value.is_empty());

@@ -168,7 +168,10 @@ async fn bind(
 /// Kratos does: that address can be bound but not reached.
 fn listener_url(address: SocketAddr) -> String {
     if address.ip().is_unspecified() {
+        // Linux names the host in /proc; Windows in COMPUTERNAME.
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
             .map(|name| name.trim().to_string())
             .unwrap_or_default();
         if !host.is_empty() {
@@ -360,11 +363,13 @@ fn start_courier(kith: Arc<Kith>, stop: StopSignal) -> std::sync::mpsc::Receiver
 }
 
 /// SIGTERM and SIGINT, both of which stop the server gracefully.
+#[cfg(unix)]
 struct Signals {
     terminate: tokio::signal::unix::Signal,
     interrupt: tokio::signal::unix::Signal,
 }
 
+#[cfg(unix)]
 impl Signals {
     fn watch() -> Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
@@ -381,6 +386,41 @@ impl Signals {
         tokio::select! {
             _ = self.terminate.recv() => {}
             _ = self.interrupt.recv() => {}
+        }
+    }
+}
+
+/// Windows has no SIGTERM: Ctrl+C, Ctrl+Break, closing the console window and a system
+/// shutdown are its console events, and each of them stops the server gracefully. (A service
+/// manager's stop request is none of these; run `kith serve` under one that sends Ctrl+C.)
+#[cfg(windows)]
+struct Signals {
+    interrupt: tokio::signal::windows::CtrlC,
+    brk: tokio::signal::windows::CtrlBreak,
+    close: tokio::signal::windows::CtrlClose,
+    shutdown: tokio::signal::windows::CtrlShutdown,
+}
+
+#[cfg(windows)]
+impl Signals {
+    fn watch() -> Result<Self> {
+        use tokio::signal::windows;
+        let failed =
+            |name: &'static str| move |e| Error::internal(format!("cannot watch for {name}"), e);
+        Ok(Self {
+            interrupt: windows::ctrl_c().map_err(failed("Ctrl+C"))?,
+            brk: windows::ctrl_break().map_err(failed("Ctrl+Break"))?,
+            close: windows::ctrl_close().map_err(failed("the console closing"))?,
+            shutdown: windows::ctrl_shutdown().map_err(failed("a system shutdown"))?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.brk.recv() => {}
+            _ = self.close.recv() => {}
+            _ = self.shutdown.recv() => {}
         }
     }
 }

@@ -80,9 +80,22 @@ pub struct Caps {
 pub fn size_caps(limits: &Limits) -> Result<Caps> {
     // Where the limit cannot be raised (or read), the current one is what there is.
     let open_files = rlimit::increase_nofile_limit(WANTED_OPEN_FILES)
-        .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft))
+        .or_else(|_| current_open_file_limit())
         .unwrap_or(1024);
     caps_for(open_files, limits)
+}
+
+/// The soft open-file limit as it stands.
+#[cfg(unix)]
+fn current_open_file_limit() -> std::io::Result<u64> {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft)
+}
+
+/// Windows has no open-file rlimit (sockets and files are handles, limited by memory), so
+/// where raising the C runtime's stdio limit fails the default budget stands.
+#[cfg(not(unix))]
+fn current_open_file_limit() -> std::io::Result<u64> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 fn caps_for(open_files: u64, limits: &Limits) -> Result<Caps> {
