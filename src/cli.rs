@@ -336,10 +336,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Kith::open_existing(&db)?
     }
     .with_actor(actor);
+    // A mapper is called once per record on every core: instances from a pool, made once,
+    // cost far less than memory mapped and unmapped per call.
+    let kith = match runs_a_mapper(&cli.command) {
+        true => kith.with_pooled_plugins(),
+        false => kith,
+    };
     if remote_capable(&cli.command) {
         return run_identity_command(&Target::Local(kith), &out, cli.command);
     }
     run_local(&kith, &out, cli.command)
+}
+
+/// Whether `command` maps records through an import mapper.
+fn runs_a_mapper(command: &Command) -> bool {
+    match command {
+        Command::Import(ImportCommand::Identities(args)) => args.input().mapper.is_some(),
+        Command::Validate(identity::ValidateCommand::Identity(input)) => input.mapper.is_some(),
+        _ => false,
+    }
 }
 
 /// Where a command runs: the store file, or a remote admin API.

@@ -153,6 +153,14 @@ pub enum Error {
         version: String,
         errors: Vec<FieldError>,
     },
+    /// An import mapper refused a foreign record: the plugin's own field errors, with pointers
+    /// into that record.
+    #[error("plugin {plugin} {version} refused the record: {}", field_errors_text(.errors))]
+    MapperRefused {
+        plugin: String,
+        version: String,
+        errors: Vec<FieldError>,
+    },
     /// A plugin misbehaved (trap, limit, bad output). Validators fail closed: the write is
     /// refused. It reads as a 500, not a 400, because the caller's input is not at fault and
     /// resending it cannot help; the administrator must fix or disable the plugin.
@@ -477,6 +485,11 @@ impl Error {
                 plugin,
                 version,
                 errors,
+            }
+            | Error::MapperRefused {
+                plugin,
+                version,
+                errors,
             } => body
                 .with_reason(self.to_string())
                 .with_detail("plugin", plugin.clone())
@@ -717,6 +730,15 @@ mod tests {
                     message: "example.com is not allowed".into(),
                 }],
             },
+            Error::MapperRefused {
+                plugin: "csv-import".into(),
+                version: "0.1.0".into(),
+                errors: vec![FieldError {
+                    pointer: "/Email".into(),
+                    code: "missing".into(),
+                    message: "the row has no e-mail address".into(),
+                }],
+            },
             Error::PluginFault {
                 plugin: "spin".into(),
                 version: "0.1.0".into(),
@@ -815,6 +837,7 @@ mod tests {
             Error::PluginInvalid { .. } => "PluginInvalid".into(),
             Error::PluginExists(_) => "PluginExists".into(),
             Error::PluginRejected { .. } => "PluginRejected".into(),
+            Error::MapperRefused { .. } => "MapperRefused".into(),
             Error::PluginFault { .. } => "PluginFault".into(),
             Error::Busy(_) => "Busy".into(),
             Error::CannotListen { .. } => "CannotListen".into(),

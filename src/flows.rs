@@ -46,6 +46,7 @@ pub(crate) use export::export_body;
 pub use identity::{IdentityPage, ListIdentities};
 pub use import::{
     ImportOptions, ImportOutcome, ImportResult, ImportSource, ImportSummary, OnConflict,
+    PasswordHashes, SourceFormat,
 };
 pub use invite::{
     DeliveryReport, FlowKind, FlowPage, FlowState, Invitation, InviteRequest, InviteStatus,

@@ -24,6 +24,7 @@ fn import(kith: &Kith, ndjson: String) -> u64 {
     let source = ImportSource {
         name: "export".into(),
         reader: Box::new(std::io::Cursor::new(ndjson.into_bytes())),
+        format: kith::flows::SourceFormat::Json,
     };
     let options = ImportOptions {
         on_conflict: OnConflict::Fail,
@@ -243,6 +244,7 @@ fn a_byte_order_mark_split_across_reads_is_still_stripped() -> crate::harness::T
         let source = ImportSource {
             name: "bom.json".into(),
             reader,
+            format: kith::flows::SourceFormat::Json,
         };
         let mut seen = Vec::new();
         kith.import_identities(vec![source], &options, &mut |result| {
@@ -273,6 +275,7 @@ fn an_import_credits_the_actor_it_runs_as() -> crate::harness::TestResult {
             vec![ImportSource {
                 name: "actors.ndjson".into(),
                 reader: Box::new(std::io::Cursor::new(records.into_bytes())),
+                format: kith::flows::SourceFormat::Json,
             }],
             &ImportOptions {
                 chunk_size: 7,

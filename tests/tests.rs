@@ -15,6 +15,7 @@ mod invite;
 mod languages;
 mod library;
 mod manage;
+mod mapping;
 mod page;
 mod plugins;
 mod readme;

@@ -120,10 +120,7 @@ pub enum ValidateCommand {
     /// server serves (GET /schemas/{id}), and each credential identifier and the external_id
     /// looked up on the server; a conflict on an address alone, or within the input, shows
     /// only on import.
-    Identity {
-        #[arg(value_name = "FILE")]
-        files: Vec<String>,
-    },
+    Identity(super::import::InputArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,9 +308,9 @@ pub fn delete(kith: &dyn Admin, out: &Output, ids: &[String]) -> Result<(), CliE
 }
 
 pub fn validate(kith: &dyn Admin, out: &Output, command: ValidateCommand) -> Result<(), CliError> {
-    let ValidateCommand::Identity { files } = command;
+    let ValidateCommand::Identity(input) = command;
     // Every check of an import, conflicts within the input included, and nothing written.
-    super::import::check_records(kith, out, &files)
+    super::import::check_records(kith, out, &input)
 }
 
 pub fn verify(kith: &Kith, out: &Output, command: VerifyCommand) -> Result<(), CliError> {

@@ -5,14 +5,80 @@ use super::output::{CliError, Output, record_error};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kith::Admin;
-use kith::flows::{ImportOptions, ImportOutcome, ImportSource, OnConflict};
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use kith::flows::{
+    ImportOptions, ImportOutcome, ImportSource, OnConflict, PasswordHashes, SourceFormat,
+};
+use std::io::{BufReader, IsTerminal, Read, Write};
+
+/// The inputs of `import identities` and `validate identity`, and how their records become
+/// createIdentityBody.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files of createIdentityBody records: one object, a JSON array, or NDJSON. With
+    /// --mapper, another system's records: also CSV (`.csv`, a header row), LDIF (`.ldif`)
+    /// and Firebase's `{"users": [...]}`. Gzip (`.gz`) is read as it comes. None or `-`
+    /// reads stdin.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+    /// The import mapper that turns each record into a createIdentityBody: an installed
+    /// plugin's name (auth0-import, firebase-import, csv-import, ldif-import, your own) or a
+    /// plugin folder's path. A record the mapper refuses is that record's error.
+    #[arg(long, value_name = "NAME|DIR")]
+    pub mapper: Option<String>,
+    /// Auth0's password-hash export (NDJSON, gzip or plain), joined to the user records by
+    /// e-mail address before mapping. A hash no user takes, and a user with no hash, are
+    /// reported.
+    #[arg(long, value_name = "FILE", requires = "mapper")]
+    pub password_hashes: Option<String>,
+    /// How the inputs are written when their names do not say (stdin, an odd extension).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub input_format: Option<InputFormat>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// One object, a JSON array, NDJSON or a Firebase export.
+    Json,
+    /// A header row, then a record per row.
+    Csv,
+    /// LDIF entries (RFC 2849).
+    Ldif,
+}
+
+impl InputArgs {
+    /// The inputs opened (gzip taken off), the total bytes when known, and the options their
+    /// records need (mapper, password hashes).
+    fn open(&self) -> Result<(Vec<ImportSource>, Option<u64>, ImportOptions), CliError> {
+        let (mut sources, total) = open_sources(&self.files)?;
+        if let Some(format) = self.input_format {
+            let format = match format {
+                InputFormat::Json => SourceFormat::Json,
+                InputFormat::Csv => SourceFormat::Csv,
+                InputFormat::Ldif => SourceFormat::Ldif,
+            };
+            sources = sources.into_iter().map(|s| s.with_format(format)).collect();
+        }
+        let password_hashes = match &self.password_hashes {
+            Some(file) => {
+                let (mut hashes, _) = open_sources(std::slice::from_ref(file))?;
+                let source = hashes.remove(0);
+                Some(std::sync::Arc::new(PasswordHashes::read(source)))
+            }
+            None => None,
+        };
+        let options = ImportOptions {
+            mapper: self.mapper.clone(),
+            password_hashes,
+            ..ImportOptions::default()
+        };
+        Ok((sources, total, options))
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Files of createIdentityBody records: one object, a JSON array, or NDJSON. None or `-` reads stdin.
-    #[arg(value_name = "FILE")]
-    files: Vec<String>,
+    #[command(flatten)]
+    input: InputArgs,
     /// Check every record, conflicts included, and write nothing. With --endpoint (Kratos
     /// has no dry run) as `validate identity` checks: kith's rules against the server's
     /// schema, identifiers and external_id looked up on the server.
@@ -43,6 +109,12 @@ pub struct ImportArgs {
     /// import gives up and says so.
     #[arg(long, value_name = "N", default_value_t = 5)]
     retries: u32,
+}
+
+impl ImportArgs {
+    pub fn input(&self) -> &InputArgs {
+        &self.input
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -121,8 +193,9 @@ fn open_sources(files: &[String]) -> Result<(Vec<ImportSource>, Option<u64>), Cl
             total = total.zip(size).map(|(a, b)| a + b);
             (file.clone(), Box::new(handle))
         };
-        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(256 << 10, reader));
-        sources.push(ImportSource { name, reader });
+        let source = ImportSource::new(name.clone(), reader)
+            .map_err(|e| CliError::input(&name, format!("could not read {name}: {e}")))?;
+        sources.push(source);
     }
     Ok((sources, total))
 }
@@ -151,7 +224,7 @@ pub fn import(target: &super::Target, out: &Output, args: ImportArgs) -> Result<
         super::Target::Remote(remote) => Some(remote),
         super::Target::Local(_) => None,
     };
-    let (sources, total) = open_sources(&args.files)?;
+    let (sources, total, input_options) = args.input.open()?;
     let bar = progress_bar(total, out.quiet);
     let options = ImportOptions {
         dry_run: args.dry_run,
@@ -162,7 +235,14 @@ pub fn import(target: &super::Target, out: &Output, args: ImportArgs) -> Result<
         },
         keep_ids: args.keep_ids,
         chunk_size: args.chunk_size,
+        ..input_options
     };
+    if remote.is_some() && options.mapper.is_some() {
+        return Err(CliError::usage(
+            "--mapper runs against the store file, not --endpoint: import into a store, then \
+             `kith export identities --include-credentials | kith import identities -e URL`",
+        ));
+    }
     let mut plan = kith::remote::ImportPlan::new(&options);
     plan.retry.attempts = args.retries.saturating_add(1);
     if remote.is_some() && (options.on_conflict == OnConflict::Update || options.keep_ids) {
@@ -223,7 +303,17 @@ pub fn import(target: &super::Target, out: &Output, args: ImportArgs) -> Result<
                     });
                 }
             }
-            (_, true) => {}
+            (_, true) => {
+                if let Some(warning) = &result.warning {
+                    errors_shown += 1;
+                    if errors_shown <= MAX_ERRORS_SHOWN {
+                        bar.suspend(|| {
+                            let _ = writeln!(report, "{}: warning: {warning}", result.source);
+                            let _ = report.flush();
+                        });
+                    }
+                }
+            }
             (outcome, false) => {
                 let is_error = matches!(outcome, ImportOutcome::Error { .. });
                 if (!out.quiet || is_error) && serde_json::to_writer(&mut report, result).is_ok() {
@@ -351,11 +441,11 @@ fn create_owner_only(path: &std::path::Path) -> std::io::Result<std::fs::File> {
 ///
 /// # Errors
 /// [`CliError::Quiet`] when a record is invalid (each was reported); an unreadable file.
-pub fn check_records(kith: &dyn Admin, out: &Output, files: &[String]) -> Result<(), CliError> {
-    let (sources, _) = open_sources(files)?;
+pub fn check_records(kith: &dyn Admin, out: &Output, input: &InputArgs) -> Result<(), CliError> {
+    let (sources, _, options) = input.open()?;
     let options = ImportOptions {
         dry_run: true,
-        ..ImportOptions::default()
+        ..options
     };
     let summary = kith.import_identities(sources, &options, &mut |result| {
         let error = match &result.outcome {
@@ -365,10 +455,21 @@ pub fn check_records(kith: &dyn Admin, out: &Output, files: &[String]) -> Result
         if out.quiet && error.is_none() {
             return;
         }
+        let warning = result
+            .warning
+            .as_ref()
+            .map(|w| format!(" (warning: {w})"))
+            .unwrap_or_default();
         match (out.format, error) {
-            (Format::Table, None) => out.emit(&format!("{}: valid", result.source)),
+            (Format::Table, None) => out.emit(&format!("{}: valid{warning}", result.source)),
             (Format::Table, Some(error)) => out.emit(&record_error(&result.source, error)),
-            (_, None) => out.json(&serde_json::json!({"source": result.source, "valid": true})),
+            (_, None) => {
+                let mut valid = serde_json::json!({"source": result.source, "valid": true});
+                if let Some(warning) = &result.warning {
+                    valid["warning"] = warning.as_str().into();
+                }
+                out.json(&valid)
+            }
             (_, Some(error)) => out.json(
                 &serde_json::json!({"source": result.source, "valid": false, "error": error}),
             ),

@@ -13,9 +13,16 @@
 //! neighbours down, and a chunk is committed whole or not at all, so a killed import
 //! leaves only whole identities behind.
 
+mod csv;
+mod ldif;
+mod mapping;
 mod reader;
+mod source;
 
+pub use mapping::PasswordHashes;
+use mapping::{Mapped, Mapping};
 pub use reader::{RawRecord, read_records};
+pub use source::{ImportSource, SourceFormat};
 
 use super::Kith;
 use super::assemble::PasswordChange;
@@ -60,6 +67,13 @@ pub struct ImportOptions {
     pub keep_ids: bool,
     /// Records per transaction.
     pub chunk_size: usize,
+    /// The import mapper that turns each record into a createIdentityBody: an installed,
+    /// enabled plugin's name, or a plugin folder's path. Foreign containers (CSV, LDIF, a
+    /// Firebase export) need one.
+    pub mapper: Option<String>,
+    /// Password hashes joined to the records by e-mail address before mapping (Auth0's
+    /// password-hash export); needs a mapper.
+    pub password_hashes: Option<std::sync::Arc<PasswordHashes>>,
 }
 
 impl Default for ImportOptions {
@@ -69,14 +83,10 @@ impl Default for ImportOptions {
             on_conflict: OnConflict::Fail,
             keep_ids: false,
             chunk_size: 1000,
+            mapper: None,
+            password_hashes: None,
         }
     }
-}
-
-/// One input of an import: a name for positions (`users.ndjson`, `<stdin>`) and its bytes.
-pub struct ImportSource {
-    pub name: String,
-    pub reader: Box<dyn BufRead + Send>,
 }
 
 /// What became of one record, in Kratos' batch-result shape plus its source position.
@@ -108,6 +118,10 @@ pub struct ImportResult {
     #[serde(flatten)]
     pub outcome: ImportOutcome,
     pub source: String,
+    /// Something the operator should know that did not stop the record (a user of an Auth0
+    /// export with no password hash to join).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// Bytes of input the record took, for progress measured in what is done, not read.
     #[serde(skip)]
     pub bytes: u64,
@@ -141,6 +155,7 @@ struct Prepared {
     position: String,
     bytes: u64,
     identity: Result<Ready>,
+    warning: Option<String>,
 }
 
 /// A record ready to write: the identity a create inserts, and what an upsert needs.
@@ -169,6 +184,7 @@ impl Kith {
         on_result: &mut dyn FnMut(&ImportResult),
     ) -> Result<ImportSummary> {
         let started = Instant::now();
+        let mapping = self.mapping(&sources, options)?;
         // The preparing stage works from this snapshot: it never waits for the store while
         // the writer holds it.
         let call = self.call()?;
@@ -181,7 +197,10 @@ impl Kith {
             let (ready_tx, ready_rx) = sync_channel::<Vec<Prepared>>(CHANNEL_DEPTH);
             scope.spawn(move || read_chunks(sources, chunk_size, &raw_tx));
             let call = &call;
-            scope.spawn(move || self.prepare_chunks(call, run, options, &raw_rx, &ready_tx));
+            let mapping = mapping.as_ref();
+            scope.spawn(move || {
+                self.prepare_chunks(call, run, options, mapping, &raw_rx, &ready_tx);
+            });
             let writing = Writing { call, run, options };
             self.write_chunks(&writing, &names, &ready_rx, &mut totals, on_result)
             // Returning drops the receivers, which stops the other stages early on error.
@@ -214,12 +233,48 @@ impl Kith {
         })
     }
 
-    /// Decodes, validates and hashes chunk after chunk, each on all cores.
+    /// The mapper `options` name, checked before anything is read; a foreign container or a
+    /// password-hash file without one is refused, since none of its records could import.
+    fn mapping(
+        &self,
+        sources: &[ImportSource],
+        options: &ImportOptions,
+    ) -> Result<Option<Mapping>> {
+        let Some(name) = &options.mapper else {
+            if let Some(source) = sources.iter().find(|s| s.format.is_foreign()) {
+                return Err(Error::BadRequest(format!(
+                    "{} is {}: its records are another system's, not createIdentityBody; \
+                     import it through a mapper (--mapper {})",
+                    source.name,
+                    source.format,
+                    match source.format {
+                        SourceFormat::Csv => "csv-import",
+                        _ => "ldif-import",
+                    }
+                )));
+            }
+            if options.password_hashes.is_some() {
+                return Err(Error::BadRequest(
+                    "password hashes are joined to the records of a mapper (--mapper auth0-import)"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        };
+        Ok(Some(Mapping {
+            plugin: self.mapper(name)?,
+            hashes: options.password_hashes.clone(),
+        }))
+    }
+
+    /// Maps, decodes, validates and hashes chunk after chunk, each on all cores. Password
+    /// hashes that no record took are reported last, as errors at their own positions.
     fn prepare_chunks(
         &self,
         call: &Call,
         run: Uuid,
         options: &ImportOptions,
+        mapping: Option<&Mapping>,
         raw: &Receiver<Vec<RawRecord>>,
         ready: &SyncSender<Vec<Prepared>>,
     ) {
@@ -230,28 +285,54 @@ impl Kith {
             let prepared: Vec<Prepared> = chunk
                 .into_par_iter()
                 .zip(ids)
-                .map(|(record, id)| Prepared {
-                    bytes: record.text.as_ref().map_or(0, |text| text.len() as u64),
-                    identity: self.prepare_record(call, options, record.text, id).map(
-                        |(identity, kept_id, body)| {
-                            let rows = IdentityRows::from(&identity);
-                            // Rendered here, on all cores, so the one writer only writes. The
-                            // source lets a later conflict within this run name the record.
-                            let detail = json!({ "import_run": run, "source": record.position });
-                            let event = self.event("identity.created", Some(&detail));
-                            Ready {
-                                rows,
-                                event,
-                                kept_id,
-                                body,
-                            }
-                        },
-                    ),
-                    position: record.position,
+                .map(|(record, id)| {
+                    let bytes = record.text.as_ref().map_or(0, |text| text.len() as u64);
+                    let position = record.position.clone();
+                    let Mapped { text, warning } = self.mapped(mapping, record);
+                    let identity = self
+                        .prepare_record(call, options, text, id)
+                        .map_err(|error| match mapping {
+                            Some(mapping) => mapping::blame_mapper(error, &mapping.plugin),
+                            None => error,
+                        });
+                    (position, bytes, warning, identity)
+                })
+                .map(|(position, bytes, warning, identity)| Prepared {
+                    bytes,
+                    warning,
+                    identity: identity.map(|(identity, kept_id, body)| {
+                        let rows = IdentityRows::from(&identity);
+                        // Rendered here, on all cores, so the one writer only writes. The
+                        // source lets a later conflict within this run name the record.
+                        let detail = json!({ "import_run": run, "source": position });
+                        let event = self.event("identity.created", Some(&detail));
+                        Ready {
+                            rows,
+                            event,
+                            kept_id,
+                            body,
+                        }
+                    }),
+                    position,
                 })
                 .collect();
             if ready.send(prepared).is_err() {
                 return;
+            }
+        }
+        if let Some(hashes) = mapping.and_then(|m| m.hashes.as_ref()) {
+            let leftovers = hashes
+                .leftovers()
+                .into_iter()
+                .map(|(position, error)| Prepared {
+                    position,
+                    bytes: 0,
+                    identity: Err(error),
+                    warning: None,
+                })
+                .collect::<Vec<_>>();
+            if !leftovers.is_empty() {
+                let _ = ready.send(leftovers);
             }
         }
     }
@@ -263,15 +344,14 @@ impl Kith {
         &self,
         call: &Call,
         options: &ImportOptions,
-        text: std::result::Result<String, String>,
+        text: Result<String>,
         id: IdentityId,
     ) -> Result<(
         Identity,
         Option<IdentityId>,
         Option<Box<CreateIdentityBody>>,
     )> {
-        let text = text.map_err(unreadable)?;
-        let (mut body, kept_id) = parse_record(&text, options.keep_ids)?;
+        let (mut body, kept_id) = parse_record(&text?, options.keep_ids)?;
         if options.on_conflict == OnConflict::Update {
             self.reuse_verified_hash(call, &mut body, kept_id)?;
         }
@@ -641,6 +721,7 @@ impl Prepared {
         ImportResult {
             outcome,
             source: self.position,
+            warning: self.warning,
             bytes: self.bytes,
         }
     }
@@ -778,7 +859,13 @@ fn read_chunks(sources: Vec<ImportSource>, chunk_size: usize, raw: &SyncSender<V
     let mut bytes = 0usize;
     let mut open = true;
     for source in sources {
-        read_records(&source.name, source.reader, &mut |record| {
+        type Reader = fn(&str, Box<dyn BufRead + Send>, &mut dyn FnMut(RawRecord) -> bool);
+        let read: Reader = match source.format {
+            SourceFormat::Json => read_records,
+            SourceFormat::Csv => csv::read_csv,
+            SourceFormat::Ldif => ldif::read_ldif,
+        };
+        read(&source.name, source.reader, &mut |record| {
             bytes += record.text.as_ref().map_or(0, String::len);
             chunk.push(record);
             if chunk.len() >= chunk_size || bytes >= MAX_CHUNK_BYTES {

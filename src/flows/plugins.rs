@@ -210,20 +210,7 @@ impl Kith {
     ) -> Result<RunReport> {
         let path = Path::new(name_or_dir);
         let plugin = if path.join("plugin.toml").exists() {
-            let (manifest, wasm) = read_plugin_dir(path, wasm)?;
-            self.shared
-                .plugins
-                .inspect(manifest.kind, &wasm)
-                .map_err(|e| Error::PluginInvalid {
-                    plugin: manifest.name.clone(),
-                    problem: e.to_string(),
-                })?;
-            Plugin {
-                config: manifest.default_config(),
-                sha256: sha256_hex(&wasm),
-                wasm: Arc::new(wasm),
-                manifest,
-            }
+            self.plugin_from_dir_with_wasm(path, wasm)?
         } else {
             if wasm.is_some() {
                 return Err(Error::BadRequest(format!(
@@ -300,6 +287,29 @@ impl Kith {
 
     /// Runs every enabled validator that covers `schema_id`, in name order. The first
     /// refusal or fault ends the write: validators fail closed.
+    /// The plugin of folder `dir`, not installed: checked as an install checks it, with the
+    /// manifest's default config.
+    pub(super) fn plugin_from_dir(&self, dir: &Path) -> Result<Plugin> {
+        self.plugin_from_dir_with_wasm(dir, None)
+    }
+
+    fn plugin_from_dir_with_wasm(&self, dir: &Path, wasm: Option<&Path>) -> Result<Plugin> {
+        let (manifest, wasm) = read_plugin_dir(dir, wasm)?;
+        self.shared
+            .plugins
+            .inspect(manifest.kind, &wasm)
+            .map_err(|e| Error::PluginInvalid {
+                plugin: manifest.name.clone(),
+                problem: e.to_string(),
+            })?;
+        Ok(Plugin {
+            config: manifest.default_config(),
+            sha256: sha256_hex(&wasm),
+            wasm: Arc::new(wasm),
+            manifest,
+        })
+    }
+
     pub(super) fn run_validators(&self, schema_id: &SchemaId, traits: &Value) -> Result<()> {
         let validators = self
             .shared
@@ -383,7 +393,7 @@ impl Kith {
         Ok(())
     }
 
-    fn now_unix_ms(&self) -> u64 {
+    pub(super) fn now_unix_ms(&self) -> u64 {
         u64::try_from(self.clock.now().unix_millis()).unwrap_or(0)
     }
 }

@@ -268,6 +268,7 @@ impl Remote {
                 on_result(&ImportResult {
                     outcome,
                     source: record.position,
+                    warning: None,
                     bytes,
                 });
                 true
@@ -346,6 +347,7 @@ impl Remote {
                 on_result(&ImportResult {
                     outcome,
                     source: slot.position,
+                    warning: None,
                     bytes: slot.bytes,
                 });
             }

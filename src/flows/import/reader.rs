@@ -27,6 +27,9 @@ pub struct RawRecord {
     /// `file:line` for NDJSON, `file[index]` for arrays, `file` for a single object.
     pub position: String,
     pub text: Result<String, String>,
+    /// A record of another system (a CSV row, an LDIF entry, a Firebase user), which only a
+    /// mapper turns into a createIdentityBody.
+    pub foreign: bool,
 }
 
 /// Reads every record of `input`, calling `emit` for each in order. Stops early when `emit`
@@ -46,12 +49,15 @@ pub fn read_records(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRec
                 emit(RawRecord {
                     position: name.to_string(),
                     text: Err(format!("could not read {name}: {error}")),
+                    foreign: false,
                 });
                 return;
             }
         };
     if first == b'[' {
         read_array(name, input, emit);
+    } else if first == b'{' && starts_firebase_export(&mut input) {
+        read_firebase(name, input, emit);
     } else {
         read_lines(name, input, emit);
     }
@@ -231,6 +237,7 @@ fn read_lines<R: BufRead>(
                          the rest of this input was not read",
                         MAX_SKIP_BYTES >> 20
                     )),
+                    foreign: false,
                 });
                 return;
             }
@@ -240,6 +247,7 @@ fn read_lines<R: BufRead>(
                     text: Err(format!(
                         "could not read line {number}: {error}; the rest of this input was not read"
                     )),
+                    foreign: false,
                 });
                 return;
             }
@@ -261,6 +269,7 @@ fn read_lines<R: BufRead>(
                         emit(RawRecord {
                             position: name.to_string(),
                             text,
+                            foreign: false,
                         });
                         return;
                     }
@@ -276,6 +285,7 @@ fn read_lines<R: BufRead>(
                             text: Err(format!(
                                 "could not read {name}: {error}; the rest of this input was not read"
                             )),
+                            foreign: false,
                         });
                         return;
                     }
@@ -288,6 +298,7 @@ fn read_lines<R: BufRead>(
         if !emit(RawRecord {
             position: position(),
             text,
+            foreign: false,
         }) {
             return;
         }
@@ -358,6 +369,7 @@ fn read_array(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -
                 if !(self.emit)(RawRecord {
                     position: format!("{}[{index}]", self.name),
                     text: Ok(raw.get().to_string()),
+                    foreign: false,
                 }) {
                     break;
                 }
@@ -394,6 +406,137 @@ fn read_array(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -
         emit(RawRecord {
             position: format!("{name}[{at}]"),
             text: Err(message),
+            foreign: false,
+        });
+    }
+}
+
+/// How far past `{` a Firebase export's `"users": [` may start (whitespace, pretty-printing).
+const FIREBASE_LOOKAHEAD: usize = 4096;
+
+/// Whether the input (at its `{`) is a Firebase `auth:export` file: an object whose first key
+/// is `"users"` holding an array. Everything looked at is put back.
+fn starts_firebase_export<R: BufRead>(input: &mut Replay<R>) -> bool {
+    const EXPECTED: &[u8] = b"{\"users\":[";
+    let mut seen = Vec::new();
+    let mut matched = 0;
+    let found = loop {
+        let Ok(buffer) = input.fill_buf() else {
+            break false;
+        };
+        let Some(&byte) = buffer.first() else {
+            break false;
+        };
+        input.consume(1);
+        seen.push(byte);
+        if byte.is_ascii_whitespace() && !(2..=7).contains(&matched) {
+            // Whitespace between tokens, never inside the key (`users` is EXPECTED[2..7]).
+        } else if byte == EXPECTED[matched] {
+            matched += 1;
+            if matched == EXPECTED.len() {
+                break true;
+            }
+        } else {
+            break false;
+        }
+        if seen.len() > FIREBASE_LOOKAHEAD {
+            break false;
+        }
+    };
+    input.put_back(seen);
+    found
+}
+
+/// A Firebase export, `{"users": [...]}`: every user of the array streamed as a foreign record
+/// (`users.json:users[3]`), never the whole file held; other keys are skipped.
+fn read_firebase(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -> bool) {
+    use serde::de::{DeserializeSeed, MapAccess};
+    struct Users<'a> {
+        name: &'a str,
+        emit: &'a mut dyn FnMut(RawRecord) -> bool,
+        index: &'a Cell<usize>,
+        used: &'a Cell<usize>,
+        stopped: &'a Cell<bool>,
+    }
+    impl<'de> Visitor<'de> for &mut Users<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of Firebase users")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            self.used.set(0);
+            while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+                let index = self.index.get();
+                self.index.set(index + 1);
+                if !(self.emit)(RawRecord {
+                    position: format!("{}:users[{index}]", self.name),
+                    text: Ok(raw.get().to_string()),
+                    foreign: true,
+                }) {
+                    self.stopped.set(true);
+                    return Err(serde::de::Error::custom("stopped"));
+                }
+                self.used.set(0);
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for &mut Users<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    struct Export<'a, 'b>(&'a mut Users<'b>);
+    impl<'de> Visitor<'de> for Export<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a Firebase export, {\"users\": [...]}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "users" {
+                    map.next_value_seed(&mut *self.0)?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                self.0.used.set(0);
+            }
+            Ok(())
+        }
+    }
+    let index = Cell::new(0);
+    let used = Cell::new(0);
+    let stopped = Cell::new(false);
+    let mut users = Users {
+        name,
+        emit,
+        index: &index,
+        used: &used,
+        stopped: &stopped,
+    };
+    let capped = Capped { input, used: &used };
+    let mut deserializer = serde_json::Deserializer::from_reader(capped);
+    let result = (&mut deserializer)
+        .deserialize_map(Export(&mut users))
+        .and_then(|()| deserializer.end());
+    if let Err(error) = result
+        && !stopped.get()
+    {
+        let at = index.get();
+        let message = if used.get() > MAX_RECORD_BYTES {
+            format!(
+                "user {at} is larger than the {} MiB a record may have; the rest of this input \
+                 was not read",
+                MAX_RECORD_BYTES >> 20
+            )
+        } else {
+            format!("json: {error}; the rest of this input was not read")
+        };
+        (users.emit)(RawRecord {
+            position: format!("{name}:users[{at}]"),
+            text: Err(message),
+            foreign: true,
         });
     }
 }
@@ -517,6 +660,43 @@ mod tests {
         let value: serde_json::Value =
             serde_json::from_str(records[0].1.as_ref().unwrap()).unwrap();
         assert_eq!(value["schema_id"], "x");
+    }
+
+    #[test]
+    fn a_firebase_export_streams_its_users_as_foreign_records() {
+        let mut records = Vec::new();
+        read_records(
+            "users.json",
+            &b"{\n  \"users\" : [{\"localId\":\"a\"},\n{\"localId\":\"b\"}]}\n"[..],
+            &mut |r| {
+                records.push(r);
+                true
+            },
+        );
+        let positions: Vec<_> = records.iter().map(|r| r.position.as_str()).collect();
+        assert_eq!(positions, ["users.json:users[0]", "users.json:users[1]"]);
+        assert!(records.iter().all(|r| r.foreign));
+        assert_eq!(records[1].text.as_deref(), Ok("{\"localId\":\"b\"}"));
+        // A body whose first key is not `users` is still one record.
+        let records = read(b"{\"schema_id\": \"x\", \"users\": []}");
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].0, "in:1");
+    }
+
+    #[test]
+    fn a_broken_firebase_export_reports_the_user_where_it_broke() {
+        let mut records = Vec::new();
+        read_records(
+            "u.json",
+            &b"{\"users\": [{\"a\":1}, {\"a\": ]}"[..],
+            &mut |r| {
+                records.push(r);
+                true
+            },
+        );
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].position, "u.json:users[1]");
+        assert!(records[1].text.is_err());
     }
 
     #[test]
