@@ -26,8 +26,8 @@ use crate::flows::{
     AuditEvent, BackupOptions, BackupReport, BatchOutcome, CourierMessage, IdentityPage,
     ImportOptions, ImportResult, ImportSource, ImportSummary, InstalledPlugin, Invitation,
     InviteRequest, InviteStatus, InviteSummary, ListIdentities, ListMessages, MessagePage,
-    NewToken, PasswordMatch, Problem, RecoveryCode, RecoveryLink, Redeemed, Redemption, RunReport,
-    SchemaEntry, Setting, TokenRecord,
+    NewToken, PasswordMatch, PluginDetails, PluginUpgrade, Problem, RecoveryCode, RecoveryLink,
+    Redeemed, Redemption, RunReport, SchemaEntry, Setting, TokenRecord,
 };
 use crate::model::IdentityId;
 use crate::model::{BatchPatchBody, CreateIdentityBody, Identity, UpdateIdentityBody};
@@ -123,7 +123,8 @@ pub trait Admin {
 
     // Passwords and invites.
 
-    /// Checks a password for a password identifier, upgrading an outdated hash.
+    /// Checks a password for a password identifier, upgrading an outdated hash, and migrating
+    /// an identity flagged `use_password_migration_hook` through the password-migration plugin.
     fn verify_password(&self, identifier: &str, password: &str) -> Result<PasswordMatch>;
     /// Invites someone by email or identity, and delivers the invite unless told not to.
     fn invite(&self, request: &InviteRequest) -> Result<Invitation>;
@@ -163,13 +164,32 @@ pub trait Admin {
         config: &[(String, String)],
         grants: &[String],
     ) -> Result<InstalledPlugin>;
+    /// Replaces the installed plugin of the folder's name, keeping its config, grants and
+    /// enabled state (installs it when none is installed).
+    fn upgrade_plugin_with_wasm(
+        &self,
+        dir: &Path,
+        wasm: Option<&Path>,
+        config: &[(String, String)],
+        grants: &[String],
+    ) -> Result<PluginUpgrade>;
+    /// Sets config keys of an installed plugin, and returns others to their defaults.
+    fn configure_plugin(
+        &self,
+        name: &str,
+        set: &[(String, String)],
+        unset: &[String],
+    ) -> Result<InstalledPlugin>;
+    /// One installed plugin in full: manifest, config, grants, limits, sha256 and size.
+    fn get_plugin(&self, name: &str) -> Result<PluginDetails>;
     /// Every installed plugin, by name.
     fn list_plugins(&self) -> Result<Vec<InstalledPlugin>>;
     /// Enables or disables an installed plugin.
     fn set_plugin_enabled(&self, name: &str, enabled: bool) -> Result<()>;
     /// Removes an installed plugin.
     fn remove_plugin(&self, name: &str) -> Result<()>;
-    /// Runs one call of a plugin (installed or a folder) and reports what it did and cost.
+    /// Runs one call of a plugin (installed, or a folder: see [`crate::flows::names_a_folder`])
+    /// and reports what it did and cost.
     fn run_plugin(&self, name_or_dir: &str, input: &Value) -> Result<RunReport>;
     /// Runs a plugin folder with its component read from `wasm` when given.
     fn run_plugin_with_wasm(
@@ -347,6 +367,26 @@ impl Admin for Kith {
         grants: &[String],
     ) -> Result<InstalledPlugin> {
         Kith::install_plugin_with_wasm(self, dir, wasm, config, grants)
+    }
+    fn upgrade_plugin_with_wasm(
+        &self,
+        dir: &Path,
+        wasm: Option<&Path>,
+        config: &[(String, String)],
+        grants: &[String],
+    ) -> Result<PluginUpgrade> {
+        Kith::upgrade_plugin_with_wasm(self, dir, wasm, config, grants)
+    }
+    fn configure_plugin(
+        &self,
+        name: &str,
+        set: &[(String, String)],
+        unset: &[String],
+    ) -> Result<InstalledPlugin> {
+        Kith::configure_plugin(self, name, set, unset)
+    }
+    fn get_plugin(&self, name: &str) -> Result<PluginDetails> {
+        Kith::get_plugin(self, name)
     }
     fn list_plugins(&self) -> Result<Vec<InstalledPlugin>> {
         Kith::list_plugins(self)

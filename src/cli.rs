@@ -166,6 +166,14 @@ pub enum Command {
     /// Run one call of a plugin, for plugin authors.
     #[command(subcommand)]
     Run(plugin::RunCommand),
+    /// Write a new plugin project, for plugin authors.
+    #[command(subcommand)]
+    New(plugin::NewCommand),
+    /// Print the plugin contract (WIT) that plugins are built against.
+    Wit(plugin::WitArgs),
+    /// Change an installed plugin's config without reinstalling it.
+    #[command(subcommand)]
+    Configure(plugin::ConfigureCommand),
     /// Run the courier: send queued messages (e-mail, webhooks, outbox files).
     #[command(subcommand)]
     Courier(courier::CourierCommand),
@@ -219,6 +227,9 @@ pub enum GetCommand {
     Config,
     /// Show a courier message with every attempt to send it.
     Message { id: String },
+    /// Show an installed plugin: manifest, config, grants, limits, and its component's
+    /// sha256 and size.
+    Plugin { name: String },
 }
 
 /// `retry message ID`.
@@ -306,6 +317,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             clap_complete::generate(shell, &mut command, "kith", &mut script);
             return write_stdout(&script);
         }
+        Command::New(command) => return plugin::new(&out, command),
+        Command::Wit(args) => return plugin::wit(args),
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
             let mut page = Vec::new();
@@ -328,6 +341,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
     if endpoint.is_some() && endpoint_flag_given() {
         return Err(kith::Error::LocalOnly(command_words()).into());
+    }
+    // A plugin folder runs without a store: nothing in one is used, and none is made.
+    if let Command::Run(command) = &cli.command
+        && plugin::runs_a_folder(command)
+    {
+        return plugin::run(&Kith::open_in_memory()?.with_actor(actor), &out, command);
     }
     let db = db()?;
     let kith = if creates_store(&cli.command) {
@@ -471,7 +490,9 @@ fn remote_capable(command: &Command) -> bool {
         | Command::Export(_)
         | Command::Validate(_) => true,
         Command::Create(identity::CreateCommand::Token(_))
-        | Command::Get(GetCommand::Config | GetCommand::Message { .. })
+        | Command::Get(
+            GetCommand::Config | GetCommand::Message { .. } | GetCommand::Plugin { .. },
+        )
         | Command::List(
             ListCommand::Invites(_)
             | ListCommand::Events(_)
@@ -492,6 +513,9 @@ fn remote_capable(command: &Command) -> bool {
         | Command::Enable(_)
         | Command::Disable(_)
         | Command::Run(_)
+        | Command::New(_)
+        | Command::Wit(_)
+        | Command::Configure(_)
         | Command::Courier(_)
         | Command::Retry(_)
         | Command::Serve(_)
@@ -511,10 +535,14 @@ fn run_local(kith: &Kith, out: &Output, command: Command) -> Result<(), CliError
         | Command::Restore(_)
         | Command::Check
         | Command::Version
+        | Command::New(_)
+        | Command::Wit(_)
         | Command::Completions { .. }
         | Command::Man => {
             unreachable!("answered above, without a store or with one of their own")
         }
+        Command::Get(GetCommand::Plugin { name }) => plugin::get(kith, out, &name),
+        Command::Configure(command) => plugin::configure(kith, out, command),
         Command::Backup(args) => backup::backup(kith, out, args),
         Command::Create(identity::CreateCommand::Token(args)) => {
             serve::create_token(kith, out, args)
@@ -546,13 +574,13 @@ fn run_local(kith: &Kith, out: &Output, command: Command) -> Result<(), CliError
         Command::Remove(RemoveCommand::Schema { id }) => schema::remove(kith, out, &id),
         Command::Enable(command) => plugin::enable(kith, out, command, true),
         Command::Disable(command) => plugin::enable(kith, out, command, false),
-        Command::Run(command) => plugin::run(kith, out, command),
+        Command::Run(command) => plugin::run(kith, out, &command),
         _ => unreachable!("run_identity_command runs the rest (see remote_capable)"),
     }
 }
 
 /// Writes `bytes` to stdout; a reader that went away (`kith man | head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
@@ -600,6 +628,9 @@ fn creates_store(command: &Command) -> bool {
         | Command::Enable(_)
         | Command::Disable(_)
         | Command::Run(_)
+        | Command::New(_)
+        | Command::Wit(_)
+        | Command::Configure(_)
         | Command::Backup(_)
         | Command::Restore(_)
         | Command::Check

@@ -144,8 +144,24 @@ pub enum Error {
     #[error("plugin {plugin} cannot be installed: {problem}")]
     PluginInvalid { plugin: String, problem: String },
     /// A plugin of this name is installed already.
-    #[error("plugin `{0}` is installed already; remove it first (kith remove plugin {0})")]
+    #[error(
+        "plugin `{0}` is installed already; replace it with `kith install plugin DIR --upgrade` (its config and enabled state are kept), or remove it first (kith remove plugin {0})"
+    )]
     PluginExists(String),
+    /// A plugin folder `kith run plugin` cannot run: its manifest or its component.
+    #[error("plugin {plugin} cannot be run: {problem}")]
+    PluginNotRunnable { plugin: String, problem: String },
+    /// A config key the plugin's manifest does not declare (when it declares a `[config]`).
+    #[error(
+        "plugin {plugin} has no config key `{key}`{}; its plugin.toml declares {}",
+        nearest(key, known.iter().map(String::as_str)).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default(),
+        known.join(", ")
+    )]
+    UnknownPluginConfig {
+        plugin: String,
+        key: String,
+        known: Vec<String>,
+    },
     /// A trait validator refused the traits: the plugin's own field errors.
     #[error("plugin {plugin} {version} refused the traits: {}", field_errors_text(.errors))]
     PluginRejected {
@@ -166,6 +182,26 @@ pub enum Error {
     /// resending it cannot help; the administrator must fix or disable the plugin.
     #[error("plugin {plugin} {version} failed ({kind}): {message}")]
     PluginFault {
+        plugin: String,
+        version: String,
+        kind: FaultKind,
+        message: String,
+    },
+    /// A second password-migration plugin would be enabled: a flagged sign-in asks exactly one.
+    #[error(
+        "plugin `{plugin}` was not enabled: `{enabled}` is the enabled password-migration plugin and only one may be; disable it first (kith disable plugin {enabled})"
+    )]
+    MigrationPluginEnabled { plugin: String, enabled: String },
+    /// An identity flagged `use_password_migration_hook` signs in, and no password-migration
+    /// plugin is enabled to verify its password: kith is not set up for it (Kratos' 500).
+    #[error(
+        "password migration is requested for this identity, but no password-migration plugin is enabled; install one (kith install plugin plugins/legacy-hashes) or enable the installed one (kith enable plugin NAME)"
+    )]
+    PasswordMigrationNotEnabled,
+    /// The password-migration plugin failed (a trap, a limit, or its own error) on a flagged
+    /// sign-in: Kratos' 502 for a hook that answers improperly. The flag is kept.
+    #[error("password migration plugin {plugin} {version} failed ({kind}): {message}")]
+    PasswordMigrationFailed {
         plugin: String,
         version: String,
         kind: FaultKind,
@@ -366,6 +402,7 @@ impl Error {
             | Error::SchemaExists(_)
             | Error::SchemaWouldBreak { .. }
             | Error::PluginExists(_)
+            | Error::MigrationPluginEnabled { .. }
             | Error::TokenExists(_)
             | Error::FileExists { .. }
             | Error::StoreHoldsIdentities { .. } => 409,
@@ -376,7 +413,8 @@ impl Error {
             | Error::StoreInUse { .. }
             | Error::Unreachable { .. } => 503,
             Error::Remote { body, .. } => body.code,
-            Error::PluginFault { .. } => 500,
+            Error::PluginFault { .. } | Error::PasswordMigrationNotEnabled => 500,
+            Error::PasswordMigrationFailed { .. } => 502,
             Error::StoreTooNew { .. } | Error::Internal { .. } => 500,
             Error::RecoveryKeyMissing { .. } | Error::RecoveryKeyMismatch { .. } => 500,
             Error::Store(_) => 500,
@@ -502,6 +540,26 @@ impl Error {
                 ..
             } => body
                 .with_reason(self.to_string())
+                .with_detail("plugin", plugin.clone())
+                .with_detail("version", version.clone())
+                .with_detail("fault", serde_json::to_value(kind).unwrap_or_default()),
+            // Kratos' words for a login whose migration hook is off, and for a hook that
+            // answered improperly; kith's own sentence is the message.
+            Error::PasswordMigrationNotEnabled => body
+                .with_reason(
+                    "Password migration hook is not enabled but password migration is requested.",
+                )
+                .with_message(self.to_string()),
+            Error::PasswordMigrationFailed {
+                plugin,
+                version,
+                kind,
+                ..
+            } => body
+                .with_reason(
+                    "A third-party upstream service responded improperly. Please try again later.",
+                )
+                .with_message(self.to_string())
                 .with_detail("plugin", plugin.clone())
                 .with_detail("version", version.clone())
                 .with_detail("fault", serde_json::to_value(kind).unwrap_or_default()),
@@ -721,6 +779,15 @@ mod tests {
                 problem: "it imports wasi:sockets".into(),
             },
             Error::PluginExists("spam-filter".into()),
+            Error::PluginNotRunnable {
+                plugin: "./spam-filter".into(),
+                problem: "plugin.toml: missing field `kind`".into(),
+            },
+            Error::UnknownPluginConfig {
+                plugin: "email-domain-policy".into(),
+                key: "denied_domain".into(),
+                known: vec!["allowed_domains".into(), "denied_domains".into()],
+            },
             Error::PluginRejected {
                 plugin: "email-domain-policy".into(),
                 version: "0.1.0".into(),
@@ -744,6 +811,17 @@ mod tests {
                 version: "0.1.0".into(),
                 kind: FaultKind::OutOfFuel,
                 message: "all fuel consumed".into(),
+            },
+            Error::MigrationPluginEnabled {
+                plugin: "my-migration".into(),
+                enabled: "legacy-hashes".into(),
+            },
+            Error::PasswordMigrationNotEnabled,
+            Error::PasswordMigrationFailed {
+                plugin: "legacy-hashes".into(),
+                version: "0.1.0".into(),
+                kind: FaultKind::Failed,
+                message: "unsupported legacy hash format".into(),
             },
             Error::Busy(StoreError::Busy),
             Error::TokenExists("ci".into()),
@@ -836,9 +914,14 @@ mod tests {
             Error::StoreTooNew { .. } => "StoreTooNew".into(),
             Error::PluginInvalid { .. } => "PluginInvalid".into(),
             Error::PluginExists(_) => "PluginExists".into(),
+            Error::PluginNotRunnable { .. } => "PluginNotRunnable".into(),
+            Error::UnknownPluginConfig { .. } => "UnknownPluginConfig".into(),
             Error::PluginRejected { .. } => "PluginRejected".into(),
             Error::MapperRefused { .. } => "MapperRefused".into(),
             Error::PluginFault { .. } => "PluginFault".into(),
+            Error::MigrationPluginEnabled { .. } => "MigrationPluginEnabled".into(),
+            Error::PasswordMigrationNotEnabled => "PasswordMigrationNotEnabled".into(),
+            Error::PasswordMigrationFailed { .. } => "PasswordMigrationFailed".into(),
             Error::Busy(_) => "Busy".into(),
             Error::CannotListen { .. } => "CannotListen".into(),
             Error::CourierBusy => "CourierBusy".into(),

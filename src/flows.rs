@@ -53,7 +53,10 @@ pub use invite::{
     InviteSummary, MIN_PASSWORD_LENGTH, RecoveryCode, RecoveryLink, Redeemed, Redemption,
     SUBMITTED_TOO_OFTEN, link_parameters,
 };
-pub use plugins::{InstalledPlugin, RunReport};
+pub use plugins::{
+    InstalledPlugin, PluginDetails, PluginLimits, PluginUpgrade, RunReport, Upgraded,
+    names_a_folder,
+};
 pub use return_to::{ALLOWED_RETURN_URLS, return_origin};
 pub use schemas::SchemaEntry;
 pub use settings::{MAX_INVITE_LIFESPAN, MIN_INVITE_LIFESPAN, Setting, Settings};

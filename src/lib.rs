@@ -42,6 +42,7 @@ pub mod model;
 pub mod password;
 mod plugin_host;
 pub mod remote;
+pub mod scaffold;
 mod schema;
 mod store;
 

@@ -20,7 +20,7 @@ pub use body::{
     parse_body,
 };
 pub use credential::{
-    Bytes, Credential, CredentialKind, LookupCode, LookupSecretConfig, PasswordConfig,
+    Bytes, Credential, CredentialKind, LegacyHash, LookupCode, LookupSecretConfig, PasswordConfig,
     ProviderLink, ProvidersConfig, TotpConfig, UnknownCredentialKind, WebAuthnAttestation,
     WebAuthnAuthenticator, WebAuthnConfig, WebAuthnCredential, WebAuthnFlags,
 };

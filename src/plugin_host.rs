@@ -22,9 +22,10 @@ pub use call::{LogLine, Report};
 pub use folder::{read_component, read_manifest};
 pub use inspect::Inspection;
 pub use limits::Limits;
-pub use manifest::{KNOWN_CAPABILITIES, Kind, Manifest};
+pub use manifest::{KNOWN_CAPABILITIES, Kind, Manifest, check_name as check_plugin_name};
 pub use worlds::{
-    EmailMessage, HttpPost, Invite, OutboxFile, Plan, check_file_name as check_outbox_name,
+    EmailMessage, HttpPost, Invite, MigrationAttempt, OutboxFile, Plan, Verdict,
+    check_file_name as check_outbox_name,
 };
 
 use serde::{Deserialize, Serialize};
@@ -351,5 +352,21 @@ impl PluginHost {
     ) -> Result<Report<Result<serde_json::Value, Vec<FieldError>>>, Fault> {
         let loaded = self.load(plugin)?;
         worlds::map_record(&loaded, plugin, record_json, now_unix_ms)
+    }
+
+    /// Asks a password-migration plugin whether `attempt`'s password is the one its legacy
+    /// hash was made from.
+    ///
+    /// # Errors
+    /// A [`Fault`] when the plugin misbehaved or returned an error (an unknown hash format, a
+    /// broken config); its message never holds the password or the legacy hash.
+    pub fn verify_legacy_password(
+        &self,
+        plugin: &Plugin,
+        attempt: &MigrationAttempt,
+        now_unix_ms: u64,
+    ) -> Result<Report<Verdict>, Fault> {
+        let loaded = self.load(plugin)?;
+        worlds::verify_password(&loaded, plugin, attempt, now_unix_ms)
     }
 }

@@ -23,7 +23,8 @@ use crate::flows::{
     AuditEvent, BatchOutcome, CourierMessage, IdentityPage, ImportOptions, ImportResult,
     ImportSource, ImportSummary, InstalledPlugin, Invitation, InviteRequest, InviteStatus,
     InviteSummary, ListIdentities, ListMessages, MessagePage, NewToken, PasswordMatch,
-    RecoveryCode, RecoveryLink, Redeemed, Redemption, RunReport, SchemaEntry, Setting, TokenRecord,
+    PluginDetails, PluginUpgrade, RecoveryCode, RecoveryLink, Redeemed, Redemption, RunReport,
+    SchemaEntry, Setting, TokenRecord,
 };
 use crate::model::{
     BatchPatchBody, CreateIdentityBody, CredentialKind, ErrorBody, Identity, IdentityId,
@@ -701,6 +702,26 @@ impl Admin for Remote {
         _grants: &[String],
     ) -> Result<InstalledPlugin> {
         local_only("kith install plugin")
+    }
+    fn upgrade_plugin_with_wasm(
+        &self,
+        _dir: &Path,
+        _wasm: Option<&Path>,
+        _config: &[(String, String)],
+        _grants: &[String],
+    ) -> Result<PluginUpgrade> {
+        local_only("kith install plugin --upgrade")
+    }
+    fn configure_plugin(
+        &self,
+        _name: &str,
+        _set: &[(String, String)],
+        _unset: &[String],
+    ) -> Result<InstalledPlugin> {
+        local_only("kith configure plugin")
+    }
+    fn get_plugin(&self, _name: &str) -> Result<PluginDetails> {
+        local_only("kith get plugin")
     }
     fn list_plugins(&self) -> Result<Vec<InstalledPlugin>> {
         local_only("kith list plugins")

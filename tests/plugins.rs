@@ -177,7 +177,8 @@ fn a_validator_is_scoped_by_the_schema_ids_of_its_manifest() -> TestResult {
     Ok(())
 }
 
-fn run_plugin(env: &Env, plugin: &str, input: &Value) -> Value {
+/// `kith run plugin PLUGIN --input FILE` with `input` in FILE; the report.
+pub fn run_plugin(env: &Env, plugin: &str, input: &Value) -> Value {
     let path = env.file("input.json", &input.to_string());
     env.run(&["run", "plugin", plugin, "--input", &path])
         .ok()

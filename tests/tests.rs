@@ -1,6 +1,7 @@
 //! kith's integration tests: the real binary, driven as a user drives it.
 //! One test binary (see `[[test]]` in Cargo.toml), one module per theme.
 
+mod authoring;
 mod backup;
 mod conformance;
 mod courier;
@@ -16,6 +17,7 @@ mod languages;
 mod library;
 mod manage;
 mod mapping;
+mod migration;
 mod page;
 mod plugins;
 mod readme;

@@ -325,10 +325,10 @@ pub fn verify(kith: &Kith, out: &Output, command: VerifyCommand) -> Result<(), C
             super::Format::Table => out.emit(&format!(
                 "password matches identity {}{}",
                 matched.identity_id,
-                if matched.rehashed {
-                    " (hash upgraded)"
-                } else {
-                    ""
+                match (&matched.migrated_by, matched.rehashed) {
+                    (Some(by), _) => format!(" (migrated by {by})"),
+                    (None, true) => " (hash upgraded)".to_string(),
+                    (None, false) => String::new(),
                 }
             )),
             _ => out.json(&matched),

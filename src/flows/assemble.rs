@@ -10,11 +10,11 @@ use super::call::Call;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::{
-    Credential, CredentialKind, CredentialsBody, Excess, Identity, IdentityState, LookupCode,
-    LookupSecretConfig, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH, OidcProviderBody, PasswordConfig,
-    PasswordConfigBody, ProviderLink, ProvidersConfig, RecoveryAddress, RecoveryAddressBody,
-    Timestamp, TotpConfig, VerifiableAddress, VerifiableAddressBody, VerificationStatus, Via,
-    WebAuthnConfig,
+    Credential, CredentialKind, CredentialsBody, Excess, Identity, IdentityState, LegacyHash,
+    LookupCode, LookupSecretConfig, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH, OidcProviderBody,
+    PasswordConfig, PasswordConfigBody, ProviderLink, ProvidersConfig, RecoveryAddress,
+    RecoveryAddressBody, Timestamp, TotpConfig, VerifiableAddress, VerifiableAddressBody,
+    VerificationStatus, Via, WebAuthnConfig,
 };
 use crate::model::{IdentityId, SchemaId};
 use crate::password;
@@ -33,8 +33,9 @@ pub(super) enum PasswordChange {
     Cleartext(String),
     /// Store this hash as given, once it passes the format and cost checks.
     Hashed(String),
-    /// Kratos' migration-hook marker.
-    MigrationHook,
+    /// Kratos' migration-hook marker, with the other system's hash when the body sent one
+    /// beside it (Kratos ignores it; kith keeps it for the password-migration plugin).
+    MigrationHook(Option<LegacyHash>),
     /// No password: a JSON patch emptied the config.
     Clear,
 }
@@ -44,7 +45,7 @@ impl PasswordChange {
     /// hook first, then a cleartext password, then a hash; nothing usable keeps what is stored.
     pub fn from_config(config: PasswordConfigBody) -> Self {
         if config.use_password_migration_hook == Some(true) {
-            PasswordChange::MigrationHook
+            PasswordChange::MigrationHook(config.hashed_password.and_then(LegacyHash::new))
         } else if let Some(cleartext) = config.password.filter(|p| !p.is_empty()) {
             PasswordChange::Cleartext(cleartext)
         } else if let Some(hash) = config.hashed_password.filter(|h| !h.is_empty()) {
@@ -177,9 +178,11 @@ impl Kith {
             Some(existing) => existing.id,
             None => draft.id.unwrap_or_else(|| self.ids.new_id().into()),
         };
-        let password_config = password_config(&call.settings, draft.password, existing)?;
+        let (password_config, legacy_hash) =
+            password_config(&call.settings, draft.password, existing)?;
         let imported = Imported {
             password: password_config,
+            legacy_hash,
             oidc: &draft.oidc,
             saml: &draft.saml,
             totp: draft.totp,
@@ -368,43 +371,67 @@ fn normalize_address(via: Via, value: &str) -> String {
     }
 }
 
-/// The password credential's config after the change, or `None` for "no secret".
+/// The password credential's config after the change, or `None` for "no secret"; and the
+/// legacy hash kept beside it, only ever with a config that asks for migration.
 fn password_config(
     settings: &Settings,
     change: PasswordChange,
     existing: Option<&Identity>,
-) -> Result<Option<PasswordConfig>> {
+) -> Result<(Option<PasswordConfig>, Option<LegacyHash>)> {
     let hashed = |hashed_password| PasswordConfig {
         hashed_password,
         use_password_migration_hook: false,
     };
     Ok(match change {
-        PasswordChange::Keep => existing
-            .and_then(|e| e.credential(CredentialKind::Password))
-            .and_then(Credential::config_as::<PasswordConfig>)
-            .filter(|config| *config != PasswordConfig::default()),
-        PasswordChange::Cleartext(cleartext) => Some(hashed(password::hash_password(
-            cleartext.as_bytes(),
-            &settings.hasher,
-        )?)),
+        PasswordChange::Keep => {
+            let stored = existing.and_then(|e| e.credential(CredentialKind::Password));
+            let config = stored
+                .and_then(Credential::config_as::<PasswordConfig>)
+                .filter(|config| *config != PasswordConfig::default());
+            let legacy = stored
+                .and_then(|c| c.legacy_hash.clone())
+                .filter(|_| config.as_ref().is_some_and(PasswordConfig::needs_migration));
+            (config, legacy)
+        }
+        PasswordChange::Cleartext(cleartext) => (
+            Some(hashed(password::hash_password(
+                cleartext.as_bytes(),
+                &settings.hasher,
+            )?)),
+            None,
+        ),
         PasswordChange::Hashed(hash) => {
             // Another system's spelling of a Kratos format (Django, crypt(3), LDAP) is stored
             // as Kratos spells it, so the hash also carries over to Kratos itself.
             let hash = password::to_kratos_format(&hash).unwrap_or(hash);
             password::check_hash(&hash)?;
-            Some(hashed(hash))
+            (Some(hashed(hash)), None)
         }
-        PasswordChange::MigrationHook => Some(PasswordConfig {
-            hashed_password: String::new(),
-            use_password_migration_hook: true,
-        }),
-        PasswordChange::Clear => None,
+        PasswordChange::MigrationHook(legacy) => {
+            if let Some(legacy) = &legacy
+                && legacy.expose().len() > LegacyHash::MAX_BYTES
+            {
+                return Err(Error::BadRequest(format!(
+                    "credentials.password.config.hashed_password is {} bytes; a hash kept for \
+                     password migration may take at most {} bytes",
+                    legacy.expose().len(),
+                    LegacyHash::MAX_BYTES
+                )));
+            }
+            let config = PasswordConfig {
+                hashed_password: String::new(),
+                use_password_migration_hook: true,
+            };
+            (Some(config), legacy)
+        }
+        PasswordChange::Clear => (None, None),
     })
 }
 
 /// The credentials a body brings, after the password is hashed or checked.
 struct Imported<'a> {
     password: Option<PasswordConfig>,
+    legacy_hash: Option<LegacyHash>,
     oidc: &'a [OidcProviderBody],
     saml: &'a [OidcProviderBody],
     totp: Option<TotpConfig>,
@@ -435,6 +462,7 @@ fn credentials(
         version,
         created_at: stored(kind).map_or(now, |c| c.created_at),
         updated_at: now,
+        legacy_hash: None,
     };
     let mut credentials = BTreeMap::new();
     // Kinds this change does not touch are carried over untouched.
@@ -454,15 +482,14 @@ fn credentials(
     }
     if !derived.password_identifiers.is_empty() || imported.password.is_some() {
         let config = Credential::config_value(&imported.password.unwrap_or_default());
-        credentials.insert(
+        let mut password = make(
             CredentialKind::Password,
-            make(
-                CredentialKind::Password,
-                derived.password_identifiers.clone(),
-                config,
-                1,
-            ),
+            derived.password_identifiers.clone(),
+            config,
+            1,
         );
+        password.legacy_hash = imported.legacy_hash;
+        credentials.insert(CredentialKind::Password, password);
     }
     let webauthn = merge_authenticators(stored(CredentialKind::Webauthn), imported.webauthn);
     if !derived.webauthn_identifiers.is_empty() || webauthn.is_some() {

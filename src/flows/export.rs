@@ -102,14 +102,21 @@ pub fn export_body(identity: &Identity, include_credentials: bool) -> CreateIden
 
 fn credentials_body(identity: &Identity) -> Option<CredentialsBody> {
     let credential = |kind| identity.credential(kind);
-    let password = credential(CredentialKind::Password)
+    let stored_password = credential(CredentialKind::Password);
+    let password = stored_password
         .and_then(Credential::config_as::<PasswordConfig>)
         .filter(PasswordConfig::is_usable)
         .map(|config| PasswordCredentialBody {
             config: PasswordConfigBody {
                 password: None,
-                hashed_password: (!config.use_password_migration_hook)
-                    .then_some(config.hashed_password),
+                // A flagged identity carries the legacy hash it was imported with: Kratos
+                // ignores it beside the flag, and another kith keeps it for its plugin.
+                hashed_password: match config.use_password_migration_hook {
+                    true => stored_password
+                        .and_then(|c| c.legacy_hash.as_ref())
+                        .map(|hash| hash.expose().to_string()),
+                    false => Some(config.hashed_password),
+                },
                 use_password_migration_hook: config.use_password_migration_hook.then_some(true),
             },
         });

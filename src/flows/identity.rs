@@ -640,6 +640,7 @@ impl Kith {
                     if kind == CredentialKind::Password {
                         credential.config =
                             Some(Credential::config_value(&PasswordConfig::default()));
+                        credential.legacy_hash = None;
                         credential.updated_at = now;
                     } else {
                         remove_provider_link(credentials, kind, identifier, now)?;

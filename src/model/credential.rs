@@ -138,6 +138,43 @@ pub struct Credential {
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// A password credential flagged `use_password_migration_hook`: the other system's hash
+    /// that came with the flag, for the password-migration plugin. Never serialized: Kratos
+    /// stores only the flag, so no response shows it (see [`LegacyHash`]).
+    #[serde(skip)]
+    pub legacy_hash: Option<LegacyHash>,
+}
+
+/// A password hash from another system, kept beside a password credential flagged
+/// `use_password_migration_hook` for the password-migration plugin to verify (phpass, DES
+/// crypt, `{SHA}`: formats neither Kratos nor kith verify).
+///
+/// It is a secret like any hash, and one that Kratos would not have kept at all, so it is
+/// never serialized and its `Debug` does not show it: only the store and the migration call
+/// see the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LegacyHash(String);
+
+impl LegacyHash {
+    /// Most bytes a legacy hash may take (the longest crypt(3) or LDAP value is a few hundred).
+    pub const MAX_BYTES: usize = 4096;
+
+    /// Wraps a stored or imported hash; `None` when it is empty.
+    pub fn new(text: impl Into<String>) -> Option<Self> {
+        let text = text.into();
+        (!text.is_empty()).then_some(LegacyHash(text))
+    }
+
+    /// The hash as imported.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LegacyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LegacyHash(***)")
+    }
 }
 
 impl Credential {
@@ -166,6 +203,12 @@ impl PasswordConfig {
     /// Whether someone can sign in with it: a hash, or a hook that will supply one.
     pub fn is_usable(&self) -> bool {
         !self.hashed_password.is_empty() || self.use_password_migration_hook
+    }
+
+    /// Whether signing in must ask the password-migration plugin: the flag without a hash,
+    /// as Kratos' `ShouldUsePasswordMigrationHook` decides (a hash beside the flag wins).
+    pub fn needs_migration(&self) -> bool {
+        self.hashed_password.is_empty() && self.use_password_migration_hook
     }
 }
 

@@ -88,6 +88,14 @@ impl Limits {
                 max_input_bytes: 1 << 20,
                 max_output_bytes: 1 << 20,
                 ..base
+            }, // One sign-in: a deliberately slow hash (yescrypt at its usual cost, 16 MiB and a
+            // few hundred million instructions) must fit, and the answer is one word.
+            Kind::PasswordMigration => Limits {
+                fuel: 4_000_000_000,
+                timeout: Duration::from_secs(5),
+                max_input_bytes: 256 << 10,
+                max_output_bytes: 4 << 10,
+                ..base
             },
         }
     }

@@ -22,6 +22,9 @@ pub enum Kind {
     InviteDelivery,
     /// `world import-mapper`: maps one foreign record to a createIdentityBody.
     ImportMapper,
+    /// `world password-migration`: verifies a password against another system's hash, for
+    /// identities imported with `use_password_migration_hook`. At most one is enabled.
+    PasswordMigration,
 }
 
 impl Kind {
@@ -31,6 +34,7 @@ impl Kind {
             Kind::TraitValidator => "trait-validator",
             Kind::InviteDelivery => "invite-delivery",
             Kind::ImportMapper => "import-mapper",
+            Kind::PasswordMigration => "password-migration",
         }
     }
 
@@ -40,6 +44,7 @@ impl Kind {
             "trait-validator" => Some(Kind::TraitValidator),
             "invite-delivery" => Some(Kind::InviteDelivery),
             "import-mapper" => Some(Kind::ImportMapper),
+            "password-migration" => Some(Kind::PasswordMigration),
             _ => None,
         }
     }
@@ -50,6 +55,7 @@ impl Kind {
             Kind::TraitValidator => "kith:plugin/validator",
             Kind::InviteDelivery => "kith:plugin/delivery",
             Kind::ImportMapper => "kith:plugin/mapper",
+            Kind::PasswordMigration => "kith:plugin/migration",
         }
     }
 }
@@ -114,19 +120,7 @@ impl Manifest {
 
     fn check(&self) -> Result<(), PluginError> {
         let bad = |problem: String| Err(PluginError::Manifest(problem));
-        if self.name.is_empty()
-            || self.name.len() > 64
-            || !self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            || self.name.starts_with('-')
-        {
-            return bad(format!(
-                "name `{}` must be 1 to 64 lowercase letters, digits and dashes",
-                self.name
-            ));
-        }
+        check_name(&self.name).map_err(PluginError::Manifest)?;
         if self.version.is_empty() || self.version.len() > 64 {
             return bad("version must be set, e.g. \"0.1.0\"".into());
         }
@@ -183,10 +177,37 @@ impl Manifest {
             .collect()
     }
 
+    /// Whether `key` may be set in this plugin's config: any key when the manifest declares
+    /// no `[config]` (a plugin that takes keys of its own choosing), else only the keys it
+    /// declares, so that a mistyped key is refused rather than silently ignored.
+    pub fn accepts_config_key(&self, key: &str) -> bool {
+        self.config.is_empty() || self.config.contains_key(key)
+    }
+
     /// True when this validator checks identities of `schema_id`.
     pub fn covers_schema(&self, schema_id: &str) -> bool {
         self.schemas.is_empty() || self.schemas.iter().any(|s| s == "*" || s == schema_id)
     }
+}
+
+/// Checks a plugin name as a manifest must spell it: 1 to 64 lowercase letters, digits and
+/// dashes, not starting with a dash.
+///
+/// # Errors
+/// Why `name` is not one, as a sentence naming it.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || name.starts_with('-')
+    {
+        return Err(format!(
+            "name `{name}` must be 1 to 64 lowercase letters, digits and dashes"
+        ));
+    }
+    Ok(())
 }
 
 /// Capabilities a manifest may request. None grants any ambient authority: plugins never

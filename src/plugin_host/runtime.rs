@@ -68,11 +68,21 @@ pub mod bindings {
             },
         });
     }
+    pub mod migration {
+        wasmtime::component::bindgen!({
+            path: "plugins/wit",
+            world: "password-migration",
+            with: {
+                "kith:plugin/log": super::sdk::kith::plugin::log,
+                "kith:plugin/types": super::validator::kith::plugin::types,
+            },
+        });
+    }
 }
 
 use bindings::{
     delivery::InviteDeliveryPre, delivery_v0_2::InviteDeliveryPre as InviteDeliveryV02Pre,
-    mapper::ImportMapperPre, validator::TraitValidatorPre,
+    mapper::ImportMapperPre, migration::PasswordMigrationPre, validator::TraitValidatorPre,
 };
 
 pub use super::call::HostState;
@@ -268,6 +278,9 @@ impl Runtime {
                 Pre::Delivery(InviteDeliveryPre::new(pre).map_err(unloadable)?)
             }
             (Kind::ImportMapper, _) => Pre::Mapper(ImportMapperPre::new(pre).map_err(unloadable)?),
+            (Kind::PasswordMigration, _) => {
+                Pre::Migration(PasswordMigrationPre::new(pre).map_err(unloadable)?)
+            }
         };
         Ok(Loaded {
             engine: self.engine.clone(),
@@ -287,4 +300,5 @@ pub enum Pre {
     Delivery(InviteDeliveryPre<HostState>),
     DeliveryV02(InviteDeliveryV02Pre<HostState>),
     Mapper(ImportMapperPre<HostState>),
+    Migration(PasswordMigrationPre<HostState>),
 }

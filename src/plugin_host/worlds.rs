@@ -1,4 +1,4 @@
-//! The three worlds' calls: their inputs, their outputs, and the checks each output must
+//! The four worlds' calls: their inputs, their outputs, and the checks each output must
 //! pass before the host acts on it (sizes, counts, outbox file names, JSON shape).
 //!
 //! The call itself (fresh store, limits, faults) is `call::run`; this file only converts
@@ -9,6 +9,7 @@ use super::limits::Limits;
 use super::manifest::Kind;
 use super::runtime::bindings::delivery as d;
 use super::runtime::bindings::delivery_v0_2 as d2;
+use super::runtime::bindings::migration::exports::kith::plugin::migration as m;
 use super::runtime::bindings::validator::kith::plugin::types::{
     CallContext, FieldError as WitFieldError,
 };
@@ -387,6 +388,11 @@ fn export_of(kind: Kind, api: Api) -> (&'static str, &'static str, &'static str)
             "map-record",
             "map-record: func(ctx: call-context, record-json: string) -> result<string, list<field-error>>",
         ),
+        Kind::PasswordMigration => (
+            "kith:plugin/migration@0.1.0",
+            "verify",
+            "verify: func(ctx: call-context, attempt: attempt) -> result<verdict, string>",
+        ),
     }
 }
 
@@ -440,6 +446,8 @@ pub fn check_export_type(
         ),
         Kind::ImportMapper => func
             .typecheck::<(&CallContext, &str), (Result<String, Vec<WitFieldError>>,)>(&types),
+        Kind::PasswordMigration => func
+            .typecheck::<(&CallContext, &m::Attempt), (Result<m::Verdict, String>,)>(&types),
     };
     checked.map_err(|_| PluginError::WrongExportType {
         kind,
@@ -628,6 +636,104 @@ pub fn map_record(
     Ok(report.with_output(output))
 }
 
+/// One sign-in attempt on an identity flagged for password migration, as the plugin gets it.
+/// `Debug` leaves out the password and the legacy hash.
+#[derive(Clone)]
+pub struct MigrationAttempt {
+    /// What the user typed to identify themselves.
+    pub identifier: String,
+    pub password: String,
+    /// The other system's hash, empty when the import kept none.
+    pub legacy_hash: String,
+    pub traits_json: String,
+    pub metadata_public_json: String,
+    pub metadata_admin_json: String,
+}
+
+impl std::fmt::Debug for MigrationAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrationAttempt")
+            .field("identifier", &self.identifier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A password-migration plugin's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The password is the one the other system knew.
+    PasswordMatch,
+    /// Not the password.
+    NoMatch,
+}
+
+pub fn verify_password(
+    loaded: &Loaded,
+    plugin: &Plugin,
+    attempt: &MigrationAttempt,
+    now_unix_ms: u64,
+) -> Result<Report<Verdict>, Fault> {
+    let Pre::Migration(pre) = &loaded.pre else {
+        return Err(plugin.fault(FaultKind::Trap, "not a password migration plugin"));
+    };
+    let ctx = context(plugin, now_unix_ms);
+    let wit = m::Attempt {
+        identifier: attempt.identifier.clone(),
+        password: attempt.password.clone(),
+        legacy_hash: attempt.legacy_hash.clone(),
+        traits_json: attempt.traits_json.clone(),
+        metadata_public_json: attempt.metadata_public_json.clone(),
+        metadata_admin_json: attempt.metadata_admin_json.clone(),
+    };
+    let input = wit.identifier.len()
+        + wit.password.len()
+        + wit.legacy_hash.len()
+        + wit.traits_json.len()
+        + wit.metadata_public_json.len()
+        + wit.metadata_admin_json.len();
+    let report = run(loaded, plugin, input, |store| {
+        let instance = pre.instantiate(&mut *store)?;
+        instance
+            .kith_plugin_migration()
+            .call_verify(store, &ctx, &wit)
+    })
+    .map_err(|fault| without_secrets(fault, attempt))?;
+    match report.output {
+        Ok(m::Verdict::PasswordMatch) => Ok(report.with_output(Verdict::PasswordMatch)),
+        Ok(m::Verdict::NoMatch) => Ok(report.with_output(Verdict::NoMatch)),
+        Err(ref message) => {
+            // An error is a sentence for the operator; past the kind's output limit it is cut
+            // (after the secrets are blotted out, so no part of one survives the cut).
+            let mut message = redact(message, attempt);
+            let mut cut = message.len().min(plugin.limits().max_output_bytes);
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            Err(plugin.fault(FaultKind::Failed, message))
+        }
+    }
+}
+
+/// A fault's message with the attempt's password and legacy hash blotted out: a plugin's
+/// error string, panic message or output may echo them, and a fault is shown, logged and
+/// audited.
+fn without_secrets(mut fault: Fault, attempt: &MigrationAttempt) -> Fault {
+    fault.message = redact(&fault.message, attempt);
+    fault
+}
+
+fn redact(text: &str, attempt: &MigrationAttempt) -> String {
+    let mut text = text.to_string();
+    for secret in [&attempt.password, &attempt.legacy_hash] {
+        if !secret.is_empty() {
+            text = text.replace(secret.as_str(), "***");
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Api, Kind, check_file_name, export_of};
@@ -642,6 +748,7 @@ mod tests {
             Kind::TraitValidator,
             Kind::InviteDelivery,
             Kind::ImportMapper,
+            Kind::PasswordMigration,
         ] {
             let (interface, name, expected) = export_of(kind, Api::V0_1);
             assert!(wit.contains(expected), "{expected}");

@@ -2,7 +2,7 @@
 
 use super::{Result, StoreError, Tx};
 use crate::model::{
-    Credential, CredentialKind, Identity, IdentityState, RecoveryAddress, Timestamp,
+    Credential, CredentialKind, Identity, IdentityState, LegacyHash, RecoveryAddress, Timestamp,
     VerifiableAddress, VerificationStatus, Via,
 };
 use crate::model::{IdentityId, SchemaId};
@@ -255,6 +255,7 @@ struct StoredCredential {
     created_at: String,
     updated_at: String,
     identifiers: String,
+    legacy_hash: Option<String>,
 }
 
 impl StoredCredential {
@@ -267,6 +268,7 @@ impl StoredCredential {
             created_at: row.get(4)?,
             updated_at: row.get(5)?,
             identifiers: row.get(6)?,
+            legacy_hash: row.get(7)?,
         })
     }
 }
@@ -284,6 +286,7 @@ impl TryFrom<StoredCredential> for Credential {
             version: row.version,
             created_at: time(&row.created_at)?,
             updated_at: time(&row.updated_at)?,
+            legacy_hash: row.legacy_hash.and_then(LegacyHash::new),
         })
     }
 }
@@ -325,6 +328,8 @@ struct CredentialRow {
     created_at: String,
     updated_at: String,
     identifiers: Vec<String>,
+    /// Kept in `legacy_password_hashes`, beside the credential (see [`LegacyHash`]).
+    legacy_hash: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -409,6 +414,10 @@ impl From<&Identity> for IdentityRows {
                     created_at: credential.created_at.to_string(),
                     updated_at: credential.updated_at.to_string(),
                     identifiers: credential.identifiers.clone(),
+                    legacy_hash: credential
+                        .legacy_hash
+                        .as_ref()
+                        .map(|hash| hash.expose().to_string()),
                 })
                 .collect(),
             verifiable_addresses: identity
@@ -472,6 +481,8 @@ const INSERT_IDENTITY: &str = "INSERT INTO identities (id, schema_id, state, sta
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (identity_id, type, config, version, created_at, \
      updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_LEGACY_HASH: &str =
+    "INSERT INTO legacy_password_hashes (identity_id, type, hash) VALUES (?1, ?2, ?3)";
 const INSERT_IDENTIFIER: &str = "INSERT INTO credential_identifiers (type, identifier, identity_id, position) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_VERIFIABLE: &str = "INSERT INTO verifiable_addresses (id, identity_id, via, value, verified, \
      status, verified_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -486,6 +497,7 @@ pub struct IdentityWriter<'t> {
     identity: CachedStatement<'t>,
     credential: CachedStatement<'t>,
     identifier: CachedStatement<'t>,
+    legacy_hash: CachedStatement<'t>,
     verifiable: CachedStatement<'t>,
     recovery: CachedStatement<'t>,
     event: CachedStatement<'t>,
@@ -542,10 +554,13 @@ impl<'t> IdentityWriter<'t> {
         ])?;
         insert_children(
             rows,
-            &mut self.credential,
-            &mut self.identifier,
-            &mut self.verifiable,
-            &mut self.recovery,
+            [
+                &mut self.credential,
+                &mut self.identifier,
+                &mut self.legacy_hash,
+                &mut self.verifiable,
+                &mut self.recovery,
+            ],
         )?;
         if let Some(event) = event {
             self.event.execute(params![
@@ -560,13 +575,10 @@ impl<'t> IdentityWriter<'t> {
     }
 }
 
-fn insert_children(
-    rows: &IdentityRows,
-    credential: &mut CachedStatement<'_>,
-    identifier: &mut CachedStatement<'_>,
-    verifiable: &mut CachedStatement<'_>,
-    recovery: &mut CachedStatement<'_>,
-) -> Result<()> {
+/// Inserts an identity's children with the statements for credentials, identifiers, legacy
+/// hashes, verifiable and recovery addresses, in that order.
+fn insert_children(rows: &IdentityRows, statements: [&mut CachedStatement<'_>; 5]) -> Result<()> {
+    let [credential, identifier, legacy_hash, verifiable, recovery] = statements;
     for row in &rows.credentials {
         credential.execute(params![
             rows.id,
@@ -578,6 +590,9 @@ fn insert_children(
         ])?;
         for (position, value) in row.identifiers.iter().enumerate() {
             identifier.execute(params![row.kind.as_str(), value, rows.id, position as i64])?;
+        }
+        if let Some(hash) = &row.legacy_hash {
+            legacy_hash.execute(params![rows.id, row.kind.as_str(), hash])?;
         }
     }
     for address in &rows.verifiable_addresses {
@@ -617,6 +632,7 @@ impl<'c> Tx<'c> {
             identity: self.tx.prepare_cached(INSERT_IDENTITY)?,
             credential: self.tx.prepare_cached(INSERT_CREDENTIAL)?,
             identifier: self.tx.prepare_cached(INSERT_IDENTIFIER)?,
+            legacy_hash: self.tx.prepare_cached(INSERT_LEGACY_HASH)?,
             verifiable: self.tx.prepare_cached(INSERT_VERIFIABLE)?,
             recovery: self.tx.prepare_cached(INSERT_RECOVERY)?,
             event: self.tx.prepare_cached(INSERT_EVENT)?,
@@ -669,12 +685,16 @@ impl Tx<'_> {
                 .prepare_cached(&format!("DELETE FROM {table} WHERE identity_id = ?1"))?
                 .execute([rows.id])?;
         }
+        // Deleting the credentials took their legacy hashes with them (a cascade).
         insert_children(
             rows,
-            &mut self.tx.prepare_cached(INSERT_CREDENTIAL)?,
-            &mut self.tx.prepare_cached(INSERT_IDENTIFIER)?,
-            &mut self.tx.prepare_cached(INSERT_VERIFIABLE)?,
-            &mut self.tx.prepare_cached(INSERT_RECOVERY)?,
+            [
+                &mut self.tx.prepare_cached(INSERT_CREDENTIAL)?,
+                &mut self.tx.prepare_cached(INSERT_IDENTIFIER)?,
+                &mut self.tx.prepare_cached(INSERT_LEGACY_HASH)?,
+                &mut self.tx.prepare_cached(INSERT_VERIFIABLE)?,
+                &mut self.tx.prepare_cached(INSERT_RECOVERY)?,
+            ],
         )?;
         Ok(true)
     }
@@ -825,7 +845,9 @@ impl Tx<'_> {
             .optional()?)
     }
 
-    /// Replaces one credential's config (and bumps its `updated_at`).
+    /// Replaces one credential's config (and bumps its `updated_at`). A legacy hash kept
+    /// beside it goes: the new config is a whole config of kith's own, never a pending
+    /// migration.
     ///
     /// # Errors
     /// Only if SQLite fails.
@@ -836,13 +858,21 @@ impl Tx<'_> {
         config: &Value,
         now: Timestamp,
     ) -> Result<bool> {
-        let changed = self
-            .tx
-            .prepare_cached(
-                "UPDATE credentials SET config = ?3, updated_at = ?4 WHERE identity_id = ?1 AND type = ?2",
-            )?
-            .execute(params![id, kind.as_str(), config.to_string(), now.to_string()])?;
-        Ok(changed > 0)
+        // The replaced hash (and a legacy one) must not linger in the file's free space.
+        self.overwriting_freed_space(|| {
+            let changed = self
+                .tx
+                .prepare_cached(
+                    "UPDATE credentials SET config = ?3, updated_at = ?4 WHERE identity_id = ?1 AND type = ?2",
+                )?
+                .execute(params![id, kind.as_str(), config.to_string(), now.to_string()])?;
+            self.tx
+                .prepare_cached(
+                    "DELETE FROM legacy_password_hashes WHERE identity_id = ?1 AND type = ?2",
+                )?
+                .execute(params![id, kind.as_str()])?;
+            Ok(changed > 0)
+        })
     }
 
     /// Turns identity rows into identities, reading the addresses (and credentials) of all
@@ -881,7 +911,9 @@ impl Tx<'_> {
             "SELECT c.identity_id, c.type, c.config, c.version, c.created_at, c.updated_at, \
                     (SELECT json_group_array(identifier) FROM \
                         (SELECT identifier FROM credential_identifiers i \
-                         WHERE i.identity_id = c.identity_id AND i.type = c.type ORDER BY position)) \
+                         WHERE i.identity_id = c.identity_id AND i.type = c.type ORDER BY position)), \
+                    (SELECT hash FROM legacy_password_hashes l \
+                     WHERE l.identity_id = c.identity_id AND l.type = c.type) \
              FROM credentials c WHERE c.{} ORDER BY c.identity_id, c.type",
             scope.filter()
         );

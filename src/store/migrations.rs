@@ -241,6 +241,45 @@ const MIGRATIONS: &[&str] = &[
         return_to TEXT NOT NULL
     );
     "#,
+    // 11: password migration. A plugin kind `password-migration` (SQLite cannot change a
+    // CHECK in place, so `plugins` is copied into a table with the wider one); and the hash
+    // another system left, kept beside a password credential flagged
+    // `use_password_migration_hook` until the plugin has verified it. A table of its own,
+    // not a config field: Kratos stores only the flag, and what Kratos shows stays the
+    // config. It goes with its credential (a cascade), so every rewrite of the credential
+    // drops it unless the rewrite writes it again. Safe to run again (see 10).
+    r#"
+    CREATE TABLE plugins_with_migration (
+        name         TEXT PRIMARY KEY,
+        version      TEXT NOT NULL,
+        kind         TEXT NOT NULL
+                     CHECK (kind IN ('trait-validator', 'invite-delivery', 'import-mapper',
+                                     'password-migration')),
+        manifest     TEXT NOT NULL,
+        config       TEXT NOT NULL,
+        grants       TEXT NOT NULL,
+        wasm         BLOB NOT NULL,
+        sha256       TEXT NOT NULL,
+        enabled      INTEGER NOT NULL DEFAULT 1,
+        installed_at TEXT NOT NULL
+    );
+    INSERT INTO plugins_with_migration (name, version, kind, manifest, config, grants, wasm,
+                                        sha256, enabled, installed_at)
+        SELECT name, version, kind, manifest, config, grants, wasm, sha256, enabled, installed_at
+        FROM plugins;
+    DROP TABLE plugins;
+    ALTER TABLE plugins_with_migration RENAME TO plugins;
+    CREATE INDEX IF NOT EXISTS plugins_enabled
+        ON plugins (kind, enabled, name, sha256, installed_at);
+
+    CREATE TABLE IF NOT EXISTS legacy_password_hashes (
+        identity_id BLOB NOT NULL,
+        type        TEXT NOT NULL CHECK (type = 'password'),
+        hash        TEXT NOT NULL,
+        PRIMARY KEY (identity_id, type),
+        FOREIGN KEY (identity_id, type) REFERENCES credentials (identity_id, type) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this kith writes.
@@ -335,6 +374,47 @@ mod tests {
                 r.get(0)
             })?;
         assert_eq!(kept, "v");
+        Ok(())
+    }
+
+    #[test]
+    fn version_11_keeps_installed_plugins_admits_migration_plugins_and_drops_legacy_hashes_with_their_credential()
+    -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        for sql in &MIGRATIONS[..10] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 10)?;
+        let plugin = |name: &str, kind: &str| {
+            format!(
+                "INSERT INTO plugins (name, version, kind, manifest, config, grants, wasm, sha256, \
+                 installed_at) VALUES ('{name}', '0.1.0', '{kind}', '{{}}', '{{}}', '[]', x'00', 's', 't')"
+            )
+        };
+        conn.execute_batch(&plugin("email-domain-policy", "trait-validator"))?;
+        assert!(
+            conn.execute_batch(&plugin("legacy-hashes", "password-migration"))
+                .is_err(),
+            "version 10 has no password-migration kind"
+        );
+        migrate(&mut conn)?;
+        let kept: String = conn.query_row("SELECT kind FROM plugins", [], |r| r.get(0))?;
+        assert_eq!(kept, "trait-validator");
+        conn.execute_batch(&plugin("legacy-hashes", "password-migration"))?;
+        conn.execute_batch(
+            "INSERT INTO identities (id, schema_id, state, traits, created_at, updated_at) \
+               VALUES (x'01', 'preset://email', 'active', '{}', 't', 't'); \
+             INSERT INTO credentials (identity_id, type, config, version, created_at, updated_at) \
+               VALUES (x'01', 'password', '{\"use_password_migration_hook\":true}', 1, 't', 't'); \
+             INSERT INTO legacy_password_hashes (identity_id, type, hash) \
+               VALUES (x'01', 'password', '$P$B...');",
+        )?;
+        conn.execute("DELETE FROM credentials WHERE identity_id = x'01'", [])?;
+        let left: i64 = conn.query_row("SELECT count(*) FROM legacy_password_hashes", [], |r| {
+            r.get(0)
+        })?;
+        assert_eq!(left, 0, "a legacy hash goes with its credential");
         Ok(())
     }
 

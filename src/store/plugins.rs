@@ -66,6 +66,44 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Replaces the plugin `plugin.name` with `plugin` (an upgrade), keeping only its
+    /// `enabled` state; false when none had that name.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn replace_plugin(&self, plugin: &PluginRecord) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "UPDATE plugins SET version = ?2, kind = ?3, manifest = ?4, config = ?5, \
+                 grants = ?6, sha256 = ?7, installed_at = ?8, wasm = ?9 WHERE name = ?1",
+            )?
+            .execute(params![
+                plugin.name,
+                plugin.version,
+                plugin.kind,
+                plugin.manifest,
+                plugin.config,
+                plugin.grants,
+                plugin.sha256,
+                plugin.installed_at,
+                plugin.wasm,
+            ])?
+            > 0)
+    }
+
+    /// Sets a plugin's config (JSON text); false when none had that name.
+    ///
+    /// # Errors
+    /// Only if SQLite fails.
+    pub fn set_plugin_config(&self, name: &str, config: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("UPDATE plugins SET config = ?2 WHERE name = ?1")?
+            .execute(params![name, config])?
+            > 0)
+    }
+
     /// Every installed plugin by name, without the component bytes.
     ///
     /// # Errors
@@ -94,10 +132,11 @@ impl Tx<'_> {
         Ok(rows)
     }
 
-    /// What tells one set of enabled plugins of `kind` from another (names, components and
-    /// install times; a plugin's config changes only with a new install), read from the
-    /// `plugins_enabled` index alone: cheap enough to ask on every call, so a change made by
-    /// another process is seen at the next one.
+    /// What tells one set of enabled plugins of `kind` from another (names, components,
+    /// install times and config, which `kith configure plugin` changes in place): the rows are
+    /// found through the `plugins_enabled` index, and each one's config, stored before its
+    /// component bytes, is read from the row's first page. Cheap enough to ask on every
+    /// call, so a change made by another process is seen at the next one.
     ///
     /// # Errors
     /// Only if SQLite fails.
@@ -105,9 +144,9 @@ impl Tx<'_> {
         Ok(self
             .tx
             .prepare_cached(
-                "SELECT coalesce(group_concat(name || char(31) || sha256 || char(31) || installed_at, \
-                 char(30)), '') \
-                 FROM (SELECT name, sha256, installed_at FROM plugins \
+                "SELECT coalesce(group_concat(name || char(31) || sha256 || char(31) || installed_at \
+                 || char(31) || config, char(30)), '') \
+                 FROM (SELECT name, sha256, installed_at, config FROM plugins \
                        WHERE kind = ?1 AND enabled ORDER BY name)",
             )?
             .query_row([kind], |row| row.get(0))?)

@@ -34,14 +34,10 @@ pub(super) struct Mapped {
 
 impl Kith {
     /// The mapper `name_or_dir` names: an installed, enabled import mapper, or a plugin folder
-    /// (a path: it holds a `/` or starts with `.`, or is a folder with a `plugin.toml`).
+    /// (a path: it holds a `/` or starts with `.`, or is a folder), as `kith run plugin` tells.
     pub(super) fn mapper(&self, name_or_dir: &str) -> Result<Plugin> {
-        let path = std::path::Path::new(name_or_dir);
-        let is_path = name_or_dir.contains(['/', '\\'])
-            || name_or_dir.starts_with('.')
-            || path.join("plugin.toml").is_file();
-        let plugin = if is_path {
-            self.plugin_from_dir(path)?
+        let plugin = if super::super::plugins::names_a_folder(name_or_dir) {
+            self.plugin_from_dir(name_or_dir)?
         } else {
             let record = self
                 .read(|tx| Ok(tx.get_plugin(name_or_dir)?))?

@@ -182,11 +182,14 @@ fn set_password(identity: &mut Identity, hash: String, now: Timestamp) {
             version: 1,
             created_at: now,
             updated_at: now,
+            legacy_hash: None,
         });
     credential.config = Some(Credential::config_value(&PasswordConfig {
         hashed_password: hash,
         use_password_migration_hook: false,
     }));
+    // A new password ends any pending migration: the old system's hash is no longer needed.
+    credential.legacy_hash = None;
     credential.updated_at = now;
     identity.updated_at = now;
 }
