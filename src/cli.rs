@@ -13,9 +13,6 @@ mod import;
 mod invite;
 mod output;
 mod plugin;
-// Wired into `kith new plugin --lang js|python` once that command lands (branch `author`).
-#[allow(dead_code)]
-mod plugin_lang;
 mod schema;
 mod serve;
 

@@ -15,7 +15,8 @@ pub enum Lang {
 }
 
 /// The kinds a project can be made for (each the name of its WIT world).
-pub const KINDS: [&str; 4] = [
+#[cfg(test)]
+const KINDS: [&str; 4] = [
     "trait-validator",
     "import-mapper",
     "invite-delivery",
@@ -172,6 +173,22 @@ pub fn project(
 mod tests {
     use super::*;
 
+    const PLACEHOLDERS: [&str; 13] = [
+        "{{name}}",
+        "{{wasm}}",
+        "{{world}}",
+        "{{language}}",
+        "{{app}}",
+        "{{helper}}",
+        "{{toolchain}}",
+        "{{toolchain_what}}",
+        "{{needs}}",
+        "{{flags}}",
+        "{{limits}}",
+        "{{first_case}}",
+        "{{grant}}",
+    ];
+
     const CASES: &[(&str, &str, &str)] = &[("first", "{}", "\"accepted\"")];
 
     fn text(files: &[(String, String, bool)], path: &str) -> String {
@@ -188,10 +205,12 @@ mod tests {
             for lang in [Lang::Js, Lang::Python] {
                 let files = project(lang, kind, "my-plugin", CASES).expect("a known kind");
                 for (path, text, _) in &files {
-                    assert!(
-                        !text.contains("{{"),
-                        "{kind} {lang:?} {path} keeps a placeholder"
-                    );
+                    for placeholder in PLACEHOLDERS {
+                        assert!(
+                            !text.contains(placeholder),
+                            "{kind} {lang:?}: {path} keeps {placeholder}"
+                        );
+                    }
                 }
                 let manifest = text(&files, "plugin.toml");
                 assert!(manifest.contains("name = \"my-plugin\""), "{manifest}");
