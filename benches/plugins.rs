@@ -1,8 +1,13 @@
 //! Plugin speed: per-call overhead of a validator (warm), `kith create identity` wall time
 //! with one validator installed and a warm cache, and first-time compile time.
 //!
-//! `cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2`, then
-//! `cargo bench --bench plugins`. Prints p50/p99; these are figures, not assertions.
+//! Then the same validator work in three languages: component size, first-time compile, the
+//! first call of a fresh process (compiled code from the disk cache) and a warm call, for the
+//! Rust `email-domain-policy`, the JavaScript `disposable-email` and the Python `name-phone`.
+//!
+//! `scripts/build-plugins` (after `scripts/test` installed the JavaScript and Python
+//! toolchains), then `cargo bench --bench plugins`. Prints p50/p99; these are figures, not
+//! assertions.
 
 #[path = "support/fixture.rs"]
 mod fixture;
@@ -39,6 +44,88 @@ fn plugin(name: &str) -> Plugin {
     }
 }
 
+/// A plugin of `plugins-js/` or `plugins-py/`, whose component is built in its own folder.
+fn plugin_in(folder: &str) -> Plugin {
+    let dir = root().join(folder);
+    let manifest =
+        Manifest::parse(&std::fs::read_to_string(dir.join("plugin.toml")).expect("plugin.toml"))
+            .expect("a good manifest");
+    let wasm = std::fs::read(dir.join(&manifest.wasm))
+        .unwrap_or_else(|e| panic!("{folder}: {e}: build it with scripts/build-plugins"));
+    Plugin {
+        config: manifest.default_config(),
+        sha256: sha256_hex(&wasm),
+        wasm: Arc::new(wasm),
+        manifest,
+    }
+}
+
+/// Size, compile, first call and warm call of one validator, as the README's table has them.
+fn languages(traits: &str) {
+    for (language, plugin) in [
+        ("Rust, email-domain-policy", plugin("email-domain-policy")),
+        (
+            "JavaScript, disposable-email",
+            plugin_in("plugins-js/disposable-email"),
+        ),
+        ("Python, name-phone", plugin_in("plugins-py/name-phone")),
+    ] {
+        let size = plugin.wasm.len();
+        println!("{language}: component {:.2} MB", size as f64 / 1e6);
+        let cache = tempfile::tempdir().expect("a temporary folder");
+        let mut compiles = Vec::new();
+        for round in 0..3 {
+            // A fresh cache each round, so Cranelift runs; the last one stays for the calls.
+            let dir = cache.path().join(round.to_string());
+            let host = PluginHost::with_cache_dir(&dir);
+            let inspection = host
+                .inspect(Kind::TraitValidator, &plugin.wasm)
+                .expect("the plugin is accepted");
+            compiles.push(inspection.compile_time.expect("compiled, not cached"));
+        }
+        report(&format!("  first-time compile, {language}"), compiles);
+        let compiled = cache.path().join("2");
+        // A fresh process: a new host reads the compiled code from the disk cache, links it
+        // and makes the first instance (what `kith create identity` pays once per run).
+        let mut firsts = Vec::new();
+        for _ in 0..10 {
+            let host = PluginHost::with_cache_dir(&compiled);
+            let started = Instant::now();
+            host.validate(&plugin, "preset://email", traits, 0)
+                .expect("a first call");
+            firsts.push(started.elapsed());
+        }
+        report(&format!("  first call, cached code, {language}"), firsts);
+        let mut pooled = PluginHost::with_cache_dir(&compiled);
+        pooled.set_pooled();
+        for (how, host) in [
+            ("", PluginHost::with_cache_dir(&compiled)),
+            (", pooled", pooled),
+        ] {
+            for _ in 0..20 {
+                host.validate(&plugin, "preset://email", traits, 0)
+                    .expect("warm-up call");
+            }
+            let mut calls = Vec::new();
+            let mut fuel = 0;
+            let mut memory = 0;
+            for _ in 0..300 {
+                let started = Instant::now();
+                let report = host
+                    .validate(&plugin, "preset://email", traits, 0)
+                    .expect("a call");
+                calls.push(started.elapsed());
+                fuel = report.fuel_used;
+                memory = report.peak_memory_bytes;
+            }
+            report(
+                &format!("  warm call{how}, {language}, {fuel} fuel, {memory} B peak memory"),
+                calls,
+            );
+        }
+    }
+}
+
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
@@ -52,6 +139,12 @@ fn report(what: &str, samples: Vec<Duration>) {
 }
 
 fn main() {
+    // `cargo bench --bench plugins -- languages` runs only the comparison of languages.
+    let named = r#"{"email":"ada@example.org","name":{"first":"Ada","last":"Lovelace"}}"#;
+    if std::env::args().any(|a| a == "languages") {
+        languages(named);
+        return;
+    }
     let cache = tempfile::tempdir().expect("a temporary folder");
     let policy = plugin("email-domain-policy");
 
@@ -172,4 +265,6 @@ fn main() {
         bare_creates.push(started.elapsed());
     }
     report("kith create identity, no plugins (baseline)", bare_creates);
+
+    languages(named);
 }

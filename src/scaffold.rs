@@ -8,6 +8,8 @@
 //! kind, one folder per kind for the plugin itself and its test cases. This module writes
 //! files into the folder it is given and nowhere else; it knows nothing of the store.
 
+mod lang;
+
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +29,7 @@ pub const KINDS: &[&str] = &[
 ];
 
 /// The languages `kith new plugin --lang` writes.
-pub const LANGS: &[&str] = &["rust"];
+pub const LANGS: &[&str] = &["rust", "js", "python"];
 
 /// A plugin project to write.
 #[derive(Clone, Debug)]
@@ -194,6 +196,8 @@ pub fn new_plugin(request: &NewPlugin) -> Result<Vec<PathBuf>> {
     crate::plugin_host::check_plugin_name(name).map_err(Error::BadRequest)?;
     let files = match request.lang.as_str() {
         "rust" => rust_files(name, &request.kind)?,
+        "js" => lang_files(lang::Lang::Js, name, &request.kind)?,
+        "python" => lang_files(lang::Lang::Python, name, &request.kind)?,
         other => {
             return Err(Error::BadRequest(format!(
                 "`{other}` is not a language kith writes plugins in; known: {}",
@@ -247,6 +251,19 @@ fn rust_files(name: &str, kind: &str) -> Result<Vec<(String, String, bool)>> {
         files.push((format!("tests/{case}.expect"), expect.to_string(), false));
     }
     Ok(files)
+}
+
+/// The files of a JavaScript or Python plugin project (`lang`): the same kinds and test
+/// cases as the Rust templates, whose behaviour each language's template repeats.
+fn lang_files(lang: lang::Lang, name: &str, kind: &str) -> Result<Vec<(String, String, bool)>> {
+    rust_kind(kind)
+        .and_then(|template| lang::project(lang, kind, name, template.cases))
+        .ok_or_else(|| {
+            Error::BadRequest(format!(
+                "`{kind}` is not a kind of plugin; known: {}",
+                KINDS.join(", ")
+            ))
+        })
 }
 
 /// Names a Rust library cannot have, though a manifest could: the compiler's own crates and

@@ -17,6 +17,7 @@ mod harness;
 mod hostile;
 mod import;
 mod invite;
+mod languages;
 mod library;
 mod manage;
 mod mappers;

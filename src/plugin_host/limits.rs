@@ -19,6 +19,26 @@ pub const MAX_WASM_STACK: usize = 512 << 10;
 
 const MIB: u64 = 1 << 20;
 
+/// Core module instances one call may create. Each toolchain links a component from several
+/// core modules, instantiated one by one; counted in their components (`jco print`) and
+/// confirmed by calls: a Rust plugin (wit-bindgen, wasm32-wasip2) makes 3, a JavaScript one
+/// (jco 1.35's QuickJS backend) 11, a Python one (componentize-py 0.25.1, `--stub-wasi`) 38:
+/// libc, libpython 3.14 and four other shared libraries, componentize-py's runtime and
+/// bindings, its init module, 25 adapters that stub WASI out, a shim and a fixup module.
+/// An instance costs its module's globals and tables, and its memories are counted against
+/// the memory limit, so the count is a sanity bound, not the memory bound.
+pub const MAX_CORE_INSTANCES: usize = 38;
+
+/// Linear memories and tables one call may create (defined ones; imported ones are shared).
+/// Rust: 1 and 2; JavaScript (QuickJS): 3 and 3; Python: 1 and 2. Bytes are bounded by
+/// [`Limits::memory_bytes`] and table elements by [`MAX_TABLE_ELEMENTS`], whatever the count.
+pub const MAX_MEMORIES: usize = 4;
+pub const MAX_TABLES: usize = 16;
+
+/// Elements one table may hold: CPython's function table starts at 5,672 (componentize-py
+/// 0.25.1), QuickJS's at 738.
+pub const MAX_TABLE_ELEMENTS: usize = 50_000;
+
 /// The limits one call runs under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -127,10 +147,10 @@ impl Meter {
         Meter {
             limits: StoreLimitsBuilder::new()
                 .memory_size(memory_cap)
-                .instances(16)
-                .tables(16)
-                .memories(4)
-                .table_elements(50_000)
+                .instances(MAX_CORE_INSTANCES)
+                .tables(MAX_TABLES)
+                .memories(MAX_MEMORIES)
+                .table_elements(MAX_TABLE_ELEMENTS)
                 .build(),
             memory_cap,
             peak_memory_bytes: 0,

@@ -5,7 +5,9 @@
 //! std), whose context is built empty per call in `call`.
 
 use super::PluginError;
-use super::limits::{EPOCH_TICK, MAX_WASM_STACK};
+use super::limits::{
+    EPOCH_TICK, MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES, MAX_WASM_STACK,
+};
 use super::manifest::Kind;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -123,10 +125,20 @@ const MAX_PLUGIN_MEMORY: usize = 512 << 20;
 
 fn pool_config() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
+    // Every slot may hold the most a call's store may create (`limits`), so calls in flight
+    // (never more than the slots) never find the pool exhausted, whatever language their
+    // plugins are written in. Core instances are only counted here (their contexts are
+    // allocated per call), so a Python plugin's 38 cost nothing up front. Each memory slot
+    // reserves address space for MAX_PLUGIN_MEMORY plus guard pages, but only pages a call
+    // touched are ever resident (README, "Plugins in JavaScript and Python", measures it).
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let per_slot = |n: usize| POOL_SLOTS.saturating_mul(count(n));
     pool.total_component_instances(POOL_SLOTS)
-        .total_core_instances(POOL_SLOTS * 8)
-        .total_memories(POOL_SLOTS * 2)
-        .total_tables(POOL_SLOTS * 8)
+        .total_core_instances(per_slot(MAX_CORE_INSTANCES))
+        .max_core_instances_per_component(count(MAX_CORE_INSTANCES))
+        .total_memories(per_slot(MAX_MEMORIES))
+        .total_tables(per_slot(MAX_TABLES))
+        .table_elements(MAX_TABLE_ELEMENTS)
         .max_memory_size(MAX_PLUGIN_MEMORY)
         // A call touches a few dozen pages of its memory. With PAGEMAP_SCAN (Linux 6.7+)
         // wasmtime finds exactly those and resets them in place, up to this much, instead of
