@@ -179,9 +179,13 @@ impl Manifest {
 
     /// Whether `key` may be set in this plugin's config: any key when the manifest declares
     /// no `[config]` (a plugin that takes keys of its own choosing), else only the keys it
-    /// declares, so that a mistyped key is refused rather than silently ignored.
+    /// declares, so that a mistyped key is refused rather than silently ignored. An import
+    /// mapper also takes JSON-pointer keys (`/traits/name/first = "First name"`): they name
+    /// where in the body a source field goes, so no manifest can list them all.
     pub fn accepts_config_key(&self, key: &str) -> bool {
-        self.config.is_empty() || self.config.contains_key(key)
+        self.config.is_empty()
+            || self.config.contains_key(key)
+            || (self.kind == Kind::ImportMapper && key.starts_with('/'))
     }
 
     /// True when this validator checks identities of `schema_id`.
