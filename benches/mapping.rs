@@ -10,11 +10,9 @@
 #[path = "support/fixture.rs"]
 mod fixture;
 
-use fixture::{HASH, kith, numbers, this_kith};
+use fixture::{HASH, kith, kith_command, numbers, this_kith, timed_import};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let records = numbers().first().copied().unwrap_or(100_000);
@@ -114,23 +112,7 @@ fn import(
     args: &[&str],
     records: usize,
 ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
-    let started = Instant::now();
-    let output = Command::new(binary)
-        .env("KITH_CACHE_DIR", store.join("cache"))
-        .arg("--db")
-        .arg(store.join("kith.db"))
-        .args(["--format", "json", "import", "identities"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()?;
-    let wall = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap_or("{}"))?;
-    assert_eq!(
-        summary["created"], records as u64,
-        "every record imports: {stderr}"
-    );
-    let peak = summary["peak_rss_bytes"].as_u64().unwrap_or(0) as f64 / (1 << 20) as f64;
-    Ok((wall, peak))
+    let mut command = kith_command(binary, store);
+    command.args(["import", "identities"]).args(args);
+    timed_import(command, records)
 }

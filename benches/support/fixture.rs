@@ -70,13 +70,30 @@ pub fn import_once(
     env: &[(&str, &str)],
 ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let db = dir.join(format!("kith-{run}.db"));
-    let started = Instant::now();
-    let output = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .envs(env.iter().copied())
         .arg("--db")
         .arg(&db)
         .args(["--format", "json", "import", "identities"])
-        .arg(input)
+        .arg(input);
+    let (wall, peak) = timed_import(command, records)?;
+    for suffix in ["", "-wal", "-shm", ".key"] {
+        let mut file = db.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+    Ok((wall, peak))
+}
+
+/// Runs `command` (a `kith ... import identities ...` printing JSON), which must create
+/// `records` identities: wall seconds and kith's peak RSS in MiB.
+pub fn timed_import(
+    mut command: Command,
+    records: usize,
+) -> Result<(f64, f64), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let output = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()?;
@@ -88,11 +105,6 @@ pub fn import_once(
         "every record imports: {stderr}"
     );
     let peak = summary["peak_rss_bytes"].as_u64().unwrap_or(0) as f64 / (1 << 20) as f64;
-    for suffix in ["", "-wal", "-shm", ".key"] {
-        let mut file = db.as_os_str().to_owned();
-        file.push(suffix);
-        let _ = std::fs::remove_file(file);
-    }
     Ok((wall, peak))
 }
 
