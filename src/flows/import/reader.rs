@@ -348,67 +348,108 @@ impl<R: Read> Read for Capped<'_, R> {
 /// A JSON array, one element at a time. An element that breaks the array's syntax, or
 /// outgrows the record bound, ends that input: nothing after it can be told apart reliably.
 fn read_array(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -> bool) {
-    struct Elements<'a> {
-        name: &'a str,
-        emit: &'a mut dyn FnMut(RawRecord) -> bool,
-        index: &'a Cell<usize>,
-        used: &'a Cell<usize>,
+    let prefix = name.to_string();
+    stream_elements(
+        input,
+        (prefix, "element", false),
+        emit,
+        |deserializer, elements| deserializer.deserialize_seq(elements),
+    );
+}
+
+/// The elements of one streamed JSON array, each emitted as a record at `prefix[index]` as
+/// it is read, never the whole array held.
+struct Elements<'a> {
+    prefix: String,
+    foreign: bool,
+    emit: &'a mut dyn FnMut(RawRecord) -> bool,
+    index: Cell<usize>,
+    /// Bytes the current element has taken, shared with [`Capped`].
+    used: &'a Cell<usize>,
+    /// The consumer went away: stop reading, report nothing more.
+    stopped: Cell<bool>,
+}
+
+impl<'de> Visitor<'de> for &mut Elements<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of records")
     }
-    impl<'de> Visitor<'de> for Elements<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a JSON array of createIdentityBody objects")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            // An element that fails to parse ends the array: the error goes up and is
-            // reported once, at the index of the element that broke.
-            self.used.set(0);
-            while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-                let index = self.index.get();
-                self.index.set(index + 1);
-                if !(self.emit)(RawRecord {
-                    position: format!("{}[{index}]", self.name),
-                    text: Ok(raw.get().to_string()),
-                    foreign: false,
-                }) {
-                    break;
-                }
-                self.used.set(0);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // An element that fails to parse ends the array: the error goes up and is reported
+        // once, at the index of the element that broke.
+        self.used.set(0);
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            let index = self.index.get();
+            self.index.set(index + 1);
+            if !(self.emit)(RawRecord {
+                position: format!("{}[{index}]", self.prefix),
+                text: Ok(raw.get().to_string()),
+                foreign: self.foreign,
+            }) {
+                self.stopped.set(true);
+                return Err(serde::de::Error::custom("stopped"));
             }
-            Ok(())
+            self.used.set(0);
         }
+        Ok(())
     }
-    let index = Cell::new(0);
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Elements<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+/// Parses `input` with `top` (which hands the array to the elements), each element bounded
+/// by [`MAX_RECORD_BYTES`] and emitted at `prefix[index]`; what breaks the input is reported
+/// once, at the element it broke in. `what` is the prefix, what an element is called in
+/// messages, and whether elements are foreign records.
+fn stream_elements<R: BufRead>(
+    input: R,
+    (prefix, label, foreign): (String, &'static str, bool),
+    emit: &mut dyn FnMut(RawRecord) -> bool,
+    top: impl FnOnce(
+        &mut serde_json::Deserializer<serde_json::de::IoRead<Capped<'_, R>>>,
+        &mut Elements<'_>,
+    ) -> serde_json::Result<()>,
+) {
     let used = Cell::new(0);
+    let mut elements = Elements {
+        prefix,
+        foreign,
+        emit,
+        index: Cell::new(0),
+        used: &used,
+        stopped: Cell::new(false),
+    };
     let capped = Capped { input, used: &used };
     let mut deserializer = serde_json::Deserializer::from_reader(capped);
-    let result = (&mut deserializer).deserialize_seq(Elements {
-        name,
-        emit,
-        index: &index,
-        used: &used,
-    });
-    let result = result.and_then(|()| {
+    let result = top(&mut deserializer, &mut elements).and_then(|()| {
         used.set(0);
         deserializer.end()
     });
-    if let Err(error) = result {
-        let at = index.get();
-        let message = if used.get() > MAX_RECORD_BYTES {
-            format!(
-                "element {at} is larger than the {} MiB a record may have; \
-                 the rest of this input was not read",
-                MAX_RECORD_BYTES >> 20
-            )
-        } else {
-            format!("json: {error}; the rest of this input was not read")
-        };
-        emit(RawRecord {
-            position: format!("{name}[{at}]"),
-            text: Err(message),
-            foreign: false,
-        });
+    let Err(error) = result else { return };
+    if elements.stopped.get() {
+        return;
     }
+    let at = elements.index.get();
+    let message = if used.get() > MAX_RECORD_BYTES {
+        format!(
+            "{label} {at} is larger than the {} MiB a record may have; the rest of this input \
+             was not read",
+            MAX_RECORD_BYTES >> 20
+        )
+    } else {
+        format!("json: {error}; the rest of this input was not read")
+    };
+    (elements.emit)(RawRecord {
+        position: format!("{}[{at}]", elements.prefix),
+        text: Err(message),
+        foreign,
+    });
 }
 
 /// How far past `{` a Firebase export's `"users": [` may start (whitespace, pretty-printing).
@@ -450,44 +491,8 @@ fn starts_firebase_export<R: BufRead>(input: &mut Replay<R>) -> bool {
 /// A Firebase export, `{"users": [...]}`: every user of the array streamed as a foreign record
 /// (`users.json:users[3]`), never the whole file held; other keys are skipped.
 fn read_firebase(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord) -> bool) {
-    use serde::de::{DeserializeSeed, MapAccess};
-    struct Users<'a> {
-        name: &'a str,
-        emit: &'a mut dyn FnMut(RawRecord) -> bool,
-        index: &'a Cell<usize>,
-        used: &'a Cell<usize>,
-        stopped: &'a Cell<bool>,
-    }
-    impl<'de> Visitor<'de> for &mut Users<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array of Firebase users")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            self.used.set(0);
-            while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-                let index = self.index.get();
-                self.index.set(index + 1);
-                if !(self.emit)(RawRecord {
-                    position: format!("{}:users[{index}]", self.name),
-                    text: Ok(raw.get().to_string()),
-                    foreign: true,
-                }) {
-                    self.stopped.set(true);
-                    return Err(serde::de::Error::custom("stopped"));
-                }
-                self.used.set(0);
-            }
-            Ok(())
-        }
-    }
-    impl<'de> DeserializeSeed<'de> for &mut Users<'_> {
-        type Value = ();
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_seq(self)
-        }
-    }
-    struct Export<'a, 'b>(&'a mut Users<'b>);
+    use serde::de::MapAccess;
+    struct Export<'e, 'a>(&'e mut Elements<'a>);
     impl<'de> Visitor<'de> for Export<'_, '_> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -505,40 +510,13 @@ fn read_firebase(name: &str, input: impl BufRead, emit: &mut dyn FnMut(RawRecord
             Ok(())
         }
     }
-    let index = Cell::new(0);
-    let used = Cell::new(0);
-    let stopped = Cell::new(false);
-    let mut users = Users {
-        name,
+    let prefix = format!("{name}:users");
+    stream_elements(
+        input,
+        (prefix, "user", true),
         emit,
-        index: &index,
-        used: &used,
-        stopped: &stopped,
-    };
-    let capped = Capped { input, used: &used };
-    let mut deserializer = serde_json::Deserializer::from_reader(capped);
-    let result = (&mut deserializer)
-        .deserialize_map(Export(&mut users))
-        .and_then(|()| deserializer.end());
-    if let Err(error) = result
-        && !stopped.get()
-    {
-        let at = index.get();
-        let message = if used.get() > MAX_RECORD_BYTES {
-            format!(
-                "user {at} is larger than the {} MiB a record may have; the rest of this input \
-                 was not read",
-                MAX_RECORD_BYTES >> 20
-            )
-        } else {
-            format!("json: {error}; the rest of this input was not read")
-        };
-        (users.emit)(RawRecord {
-            position: format!("{name}:users[{at}]"),
-            text: Err(message),
-            foreign: true,
-        });
-    }
+        |deserializer, elements| deserializer.deserialize_map(Export(elements)),
+    );
 }
 
 #[cfg(test)]
