@@ -5,12 +5,14 @@
 //! `cargo bench --bench mapping` (100,000 records); `cargo bench --bench mapping -- 20000` for
 //! another size. Needs the plugins built (`scripts/build-plugins`). Prints the median of three
 //! runs of each: identities/s and peak RSS. `KITH_BENCH_BIN` replaces this build's binary
-//! (e.g. a release build).
+//! (e.g. a release build). `KITH_BENCH_BASELINE=OLD_KITH` runs an older binary too,
+//! interleaved, with the mapper folder `KITH_BENCH_BASELINE_MAPPER` names (default: the same
+//! `plugins/auth0-import`), so a change on either side is measured before and after in one run.
 
 #[path = "support/fixture.rs"]
 mod fixture;
 
-use fixture::{HASH, kith, kith_command, numbers, this_kith, timed_import};
+use fixture::{HASH, binaries, kith, kith_command, numbers, timed_import};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -18,49 +20,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let records = numbers().first().copied().unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
     let (users, hashes, bodies) = write_inputs(dir.path(), records)?;
-    let binary = this_kith();
     let plugin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins/auth0-import");
     assert!(
         plugin.join("auth0_import.wasm").is_file(),
         "build the plugins first: scripts/build-plugins"
     );
-    let mut mapped = Vec::new();
-    let mut plain = Vec::new();
+    let baseline_mapper = std::env::var_os("KITH_BENCH_BASELINE_MAPPER").map(PathBuf::from);
+    let runs: Vec<(&str, PathBuf, PathBuf)> = binaries()
+        .into_iter()
+        .map(|(label, binary)| {
+            let mapper = match label {
+                "baseline" => baseline_mapper.clone().unwrap_or_else(|| plugin.clone()),
+                _ => plugin.clone(),
+            };
+            (label, binary, mapper)
+        })
+        .collect();
+    let mut mapped = vec![Vec::new(); runs.len()];
+    let mut plain = vec![Vec::new(); runs.len()];
     for run in 0..3 {
-        let store = dir.path().join(format!("mapped-{run}"));
-        std::fs::create_dir(&store)?;
-        kith(
-            &binary,
-            &store,
-            &["install", "plugin", plugin.to_str().unwrap_or_default()],
-        );
-        let args = [
-            users.to_str().unwrap_or_default(),
-            "--mapper",
-            "auth0-import",
-            "--password-hashes",
-            hashes.to_str().unwrap_or_default(),
-        ];
-        mapped.push(import(&binary, &store, &args, records)?);
-        let store = dir.path().join(format!("plain-{run}"));
-        std::fs::create_dir(&store)?;
-        plain.push(import(
-            &binary,
-            &store,
-            &[bodies.to_str().unwrap_or_default()],
-            records,
-        )?);
+        for (at, (label, binary, mapper)) in runs.iter().enumerate() {
+            let store = dir.path().join(format!("{label}-mapped-{run}"));
+            std::fs::create_dir(&store)?;
+            kith(
+                binary,
+                &store,
+                &["install", "plugin", mapper.to_str().unwrap_or_default()],
+            );
+            let args = [
+                users.to_str().unwrap_or_default(),
+                "--mapper",
+                "auth0-import",
+                "--password-hashes",
+                hashes.to_str().unwrap_or_default(),
+            ];
+            mapped[at].push(import(binary, &store, &args, records)?);
+            let store = dir.path().join(format!("{label}-plain-{run}"));
+            std::fs::create_dir(&store)?;
+            plain[at].push(import(
+                binary,
+                &store,
+                &[bodies.to_str().unwrap_or_default()],
+                records,
+            )?);
+        }
     }
-    for (label, mut runs) in [
-        ("auth0-import mapper", mapped),
-        ("no mapper (bodies)", plain),
-    ] {
-        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (wall, peak) = runs[1];
-        println!(
-            "{label:<20} {:>9.0} identities/s  ({wall:.2} s wall, peak RSS {peak:.0} MiB)",
-            records as f64 / wall
-        );
+    for (at, (label, _, _)) in runs.iter().enumerate() {
+        for (what, runs) in [
+            ("auth0-import mapper", &mut mapped[at]),
+            ("no mapper (bodies)", &mut plain[at]),
+        ] {
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (wall, peak) = runs[1];
+            println!(
+                "{label:<8} {what:<20} {:>9.0} identities/s  ({wall:.2} s wall, peak RSS {peak:.0} MiB)",
+                records as f64 / wall
+            );
+        }
     }
     Ok(())
 }

@@ -340,7 +340,8 @@ impl PluginHost {
         worlds::deliver(&loaded, plugin, invite, now_unix_ms)
     }
 
-    /// Runs an import mapper on one foreign record; `Ok` holds createIdentityBody JSON.
+    /// Runs an import mapper on one foreign record; `Ok` holds createIdentityBody JSON text
+    /// (checked to be one JSON object).
     ///
     /// # Errors
     /// A [`Fault`] when the plugin misbehaved or returned something that is not a JSON object.
@@ -349,7 +350,7 @@ impl PluginHost {
         plugin: &Plugin,
         record_json: &str,
         now_unix_ms: u64,
-    ) -> Result<Report<Result<serde_json::Value, Vec<FieldError>>>, Fault> {
+    ) -> Result<Report<Result<String, Vec<FieldError>>>, Fault> {
         let loaded = self.load(plugin)?;
         worlds::map_record(&loaded, plugin, record_json, now_unix_ms)
     }

@@ -494,7 +494,9 @@ impl Kith {
             Kind::ImportMapper => {
                 let report = host.map_record(&plugin, &input.to_string(), now)?;
                 let output = match &report.output {
-                    Ok(body) => json!({"body": body}),
+                    Ok(body) => {
+                        json!({"body": serde_json::from_str::<Value>(body).unwrap_or_default()})
+                    }
                     Err(errors) => json!({"errors": errors}),
                 };
                 (output, report.with_output(()))

@@ -213,6 +213,11 @@ pub fn parse_body<T: DeserializeOwned>(text: &str, strict: bool) -> Result<T, Bo
             known_fields: &[],
         });
     }
+    // Nearly every body is good: decode it without tracking paths, which costs as much again,
+    // and decode it once more with them only to say where a bad one went wrong.
+    if let Some(value) = parse_untracked(text, strict) {
+        return Ok(value);
+    }
     let mut unknown: Option<String> = None;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let mut note_unknown = |path: serde_ignored::Path<'_>| {
@@ -254,6 +259,20 @@ pub fn parse_body<T: DeserializeOwned>(text: &str, strict: bool) -> Result<T, Bo
         return Err(unknown_field::<T>(pointer, "", line, column));
     }
     Ok(value)
+}
+
+/// [`parse_body`]'s answer for a good body, or `None` when it has anything to report.
+fn parse_untracked<T: DeserializeOwned>(text: &str, strict: bool) -> Option<T> {
+    let mut unknown = false;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let mut note_unknown = |_: serde_ignored::Path<'_>| unknown = true;
+    let value = T::deserialize(serde_ignored::Deserializer::new(
+        &mut deserializer,
+        &mut note_unknown,
+    ))
+    .ok()?;
+    deserializer.end().ok()?;
+    (!(strict && unknown)).then_some(value)
 }
 
 /// Decodes an already parsed `value` into `T`, as [`parse_body`] decodes text; `base` is the

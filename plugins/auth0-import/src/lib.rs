@@ -15,7 +15,9 @@ wit_bindgen::generate!({
 use exports::kith::plugin::mapper::Guest;
 use kith::plugin::types::{CallContext, FieldError};
 use kith_plugin_sdk::{config, config_list};
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
 struct Auth0;
 
@@ -27,27 +29,123 @@ fn error(pointer: &str, code: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
+/// The fields of an Auth0 record the mapping reads, each kept as its raw JSON text and read
+/// as the type it should have only when used: a field of another type counts as missing, as
+/// it would in a loosely typed lookup, and nothing else of the record is built at all (a
+/// record is read once per import, so this is the mapper's whole cost).
+#[derive(Deserialize)]
+struct Record<'a> {
+    #[serde(borrow)]
+    email: Option<&'a RawValue>,
+    #[serde(borrow)]
+    email_verified: Option<&'a RawValue>,
+    #[serde(borrow)]
+    user_id: Option<&'a RawValue>,
+    #[serde(borrow, rename = "_id")]
+    mongo_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    given_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    family_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    blocked: Option<&'a RawValue>,
+    #[serde(borrow, rename = "passwordHash")]
+    password_hash: Option<&'a RawValue>,
+    #[serde(borrow)]
+    custom_password_hash: Option<&'a RawValue>,
+    #[serde(borrow)]
+    identities: Option<&'a RawValue>,
+    #[serde(borrow)]
+    user_metadata: Option<&'a RawValue>,
+    #[serde(borrow)]
+    app_metadata: Option<&'a RawValue>,
+    #[serde(borrow)]
+    created_at: Option<&'a RawValue>,
+}
+
+/// `raw` read as `T`, or `None` when it is absent or of another type.
+fn read<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+    serde_json::from_str(raw?.get()).ok()
+}
+
+fn string(raw: Option<&RawValue>) -> Option<String> {
+    read(raw)
+}
+
+/// What the mapper writes: a createIdentityBody.
+#[derive(Serialize)]
+struct Body<'a> {
+    schema_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+    traits: Traits,
+    state: &'static str,
+    verifiable_addresses: [Address<'a>; 1],
+    metadata_admin: AdminMetadata<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_public: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct Traits {
+    email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Name>,
+}
+
+#[derive(Serialize)]
+struct Name {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Address<'a> {
+    value: &'a str,
+    verified: bool,
+    via: &'static str,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct AdminMetadata<'a> {
+    auth0: Auth0Ids<'a>,
+}
+
+/// Auth0's own ids, kept for the operator (`null` where the record has none).
+#[derive(Serialize)]
+struct Auth0Ids<'a> {
+    user_id: Option<&'a str>,
+    app_metadata: Option<&'a RawValue>,
+    created_at: Option<&'a RawValue>,
+}
+
 impl Guest for Auth0 {
     fn map_record(ctx: CallContext, record_json: String) -> Result<String, Vec<FieldError>> {
         kith_plugin_sdk::install_panic_hook();
-        let record: Value = serde_json::from_str(&record_json).map_err(|e| {
+        if !record_json.trim_start().starts_with('{') {
+            let (code, message) = match serde_json::from_str::<serde::de::IgnoredAny>(&record_json)
+            {
+                Ok(_) => ("not_object", "the record is not a JSON object".to_string()),
+                Err(e) => ("not_json", format!("the record is not JSON: {e}")),
+            };
+            return Err(vec![error("", code, message)]);
+        }
+        let record: Record<'_> = serde_json::from_str(&record_json).map_err(|e| {
             vec![error(
                 "",
                 "not_json",
                 format!("the record is not JSON: {e}"),
             )]
         })?;
-        let Some(record) = record.as_object() else {
-            return Err(vec![error(
-                "",
-                "not_object",
-                "the record is not a JSON object",
-            )]);
-        };
         let mut errors = Vec::new();
-        let email = record.get("email").and_then(Value::as_str).map(str::trim);
+        let email = string(record.email).map(|email| email.trim().to_string());
         let email = match email {
-            Some(email) if email.contains('@') => email.to_string(),
+            Some(email) if email.contains('@') => email,
             _ => {
                 errors.push(error(
                     "/email",
@@ -57,41 +155,27 @@ impl Guest for Auth0 {
                 String::new()
             }
         };
-        let verified = record
-            .get("email_verified")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let user_id = record
-            .get("user_id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| {
-                record
-                    .get("_id")
-                    .and_then(|id| id.get("$oid").or(Some(id)))
-                    .and_then(Value::as_str)
-                    .map(|oid| format!("auth0|{oid}"))
-            });
-        let hash = password_hash(record, &mut errors);
-        let providers = linked_providers(record, &ctx.config);
+        let verified = read::<bool>(record.email_verified).unwrap_or(false);
+        let user_id = string(record.user_id).or_else(|| {
+            let id: Value = read(record.mongo_id)?;
+            id.get("$oid")
+                .or(Some(&id))
+                .and_then(Value::as_str)
+                .map(|oid| format!("auth0|{oid}"))
+        });
+        let hash = password_hash(&record, &mut errors);
+        let providers = linked_providers(&record, &ctx.config);
         if !errors.is_empty() {
             return Err(errors);
         }
 
-        let mut traits = Map::new();
-        traits.insert("email".into(), json!(email));
-        if config(&ctx.config, "names") != Some("false") {
-            let mut name = Map::new();
-            for (from, to) in [("given_name", "first"), ("family_name", "last")] {
-                if let Some(value) = record.get(from).and_then(Value::as_str) {
-                    name.insert(to.into(), json!(value));
-                }
-            }
-            if !name.is_empty() {
-                traits.insert("name".into(), Value::Object(name));
-            }
-        }
-        let mut credentials = Map::new();
+        let name = (config(&ctx.config, "names") != Some("false"))
+            .then(|| Name {
+                first: string(record.given_name),
+                last: string(record.family_name),
+            })
+            .filter(|name| name.first.is_some() || name.last.is_some());
+        let mut credentials = serde_json::Map::new();
         if let Some(hash) = hash {
             credentials.insert(
                 "password".into(),
@@ -101,43 +185,50 @@ impl Guest for Auth0 {
         if !providers.is_empty() {
             credentials.insert("oidc".into(), json!({"config": {"providers": providers}}));
         }
-        let blocked = record.get("blocked").and_then(Value::as_bool) == Some(true);
-        let mut body = json!({
-            "schema_id": config(&ctx.config, "schema_id").unwrap_or("preset://email"),
-            "traits": traits,
-            "state": if blocked { "inactive" } else { "active" },
-            "verifiable_addresses": [{
-                "value": email,
-                "verified": verified,
-                "via": "email",
-                "status": if verified { "completed" } else { "pending" },
+        let blocked = read::<bool>(record.blocked) == Some(true);
+        let body = Body {
+            schema_id: config(&ctx.config, "schema_id").unwrap_or("preset://email"),
+            external_id: user_id.as_deref(),
+            traits: Traits {
+                email: email.clone(),
+                name,
+            },
+            state: if blocked { "inactive" } else { "active" },
+            verifiable_addresses: [Address {
+                value: &email,
+                verified,
+                via: "email",
+                status: if verified { "completed" } else { "pending" },
             }],
-            "metadata_admin": {"auth0": {
-                "user_id": user_id,
-                "app_metadata": record.get("app_metadata"),
-                "created_at": record.get("created_at"),
-            }},
-        });
-        if let Some(user_id) = &user_id {
-            body["external_id"] = json!(user_id);
-        }
-        if let Some(public) = record.get("user_metadata").filter(|m| m.is_object()) {
-            body["metadata_public"] = public.clone();
-        }
-        if !credentials.is_empty() {
-            body["credentials"] = Value::Object(credentials);
-        }
+            metadata_admin: AdminMetadata {
+                auth0: Auth0Ids {
+                    user_id: user_id.as_deref(),
+                    app_metadata: record.app_metadata,
+                    created_at: record.created_at,
+                },
+            },
+            metadata_public: record
+                .user_metadata
+                .filter(|metadata| metadata.get().starts_with('{')),
+            credentials: (!credentials.is_empty()).then_some(Value::Object(credentials)),
+        };
         kith_plugin_sdk::debug!("mapped {}", user_id.as_deref().unwrap_or("a record"));
-        Ok(body.to_string())
+        serde_json::to_string(&body).map_err(|e| {
+            vec![error(
+                "",
+                "unwritable",
+                format!("could not write the body: {e}"),
+            )]
+        })
     }
 }
 
 /// The bcrypt hash, from `passwordHash` (hash export) or `custom_password_hash`.
-fn password_hash(record: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<String> {
-    if let Some(hash) = record.get("passwordHash").and_then(Value::as_str) {
-        return check_bcrypt("/passwordHash", hash, errors);
+fn password_hash(record: &Record<'_>, errors: &mut Vec<FieldError>) -> Option<String> {
+    if let Some(hash) = string(record.password_hash) {
+        return check_bcrypt("/passwordHash", &hash, errors);
     }
-    let custom = record.get("custom_password_hash")?;
+    let custom: Value = read(record.custom_password_hash)?;
     let algorithm = custom
         .get("algorithm")
         .and_then(Value::as_str)
@@ -172,18 +263,10 @@ fn check_bcrypt(pointer: &str, hash: &str, errors: &mut Vec<FieldError>) -> Opti
 }
 
 /// Social identities (`identities[]` other than Auth0's own database) as oidc providers.
-fn linked_providers(record: &Map<String, Value>, cfg: &[(String, String)]) -> Vec<Value> {
-    let map: Vec<(String, String)> = config_list(cfg, "providers")
-        .into_iter()
-        .filter_map(|pair| {
-            pair.split_once('=')
-                .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
-        })
-        .collect();
-    record
-        .get("identities")
-        .and_then(Value::as_array)
-        .into_iter()
+fn linked_providers(record: &Record<'_>, cfg: &[(String, String)]) -> Vec<Value> {
+    let identities = read::<Vec<Value>>(record.identities);
+    let linked: Vec<(&str, String)> = identities
+        .iter()
         .flatten()
         .filter(|identity| identity.get("provider").and_then(Value::as_str) != Some("auth0"))
         .filter_map(|identity| {
@@ -196,11 +279,26 @@ fn linked_providers(record: &Map<String, Value>, cfg: &[(String, String)]) -> Ve
                 Value::Number(n) => n.to_string(),
                 _ => return None,
             };
-            let provider = map
+            Some((provider, subject))
+        })
+        .collect();
+    if linked.is_empty() {
+        // Most users only have Auth0's own database: the config is not even read.
+        return Vec::new();
+    }
+    let renamed = config_list(cfg, "providers");
+    let renamed: Vec<(&str, &str)> = renamed
+        .iter()
+        .filter_map(|pair| pair.split_once('=').map(|(a, b)| (a.trim(), b.trim())))
+        .collect();
+    linked
+        .into_iter()
+        .map(|(provider, subject)| {
+            let provider = renamed
                 .iter()
-                .find(|(from, _)| from == provider)
-                .map_or(provider.to_string(), |(_, to)| to.clone());
-            Some(json!({"provider": provider, "subject": subject}))
+                .find(|(from, _)| *from == provider)
+                .map_or(provider, |(_, to)| to);
+            json!({"provider": provider, "subject": subject})
         })
         .collect()
 }

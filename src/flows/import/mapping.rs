@@ -14,7 +14,10 @@ use super::source::ImportSource;
 use crate::error::{Error, Result};
 use crate::flows::Kith;
 use crate::plugin_host::{Kind, Plugin};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,7 +109,7 @@ impl Kith {
             .map_record(plugin, &text, self.now_unix_ms())
             .map_err(Error::from)
             .and_then(|report| match report.output {
-                Ok(body) => Ok(body.to_string()),
+                Ok(body) => Ok(body),
                 Err(errors) => Err(Error::MapperRefused {
                     plugin: plugin.manifest.name.clone(),
                     version: plugin.manifest.version.clone(),
@@ -183,6 +186,78 @@ fn email_of(record: &Map<String, Value>) -> Option<String> {
     (!email.is_empty()).then(|| email.to_lowercase())
 }
 
+/// The keys of a user record the join reads, borrowed where the text allows. A record these
+/// cannot describe (a non-string `email`, a key twice) is read whole instead.
+#[derive(Deserialize)]
+struct JoinKeys<'a> {
+    #[serde(borrow, default)]
+    email: Option<Cow<'a, str>>,
+    /// Whether the key is there at all (`null` included, as the general path has it).
+    #[serde(rename = "passwordHash", default, deserialize_with = "present")]
+    password_hash: bool,
+    #[serde(borrow, default)]
+    identifiers: Option<Vec<JoinIdentifier<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct JoinIdentifier<'a> {
+    #[serde(borrow, rename = "type", default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<Cow<'a, str>>,
+}
+
+/// The keys of a hash record the join reads; like [`JoinKeys`], a record these cannot
+/// describe is read whole instead.
+#[derive(Deserialize)]
+struct HashKeys<'a> {
+    #[serde(borrow, default)]
+    email: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    identifiers: Option<Vec<JoinIdentifier<'a>>>,
+    #[serde(borrow, rename = "passwordHash", default)]
+    password_hash: Option<Cow<'a, str>>,
+}
+
+impl HashKeys<'_> {
+    /// The address and hash of a hash record in the usual shape, else `None`.
+    fn read(text: &str) -> Option<(String, String)> {
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        let record: HashKeys<'_> = serde_json::from_str(text).ok()?;
+        let hash = record.password_hash.filter(|h| !h.is_empty())?;
+        let email = email_address(record.email.as_deref(), record.identifiers.as_deref())?;
+        Some((email, hash.into_owned()))
+    }
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> std::result::Result<bool, D::Error> {
+    IgnoredAny::deserialize(value).map(|_| true)
+}
+
+impl JoinKeys<'_> {
+    fn email_address(&self) -> Option<String> {
+        email_address(self.email.as_deref(), self.identifiers.as_deref())
+    }
+}
+
+/// What [`email_of`] finds in a record with these keys.
+fn email_address(
+    email: Option<&str>,
+    identifiers: Option<&[JoinIdentifier<'_>]>,
+) -> Option<String> {
+    let email = email.or_else(|| {
+        identifiers?
+            .iter()
+            .find(|i| i.kind.as_deref() == Some("email"))?
+            .value
+            .as_deref()
+    })?;
+    let email = email.trim();
+    (!email.is_empty()).then(|| email.to_lowercase())
+}
+
 impl PasswordHashes {
     /// Reads `source` (NDJSON or an array of Auth0 hash records, gzip or plain).
     #[must_use]
@@ -195,6 +270,9 @@ impl PasswordHashes {
         let problems = hashes.problems.get_mut().unwrap_or_else(|p| p.into_inner());
         read_records(&source.name, source.reader, &mut |record| {
             let parsed = record.text.and_then(|text| {
+                if let Some(joinable) = HashKeys::read(&text) {
+                    return Ok(joinable);
+                }
                 let value: Value = serde_json::from_str(&text).map_err(|e| format!("json: {e}"))?;
                 let Value::Object(object) = value else {
                     return Err("a password-hash record is a JSON object".into());
@@ -243,6 +321,36 @@ impl PasswordHashes {
     /// `text` (a user record) with the `passwordHash` of its e-mail address merged in, and a
     /// warning when there is none to merge. A record that already has one keeps it.
     fn join(&self, text: &str) -> Result<(String, Option<String>)> {
+        // Most records are plain objects with a string `email`: read just the keys the join
+        // needs and add the hash to the text, instead of building the record and writing it
+        // out again. Anything else takes the general path, which reads the whole record.
+        let (email, has_hash) = match serde_json::from_str::<JoinKeys<'_>>(text) {
+            Ok(keys) if text.trim_start().starts_with('{') && text.trim_end().ends_with('}') => {
+                (keys.email_address(), keys.password_hash)
+            }
+            _ => return self.join_value(text),
+        };
+        if has_hash {
+            return Ok((text.to_string(), None));
+        }
+        match self.hash_for(email) {
+            Ok(hash) => {
+                let body = text.trim_end();
+                let open = &body[..body.len() - 1];
+                let separator = if open.trim_end().ends_with('{') {
+                    ""
+                } else {
+                    ","
+                };
+                let hash = Value::String(hash.to_string());
+                Ok((format!("{open}{separator}\"passwordHash\":{hash}}}"), None))
+            }
+            Err(warning) => Ok((text.to_string(), Some(warning))),
+        }
+    }
+
+    /// [`Self::join`] on any record: read whole, the hash inserted, written out again.
+    fn join_value(&self, text: &str) -> Result<(String, Option<String>)> {
         let Ok(Value::Object(mut record)) = serde_json::from_str::<Value>(text) else {
             // Not an object: the mapper says what is wrong with it.
             return Ok((text.to_string(), None));
@@ -250,27 +358,33 @@ impl PasswordHashes {
         if record.contains_key("passwordHash") {
             return Ok((text.to_string(), None));
         }
-        let Some(email) = email_of(&record) else {
-            let warning = format!(
+        match self.hash_for(email_of(&record)) {
+            Ok(hash) => {
+                record.insert("passwordHash".into(), Value::String(hash.to_string()));
+                Ok((Value::Object(record).to_string(), None))
+            }
+            Err(warning) => Ok((text.to_string(), Some(warning))),
+        }
+    }
+
+    /// The hash joined to `email` (marking it taken), or the warning why there is none.
+    fn hash_for(&self, email: Option<String>) -> std::result::Result<&str, String> {
+        let Some(email) = email else {
+            return Err(format!(
                 "the record has no e-mail address, so no password hash of {} was joined",
                 self.name
-            );
-            return Ok((text.to_string(), Some(warning)));
+            ));
         };
         let Some(entry) = self.by_email.get(&email) else {
-            let warning = format!("{} has no password hash for {email}", self.name);
-            return Ok((text.to_string(), Some(warning)));
+            return Err(format!("{} has no password hash for {email}", self.name));
         };
         entry.taken.store(true, Ordering::Relaxed);
-        let Some(hash) = &entry.hash else {
-            let warning = format!(
+        entry.hash.as_deref().ok_or_else(|| {
+            format!(
                 "{} has two password hashes for {email}: neither was joined",
                 self.name
-            );
-            return Ok((text.to_string(), Some(warning)));
-        };
-        record.insert("passwordHash".into(), Value::String(hash.clone()));
-        Ok((Value::Object(record).to_string(), None))
+            )
+        })
     }
 
     /// The hash records nobody took or that could not be joined, by position, as errors.
@@ -299,5 +413,95 @@ impl PasswordHashes {
             )
         }));
         left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn hashes(lines: &[&str]) -> PasswordHashes {
+        let text = lines.join("\n");
+        let source = ImportSource::new("hashes.ndjson", Cursor::new(text.into_bytes()));
+        PasswordHashes::read(source.expect("an in-memory source"))
+    }
+
+    /// The join's quick path (keys read in place, the hash added to the text) must answer as
+    /// the general path (the record read whole) does, for every shape of record.
+    #[test]
+    fn the_quick_join_answers_as_the_general_join_does() {
+        let joined = hashes(&[
+            r#"{"email":"Ada@Example.org","passwordHash":"$2b$10$ada"}"#,
+            r#"{"identifiers":[{"type":"email","value":"bob@example.org"}],"passwordHash":"$2b$10$bob"}"#,
+            r#"{"email":"twice@example.org","passwordHash":"$2b$10$one"}"#,
+            r#"{"email":"twice@example.org","passwordHash":"$2b$10$two"}"#,
+        ]);
+        let records = [
+            r#"{"email":"ada@example.org","name":"Ada"}"#,
+            r#"  {"email":" ADA@example.org "}  "#,
+            r#"{"identifiers":[{"type":"phone","value":"1"},{"type":"email","value":"bob@example.org"}]}"#,
+            r#"{"email":"ada@example.org","passwordHash":null}"#,
+            r#"{"email":"ada@example.org","passwordHash":"$2b$10$own"}"#,
+            r#"{"email":"nobody@example.org"}"#,
+            r#"{"email":"twice@example.org"}"#,
+            r#"{"email":5,"identifiers":[{"type":"email","value":"bob@example.org"}]}"#,
+            r#"{"email":"ada@example.org","email":"bob@example.org"}"#,
+            r#"{"email":"ada@exa\u006dple.org"}"#,
+            r#"{}"#,
+            r#"{"name":"no address"}"#,
+            r#"[{"email":"ada@example.org"}]"#,
+            r#"{"email":"ada@example.org""#,
+        ];
+        for record in records {
+            let (quick_text, quick_warning) = joined.join(record).expect("a join");
+            let (general_text, general_warning) = joined.join_value(record).expect("a join");
+            let as_value = |text: &str| serde_json::from_str::<Value>(text).ok();
+            assert_eq!(as_value(&quick_text), as_value(&general_text), "{record}");
+            assert_eq!(quick_warning, general_warning, "{record}");
+        }
+        // The general path is the one the quick path stands in for: it joined what it should.
+        let (text, warning) = joined.join(records[0]).expect("a join");
+        assert_eq!(warning, None);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).ok(),
+            Some(
+                serde_json::json!({"email": "ada@example.org", "name": "Ada",
+                                    "passwordHash": "$2b$10$ada"})
+            )
+        );
+    }
+
+    /// Hash records read on the quick path give the same addresses, hashes and problems as
+    /// records read whole.
+    #[test]
+    fn hash_records_in_every_shape_are_read_as_before() {
+        let read = hashes(&[
+            r#"{"email":"A@example.org","passwordHash":"h1"}"#,
+            r#"{"identifiers":[{"type":"email","value":"b@example.org"}],"passwordHash":"h2"}"#,
+            r#"{"email":"c@example.org","passwordHash":""}"#,
+            r#"{"email":"d@example.org"}"#,
+            r#"{"passwordHash":"h5"}"#,
+            r#"{"email":5,"identifiers":[{"type":"email","value":"e@example.org"}],"passwordHash":"h6"}"#,
+            r#"{"email":"f@example.org","passwordHash":7}"#,
+            r#"[1]"#,
+        ]);
+        let hash = |email: &str| read.by_email.get(email).and_then(|e| e.hash.clone());
+        assert_eq!(hash("a@example.org").as_deref(), Some("h1"));
+        assert_eq!(hash("b@example.org").as_deref(), Some("h2"));
+        assert_eq!(hash("e@example.org").as_deref(), Some("h6"));
+        assert_eq!(read.by_email.len(), 3);
+        let problems = read.problems.lock().expect("not poisoned");
+        let lines: Vec<&str> = problems.iter().map(|(at, _)| at.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                "hashes.ndjson:3",
+                "hashes.ndjson:4",
+                "hashes.ndjson:5",
+                "hashes.ndjson:7",
+                "hashes.ndjson:8"
+            ]
+        );
     }
 }
