@@ -336,3 +336,72 @@ fn a_python_validator_runs_from_the_servers_instance_pool() -> TestResult {
     assert_eq!(env.count(), 12);
     Ok(())
 }
+
+/// `kith new plugin NAME --kind KIND --lang LANG` into `env`, then the project's own
+/// `./test.sh` (its build.sh with the toolchain scripts/test installed, then each of its
+/// cases through `kith run plugin`), as an author runs it.
+fn new_project_passes_its_own_test(env: &Env, lang: &str, kind: &str) {
+    let name = format!("my-{lang}-{kind}");
+    let dir = env.dir.path().join(&name);
+    kith(
+        env,
+        &[
+            "new",
+            "plugin",
+            &name,
+            "--kind",
+            kind,
+            "--lang",
+            lang,
+            "--dir",
+            &dir.to_string_lossy(),
+        ],
+        "",
+    )
+    .ok();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new(dir.join("test.sh"))
+        .env("KITH", env!("CARGO_BIN_EXE_kith"))
+        .env("KITH_DB", &env.db)
+        .env("KITH_CACHE_DIR", shared_cache())
+        .env("JCO", root.join("plugins-js/node_modules/.bin/jco"))
+        .env(
+            "COMPONENTIZE_PY",
+            root.join("plugins-py/.venv/bin/componentize-py"),
+        )
+        .output()
+        .expect("test.sh runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{lang} {kind}: test.sh failed:\n{said}"
+    );
+    assert!(
+        said.contains("ok   tests/"),
+        "{lang} {kind}: no case ran:\n{said}"
+    );
+    assert!(!said.contains("FAIL"), "{lang} {kind}:\n{said}");
+}
+
+#[test]
+fn new_javascript_projects_build_and_pass_their_own_tests() -> TestResult {
+    // The toolchain is the one scripts/test installed (javascript() says so when it is not).
+    javascript();
+    let env = Env::new();
+    for kind in ["trait-validator", "import-mapper"] {
+        new_project_passes_its_own_test(&env, "js", kind);
+    }
+    Ok(())
+}
+
+#[test]
+fn a_new_python_project_builds_and_passes_its_own_test() -> TestResult {
+    python();
+    let env = Env::new();
+    new_project_passes_its_own_test(&env, "python", "trait-validator");
+    Ok(())
+}
