@@ -211,7 +211,13 @@ impl Store {
     /// The file cannot be opened or created, is not there in [`OpenMode::Existing`], is not a
     /// kith store, or is from a newer kith.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Self> {
-        let mut store = Self::open_file(path, mode, path)?;
+        let mut store = match Self::open_file(path, mode, path) {
+            Err(error) if mode == OpenMode::ReadOnly && needs_rollback(&error) => {
+                roll_back_hot_journal(path)?;
+                Self::open_file(path, mode, path)?
+            }
+            other => other?,
+        };
         if mode != OpenMode::ReadOnly {
             store.move_key_out_of_the_file()?;
         }
@@ -584,4 +590,38 @@ impl rusqlite::types::FromSql for crate::model::SchemaId {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         String::column_result(value).map(Self::from)
     }
+}
+
+/// Whether a read-only open failed on a hot rollback journal (a writer killed mid-write, such
+/// as a restore): SQLite must roll it back before anyone can read, and a read-only connection
+/// may not.
+fn needs_rollback(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Open {
+            source: rusqlite::Error::SqliteFailure(failure, _),
+            ..
+        } if failure.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK
+    )
+}
+
+/// Lets SQLite roll back the hot journal of the file at `path`, as the next writer would, so a
+/// read-only open finds the store as it was before the killed write began. Nothing else is
+/// written: the connection only reads the schema, under the store lock a writer takes, so no
+/// restore is replacing the file meanwhile.
+fn roll_back_hot_journal(path: &Path) -> Result<()> {
+    let _lock = backup::StoreLock::shared(path)?;
+    let open_error = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        .map_err(open_error)?;
+    Ok(())
 }

@@ -601,3 +601,41 @@ fn a_killed_restore_leaves_the_old_store_or_the_new_one_whole() -> TestResult {
     eprintln!("outcomes of killed restores (identities): {outcomes:?}");
     Ok(())
 }
+
+/// A store copied while a writer was half way through a rollback-journal write (or left so
+/// by a killed restore) has a hot journal beside it. `kith check` opens read-only, and a
+/// read-only connection may not roll a journal back: it answered 500 "attempt to write a
+/// readonly database" instead of checking the store as it was before that write.
+#[test]
+fn check_reads_a_store_left_with_a_hot_journal() -> TestResult {
+    let env = Env::new();
+    for n in 0..3 {
+        env.create_email(&format!("kept{n}@example.org"));
+    }
+    let copy = Env::new();
+    {
+        let conn = rusqlite::Connection::open(&env.db)?;
+        conn.pragma_update(None, "journal_mode", "DELETE")?;
+        conn.pragma_update(None, "cache_size", 1)?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        // Big enough to spill the cache: the file is changed and the journal holds the
+        // pages as they were, as at the moment a writer is killed.
+        conn.execute(
+            "INSERT INTO audit_events (occurred_at, actor, action, detail) \
+             VALUES ('2026-01-01T00:00:00Z', 'tester', 'test.padding', json_quote(hex(randomblob(2000000))))",
+            [],
+        )?;
+        let mut journal = env.db.as_os_str().to_owned();
+        journal.push("-journal");
+        let mut copied_journal = copy.db.as_os_str().to_owned();
+        copied_journal.push("-journal");
+        std::fs::copy(&env.db, &copy.db)?;
+        std::fs::copy(&journal, &copied_journal)?;
+        conn.execute_batch("ROLLBACK")?;
+    }
+    let (code, problems) = check(&copy);
+    assert_eq!((code, problems), (0, vec![]));
+    let listed = copy.run(&["list", "identities"]).ok().json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+    Ok(())
+}
