@@ -76,7 +76,24 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 struct PendingInsert {
     rows: IdentityRows,
     event: EventRow,
-    done: std::sync::mpsc::Sender<Result<()>>,
+    done: std::sync::mpsc::Sender<Turn>,
+}
+
+/// What a creating thread waiting in the group commit is woken with: exactly once, on its
+/// own channel, so no waiter has to take a lock to learn whether it is done.
+enum Turn {
+    /// Its identity was written (or refused) in a batch another thread committed.
+    Written(Result<()>),
+    /// It writes the next batch: everything waiting, its own identity among it.
+    Write,
+}
+
+/// The identities waiting for a commit, and whether some thread is writing them: that
+/// thread hands the turn to the first waiter when it is done, or, with none, clears `writing`.
+#[derive(Default)]
+struct PendingInserts {
+    queue: Vec<PendingInsert>,
+    writing: bool,
 }
 
 /// An open kith store with every flow on it.
@@ -112,8 +129,8 @@ struct Shared {
     /// A second connection for reads, when asked for ([`Kith::with_reader_connection`]):
     /// WAL lets it read while the first one writes, so reads never queue behind a commit.
     reader: Option<Mutex<Store>>,
-    /// Identities waiting for whichever creating thread holds the store next (group commit).
-    pending_inserts: Mutex<Vec<PendingInsert>>,
+    /// Identities waiting for the creating thread whose turn it is to write (group commit).
+    pending_inserts: Mutex<PendingInserts>,
     /// Compiled schemas, swapped whole when one is added (see `flows::call`).
     schemas: RwLock<Arc<call::Catalog>>,
     /// Which stored text each compiled custom schema came from (its stamp in the store).
@@ -128,6 +145,25 @@ struct Shared {
     courier_running: Arc<std::sync::atomic::AtomicBool>,
     /// Wakes this process's courier worker when a message is queued (a generation count).
     courier_wake: (Mutex<u64>, std::sync::Condvar),
+}
+
+/// The writing turn of the group commit, held while one thread writes a batch. Dropping it
+/// (after the batch, or while unwinding from a panic) wakes the first waiter to write the
+/// next batch, or, with none waiting, ends the turn.
+struct WritingTurn<'a>(&'a Kith);
+
+impl Drop for WritingTurn<'_> {
+    fn drop(&mut self) {
+        let mut pending = self.0.pending();
+        while !pending.queue.is_empty() {
+            if pending.queue[0].done.send(Turn::Write).is_ok() {
+                return;
+            }
+            // Its thread is gone (it cannot be, while it waits): answer the next one.
+            pending.queue.remove(0);
+        }
+        pending.writing = false;
+    }
 }
 
 impl std::fmt::Debug for Kith {
@@ -176,7 +212,7 @@ impl Kith {
             shared: Arc::new(Shared {
                 store: Mutex::new(store),
                 reader: None,
-                pending_inserts: Mutex::new(Vec::new()),
+                pending_inserts: Mutex::default(),
                 schemas: RwLock::new(Arc::default()),
                 schema_stamps: RwLock::default(),
                 plugins: PluginHost::default(),
@@ -290,29 +326,42 @@ impl Kith {
     }
 
     /// Inserts one whole identity with its audit event. Threads creating at the same time
-    /// share transactions: whoever gets the store writes every identity waiting, in one
-    /// commit, and hands each its own outcome; a conflict is one identity's alone.
+    /// share transactions: one of them writes every identity waiting, in one commit, and
+    /// hands each its own outcome; a conflict is one identity's alone. The others sleep on
+    /// their own channel until they are answered or given the next turn, so a batch of N
+    /// wakes N threads once each, not a chain of N through the store's lock.
     fn insert_grouped(&self, rows: IdentityRows, event: EventRow) -> Result<()> {
         let (done, outcome) = std::sync::mpsc::channel();
-        self.pending().push(PendingInsert { rows, event, done });
-        loop {
+        let writes_now = {
+            let mut pending = self.pending();
+            pending.queue.push(PendingInsert { rows, event, done });
+            !std::mem::replace(&mut pending.writing, true)
+        };
+        if !writes_now {
+            match outcome.recv() {
+                Ok(Turn::Written(result)) => return result,
+                Ok(Turn::Write) => {}
+                // Only a writer that panicked drops a waiter's sender unanswered.
+                Err(_) => return Err(Error::broken("the thread writing this identity failed")),
+            }
+        }
+        {
+            // Passes the turn on even if writing panics, so no waiter sleeps forever.
+            let _turn = WritingTurn(self);
+            // The store first: identities that arrive while another call holds it join.
             let mut store = self.store();
-            // Answered while waiting for the lock: another thread wrote it.
-            if let Ok(result) = outcome.try_recv() {
-                return result;
-            }
-            let batch = std::mem::take(&mut *self.pending());
-            if !batch.is_empty() {
-                self.insert_batch(&mut store, batch);
-            }
-            drop(store);
-            if let Ok(result) = outcome.try_recv() {
-                return result;
-            }
+            let batch = std::mem::take(&mut self.pending().queue);
+            self.insert_batch(&mut store, batch);
+        }
+        match outcome.try_recv() {
+            Ok(Turn::Written(result)) => result,
+            _ => Err(Error::broken(
+                "a grouped insert left an identity unanswered",
+            )),
         }
     }
 
-    fn pending(&self) -> MutexGuard<'_, Vec<PendingInsert>> {
+    fn pending(&self) -> MutexGuard<'_, PendingInserts> {
         self.shared
             .pending_inserts
             .lock()
@@ -328,11 +377,11 @@ impl Kith {
             Ok(tx) => tx,
             Err(error) => {
                 for item in batch {
-                    let _ = item.done.send(Err(match &error {
+                    let _ = item.done.send(Turn::Written(Err(match &error {
                         StoreError::Busy => Error::Busy(StoreError::Busy),
                         // Each waiting caller gets its own copy of the cause.
                         other => Error::internal("could not start a write", other.to_string()),
-                    }));
+                    })));
                 }
                 return;
             }
@@ -361,7 +410,7 @@ impl Kith {
         match together {
             Ok(results) => {
                 for (item, result) in batch.into_iter().zip(results) {
-                    let _ = item.done.send(result);
+                    let _ = item.done.send(Turn::Written(result));
                 }
             }
             Err(_) => {
@@ -372,7 +421,7 @@ impl Kith {
                         tx.commit()?;
                         Ok(())
                     })();
-                    let _ = item.done.send(alone);
+                    let _ = item.done.send(Turn::Written(alone));
                 }
             }
         }

@@ -298,6 +298,60 @@ fn an_import_credits_the_actor_it_runs_as() -> crate::harness::TestResult {
     Ok(())
 }
 
+/// Many threads creating at once share commits: every caller is answered (created, or a
+/// conflict of its own), no one waits forever, and each created identity has its one event.
+#[test]
+fn threads_creating_at_once_are_each_answered_once() -> crate::harness::TestResult {
+    let dir = tempfile::tempdir()?;
+    let kith = Kith::open(dir.path().join("kith.db"))?;
+    const THREADS: usize = 16;
+    const EACH: usize = 150;
+    let outcomes: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let kith = &kith;
+                scope.spawn(move || {
+                    (0..EACH)
+                        .map(|i| {
+                            // Every third address is one another thread also creates.
+                            let email = match i % 3 {
+                                0 => format!("shared-{i}@example.org"),
+                                _ => format!("own-{thread}-{i}@example.org"),
+                            };
+                            let body: CreateIdentityBody = serde_json::from_value(json!({
+                                "schema_id": "preset://email",
+                                "traits": {"email": email},
+                            }))
+                            .expect("a body");
+                            kith.create_identity(body)
+                                .map(|_| ())
+                                .map_err(|e| e.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a creating thread"))
+            .collect()
+    });
+    let created = outcomes.iter().filter(|o| o.is_ok()).count();
+    let own = THREADS * (EACH - EACH.div_ceil(3));
+    let shared = EACH.div_ceil(3);
+    assert_eq!(created, own + shared, "each shared address is created once");
+    for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        assert!(refused.contains("conflicts"), "{refused}");
+    }
+    let events = kith.list_events(None, 0, 100_000)?;
+    let creations = events
+        .iter()
+        .filter(|e| e.action == "identity.created")
+        .count();
+    assert_eq!(creations, created);
+    Ok(())
+}
+
 /// A delivery is stamped by the handle's clock: the outbox file is named after the injected
 /// time, not the machine's.
 #[test]

@@ -534,14 +534,14 @@ impl Kith {
         })
     }
 
-    /// Runs every enabled validator that covers `schema_id`, in name order. The first
-    /// refusal or fault ends the write: validators fail closed.
     /// The plugin of folder `dir`, not installed: checked as an install checks it, with the
     /// manifest's default config.
     pub(super) fn plugin_from_dir(&self, dir: &str) -> Result<Plugin> {
         folder_plugin(&self.shared.plugins, dir, None)
     }
 
+    /// Runs every enabled validator that covers `schema_id`, in name order. The first
+    /// refusal or fault ends the write: validators fail closed.
     pub(super) fn run_validators(&self, schema_id: &SchemaId, traits: &Value) -> Result<()> {
         let validators = self
             .shared
