@@ -545,6 +545,16 @@ fn check_reads_a_store_of_an_older_version_through_an_upgraded_copy_and_leaves_i
     Ok(())
 }
 
+/// Writes an audit event holding `random_bytes` random bytes (as hex): enough of them make a
+/// store that takes a while to copy, or a transaction that spills SQLite's page cache.
+fn insert_padding(conn: &rusqlite::Connection, random_bytes: u64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO audit_events (occurred_at, actor, action, detail) \
+         VALUES ('2026-01-01T00:00:00Z', 'tester', 'test.padding', json_quote(hex(randomblob(?1))))",
+        [random_bytes],
+    )
+}
+
 #[test]
 fn a_killed_restore_leaves_the_old_store_or_the_new_one_whole() -> TestResult {
     let old = Env::new();
@@ -556,11 +566,7 @@ fn a_killed_restore_leaves_the_old_store_or_the_new_one_whole() -> TestResult {
     source.create_email("new@example.org");
     {
         let conn = rusqlite::Connection::open(&source.db)?;
-        conn.execute(
-            "INSERT INTO audit_events (occurred_at, actor, action, detail) \
-             VALUES ('2026-01-01T00:00:00Z', 'tester', 'test.padding', json_quote(hex(randomblob(12000000))))",
-            [],
-        )?;
+        insert_padding(&conn, 12_000_000)?;
     }
     let backups = Env::new();
     source.run(&["backup", path_str(&backups.db)]).ok();
@@ -620,11 +626,7 @@ fn check_reads_a_store_left_with_a_hot_journal() -> TestResult {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         // Big enough to spill the cache: the file is changed and the journal holds the
         // pages as they were, as at the moment a writer is killed.
-        conn.execute(
-            "INSERT INTO audit_events (occurred_at, actor, action, detail) \
-             VALUES ('2026-01-01T00:00:00Z', 'tester', 'test.padding', json_quote(hex(randomblob(2000000))))",
-            [],
-        )?;
+        insert_padding(&conn, 2_000_000)?;
         let mut journal = env.db.as_os_str().to_owned();
         journal.push("-journal");
         let mut copied_journal = copy.db.as_os_str().to_owned();
