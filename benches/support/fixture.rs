@@ -149,6 +149,9 @@ impl Server {
         let mut child = kith_command(binary, dir)
             .args(["serve", "--admin", "127.0.0.1:0", "--public", "127.0.0.1:0"])
             .stdout(Stdio::piped())
+            // The request log (one line a request, as a user's server writes it) goes to a
+            // file, not over the benchmark's figures.
+            .stderr(std::fs::File::create(dir.join("serve.log")).expect("serve.log"))
             .spawn()
             .expect("kith serve starts");
         let mut line = String::new();
